@@ -1,0 +1,61 @@
+//! The bus port: publish events, and subscribe named consumers to the event types they
+//! need. A consumer's handler answers done, retry or reject; the adapter retries with
+//! back-off and sets aside what keeps failing, so one bad event never blocks the rest.
+//!
+//! `memory` is the in-process adapter of the embedded deployment.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use domain::events::{Envelope, EventType};
+
+pub mod memory;
+
+/// What a handler made of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied (or already applied before): acknowledge it.
+    Done,
+    /// Could not be applied now (a dependency is down, a write conflicted): try again later.
+    Retry(String),
+    /// Can never be applied: set it aside with this reason.
+    Reject(String),
+}
+
+/// A consumer's event handler.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    async fn handle(&self, envelope: &Envelope) -> Outcome;
+}
+
+/// A named consumer: the name identifies its queue (replicas of one consumer share it)
+/// and its record of processed events.
+#[derive(Clone)]
+pub struct Subscription {
+    pub consumer: String,
+    pub event_types: Vec<EventType>,
+    pub handler: Arc<dyn Handler>,
+}
+
+/// Why the bus failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    /// The bus cannot take events now; nothing was lost, the caller keeps them and tries later.
+    #[error("the event bus is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The bus port.
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Hands the events to the bus. `Ok` means the bus has taken responsibility for every
+    /// one of them (a broker confirmed them, or the in-process consumers have handled
+    /// them); only then may the outbox forget them.
+    async fn publish(&self, envelopes: &[Envelope]) -> Result<(), BusError>;
+
+    /// Starts delivering the named event types to a consumer.
+    async fn subscribe(&self, subscription: Subscription) -> Result<(), BusError>;
+
+    /// Answers when the bus is reachable, for readiness checks.
+    async fn ping(&self) -> Result<(), BusError>;
+}

@@ -1,0 +1,187 @@
+//! The in-process bus of the embedded deployment. Publishing calls each subscribed
+//! consumer's handler directly and returns once every one has handled the event, so the
+//! outbox keeps an event until it is applied: a crash before that repeats it after restart,
+//! and idempotent consumers make the repeat harmless.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::events::Envelope;
+
+use crate::{Bus, BusError, Outcome, Subscription};
+
+/// How often a handler that asks for a retry is tried before publishing gives up for now.
+const ATTEMPTS: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+
+/// An event a consumer rejected, kept for inspection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub consumer: String,
+    pub envelope: Envelope,
+    pub reason: String,
+}
+
+/// The in-process bus.
+#[derive(Default, Clone)]
+pub struct MemoryBus {
+    subscriptions: Arc<RwLock<Vec<Subscription>>>,
+    dead_letters: Arc<RwLock<Vec<DeadLetter>>>,
+}
+
+impl MemoryBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The events consumers rejected since start.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.dead_letters.read().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    async fn deliver(&self, subscription: &Subscription, envelope: &Envelope) -> Result<(), BusError> {
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=ATTEMPTS {
+            match subscription.handler.handle(envelope).await {
+                Outcome::Done => {
+                    metrics::counter!("moviebook_events_handled_total", "consumer" => subscription.consumer.clone())
+                        .increment(1);
+                    return Ok(());
+                }
+                Outcome::Reject(reason) => {
+                    metrics::counter!("moviebook_events_failed_total", "consumer" => subscription.consumer.clone())
+                        .increment(1);
+                    tracing::error!(consumer = %subscription.consumer, event = %envelope.id, %reason, "event rejected");
+                    if let Ok(mut dead) = self.dead_letters.write() {
+                        dead.push(DeadLetter {
+                            consumer: subscription.consumer.clone(),
+                            envelope: envelope.clone(),
+                            reason,
+                        });
+                    }
+                    return Ok(());
+                }
+                Outcome::Retry(reason) => {
+                    metrics::counter!("moviebook_events_retried_total", "consumer" => subscription.consumer.clone())
+                        .increment(1);
+                    tracing::warn!(consumer = %subscription.consumer, event = %envelope.id, attempt, %reason, "event will be retried");
+                    if attempt == ATTEMPTS {
+                        return Err(BusError::Unavailable(format!(
+                            "consumer {} could not handle event {}: {reason}",
+                            subscription.consumer, envelope.id
+                        )));
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Bus for MemoryBus {
+    async fn publish(&self, envelopes: &[Envelope]) -> Result<(), BusError> {
+        let subscriptions = self
+            .subscriptions
+            .read()
+            .map(|s| s.clone())
+            .map_err(|_| BusError::Unavailable("subscription list poisoned".into()))?;
+        for envelope in envelopes {
+            let event_type = envelope.event.event_type();
+            let deliveries = subscriptions
+                .iter()
+                .filter(|s| s.event_types.contains(&event_type))
+                .map(|s| self.deliver(s, envelope));
+            // Consumers are independent, so they handle one event concurrently.
+            for result in futures::future::join_all(deliveries).await {
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, subscription: Subscription) -> Result<(), BusError> {
+        self.subscriptions
+            .write()
+            .map_err(|_| BusError::Unavailable("subscription list poisoned".into()))?
+            .push(subscription);
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Handler;
+    use domain::events::{Event, EventType, UserDeleted};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    struct Counting {
+        calls: AtomicU32,
+        answer: fn(u32) -> Outcome,
+    }
+
+    #[async_trait]
+    impl Handler for Counting {
+        async fn handle(&self, _: &Envelope) -> Outcome {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            (self.answer)(call)
+        }
+    }
+
+    fn event() -> Envelope {
+        Envelope::new(Event::UserDeleted(UserDeleted { user_id: domain::ids::new_id() }))
+    }
+
+    async fn bus_with(answer: fn(u32) -> Outcome, types: Vec<EventType>) -> (MemoryBus, Arc<Counting>) {
+        let bus = MemoryBus::new();
+        let handler = Arc::new(Counting { calls: AtomicU32::new(0), answer });
+        bus.subscribe(Subscription { consumer: "test".into(), event_types: types, handler: handler.clone() })
+            .await
+            .unwrap();
+        (bus, handler)
+    }
+
+    #[tokio::test]
+    async fn delivers_only_subscribed_types() {
+        let (bus, handler) = bus_with(|_| Outcome::Done, vec![EventType::MovieCreated]).await;
+        bus.publish(&[event()]).await.unwrap();
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 0);
+        let (bus, handler) = bus_with(|_| Outcome::Done, vec![EventType::UserDeleted]).await;
+        bus.publish(&[event(), event()]).await.unwrap();
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn retries_until_the_handler_succeeds() {
+        let (bus, handler) =
+            bus_with(|call| if call < 3 { Outcome::Retry("busy".into()) } else { Outcome::Done }, vec![EventType::UserDeleted]).await;
+        bus.publish(&[event()]).await.unwrap();
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_keeps_failing_makes_publish_fail_so_the_outbox_keeps_the_event() {
+        let (bus, handler) = bus_with(|_| Outcome::Retry("down".into()), vec![EventType::UserDeleted]).await;
+        assert!(bus.publish(&[event()]).await.is_err());
+        assert_eq!(handler.calls.load(Ordering::SeqCst), ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn rejected_events_are_set_aside_with_their_reason() {
+        let (bus, _) = bus_with(|_| Outcome::Reject("malformed".into()), vec![EventType::UserDeleted]).await;
+        let envelope = event();
+        bus.publish(std::slice::from_ref(&envelope)).await.unwrap();
+        let dead = bus.dead_letters();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].envelope.id, envelope.id);
+        assert_eq!(dead[0].reason, "malformed");
+    }
+}

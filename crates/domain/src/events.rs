@@ -1,0 +1,157 @@
+//! The events services publish, each carrying what its consumers need, so that no
+//! consumer has to call back. The envelope id (UUID v7) is the event's identity for
+//! idempotency and, being time-ordered, the version that decides out-of-order deliveries.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::timestamp::Micros;
+
+/// An event with its identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub id: Uuid,
+    pub occurred_at: Micros,
+    pub event: Event,
+}
+
+impl Envelope {
+    /// Wraps an event under a new id.
+    pub fn new(event: Event) -> Self {
+        Envelope { id: crate::ids::new_id(), occurred_at: crate::timestamp::now_micros(), event }
+    }
+}
+
+/// Something that happened, as the rest of the system learns of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    ActorCreated(ActorCreated),
+    MovieCreated(MovieSnapshot),
+    MovieDeleted(MovieSnapshot),
+    ReviewUpserted(ReviewUpserted),
+    ReviewDeleted(ReviewDeleted),
+    UserRenamed(UserRenamed),
+    UserDeleted(UserDeleted),
+}
+
+/// The kinds of event, as consumers subscribe to them and as routing keys name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    ActorCreated,
+    MovieCreated,
+    MovieDeleted,
+    ReviewUpserted,
+    ReviewDeleted,
+    UserRenamed,
+    UserDeleted,
+}
+
+impl EventType {
+    /// The routing key: `movie.created` and so on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::ActorCreated => "actor.created",
+            EventType::MovieCreated => "movie.created",
+            EventType::MovieDeleted => "movie.deleted",
+            EventType::ReviewUpserted => "review.upserted",
+            EventType::ReviewDeleted => "review.deleted",
+            EventType::UserRenamed => "user.renamed",
+            EventType::UserDeleted => "user.deleted",
+        }
+    }
+}
+
+impl Event {
+    /// This event's kind.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Event::ActorCreated(_) => EventType::ActorCreated,
+            Event::MovieCreated(_) => EventType::MovieCreated,
+            Event::MovieDeleted(_) => EventType::MovieDeleted,
+            Event::ReviewUpserted(_) => EventType::ReviewUpserted,
+            Event::ReviewDeleted(_) => EventType::ReviewDeleted,
+            Event::UserRenamed(_) => EventType::UserRenamed,
+            Event::UserDeleted(_) => EventType::UserDeleted,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorCreated {
+    pub actor_id: Uuid,
+    pub name: String,
+    pub thumbnail_url: Option<String>,
+}
+
+/// A movie as its lists show it; sent when it is created and again when it is deleted,
+/// so that every list can find the entries to remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MovieSnapshot {
+    pub movie_id: Uuid,
+    pub title: String,
+    pub release_year: i32,
+    pub genres: Vec<String>,
+    pub thumbnail_url: Option<String>,
+    pub created_at: Micros,
+    pub cast: Vec<CastMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CastMember {
+    pub actor_id: Uuid,
+    pub name: String,
+    pub role: String,
+}
+
+/// A review written or replaced. `previous_score` is set when it replaced an earlier
+/// review, so that aggregates move by deltas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewUpserted {
+    pub movie_id: Uuid,
+    pub movie_title: String,
+    pub user_id: Uuid,
+    pub score: i64,
+    pub previous_score: Option<i64>,
+    pub comment: String,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+}
+
+/// A review removed, with the score it counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewDeleted {
+    pub movie_id: Uuid,
+    pub user_id: Uuid,
+    pub score: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRenamed {
+    pub user_id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDeleted {
+    pub user_id: Uuid,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_json_with_their_type_tag() {
+        let envelope = Envelope::new(Event::ReviewDeleted(ReviewDeleted {
+            movie_id: crate::ids::new_id(),
+            user_id: crate::ids::new_id(),
+            score: 7,
+        }));
+        let json = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(json["event"]["type"], "review_deleted");
+        let back: Envelope = serde_json::from_value(json).unwrap();
+        assert_eq!(back, envelope);
+        assert_eq!(back.event.event_type().as_str(), "review.deleted");
+    }
+}

@@ -1,0 +1,242 @@
+//! Reading a JSON request body field by field, so that a bad request is answered with
+//! every failing field at once rather than only the first one serde meets.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// One failing field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Every failing field of a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[error("the request has {} invalid field(s)", .0.len())]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    /// One failing field.
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(vec![FieldError { field: field.into(), message: message.into() }])
+    }
+}
+
+/// A request body being read: each accessor records a failure and returns `None`
+/// instead of stopping, and `finish` reports them all.
+pub struct Fields<'a> {
+    object: Option<&'a Map<String, Value>>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    /// Starts reading `body`, which must be a JSON object whose keys are all in `known`.
+    pub fn new(body: &'a Value, known: &[&str]) -> Self {
+        let mut fields = Fields { object: body.as_object(), errors: Vec::new() };
+        match fields.object {
+            None => fields.fail("", "the body must be a JSON object"),
+            Some(object) => {
+                let mut unknown: Vec<&String> =
+                    object.keys().filter(|k| !known.contains(&k.as_str())).collect();
+                unknown.sort();
+                for key in unknown {
+                    fields.fail(key, "unknown field");
+                }
+            }
+        }
+        fields
+    }
+
+    /// Records a failure.
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError { field: field.to_owned(), message: message.into() });
+    }
+
+    /// The raw value of a field; `null` counts as absent.
+    pub fn raw(&self, field: &str) -> Option<&'a Value> {
+        self.object.and_then(|o| o.get(field)).filter(|v| !v.is_null())
+    }
+
+    /// A required field; records "missing" when absent.
+    pub fn required(&mut self, field: &str) -> Option<&'a Value> {
+        let value = self.raw(field);
+        if value.is_none() && self.object.is_some() {
+            self.fail(field, "is required");
+        }
+        value
+    }
+
+    /// A string field, checked by [`name_rule`]: trimmed, 1..=max characters, no control characters.
+    pub fn name(&mut self, field: &str, max: usize) -> Option<String> {
+        let value = self.required(field)?;
+        self.name_value(field, value, max)
+    }
+
+    /// Checks a value found elsewhere (an array element) as a name.
+    pub fn name_value(&mut self, field: &str, value: &Value, max: usize) -> Option<String> {
+        let Some(text) = value.as_str() else {
+            self.fail(field, "must be a string");
+            return None;
+        };
+        match name_rule(text, max) {
+            Ok(name) => Some(name),
+            Err(message) => {
+                self.fail(field, message);
+                None
+            }
+        }
+    }
+
+    /// An optional free text of at most `max` characters (kept as written).
+    pub fn optional_text(&mut self, field: &str, max: usize) -> Option<String> {
+        let value = self.raw(field)?;
+        let Some(text) = value.as_str() else {
+            self.fail(field, "must be a string");
+            return None;
+        };
+        if text.chars().count() > max {
+            self.fail(field, format!("must be at most {max} characters"));
+            return None;
+        }
+        Some(text.to_owned())
+    }
+
+    /// A required string field taken as written.
+    pub fn string(&mut self, field: &str) -> Option<String> {
+        let value = self.required(field)?;
+        match value.as_str() {
+            Some(text) => Some(text.to_owned()),
+            None => {
+                self.fail(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    /// A required integer within `range`.
+    pub fn integer(&mut self, field: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
+        let value = self.required(field)?;
+        let Some(number) = value.as_i64() else {
+            self.fail(field, "must be an integer");
+            return None;
+        };
+        if !range.contains(&number) {
+            self.fail(field, format!("must be between {} and {}", range.start(), range.end()));
+            return None;
+        }
+        Some(number)
+    }
+
+    /// An optional http(s) URL.
+    pub fn optional_url(&mut self, field: &str) -> Option<String> {
+        let value = self.raw(field)?;
+        self.url_value(field, value)
+    }
+
+    /// Checks a value found elsewhere (an array element) as an http(s) URL.
+    pub fn url_value(&mut self, field: &str, value: &Value) -> Option<String> {
+        match value.as_str() {
+            Some(text) if is_http_url(text) => Some(text.to_owned()),
+            Some(_) => {
+                self.fail(field, "must be an http or https URL");
+                None
+            }
+            None => {
+                self.fail(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    /// An optional array of http(s) URLs (at most `max`); absent means empty.
+    pub fn url_list(&mut self, field: &str, max: usize) -> Vec<String> {
+        let Some(value) = self.raw(field) else { return Vec::new() };
+        let Some(items) = value.as_array() else {
+            self.fail(field, "must be an array of URLs");
+            return Vec::new();
+        };
+        if items.len() > max {
+            self.fail(field, format!("must have at most {max} entries"));
+            return Vec::new();
+        }
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.url_value(&format!("{field}[{i}]"), item))
+            .collect()
+    }
+
+    /// Ends reading: the value built from the fields, or every failure.
+    pub fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ValidationErrors> {
+        if !self.errors.is_empty() {
+            return Err(ValidationErrors(self.errors));
+        }
+        build().ok_or_else(|| ValidationErrors::single("", "invalid request"))
+    }
+}
+
+/// The rule for every name and title: trimmed, 1..=max characters, no control characters.
+pub fn name_rule(text: &str, max: usize) -> Result<String, String> {
+    let trimmed = text.trim();
+    if trimmed.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_owned());
+    }
+    let length = trimmed.chars().count();
+    if length == 0 {
+        return Err("must not be empty".to_owned());
+    }
+    if length > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn is_http_url(text: &str) -> bool {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    match rest {
+        Some(rest) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty()
+                && text.len() <= 2048
+                && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reports_every_failing_field() {
+        let body = json!({"title": "", "year": "x", "extra": 1});
+        let mut fields = Fields::new(&body, &["title", "year", "genres"]);
+        fields.name("title", 10);
+        fields.integer("year", 1..=2);
+        fields.required("genres");
+        let errors = fields.finish(|| Some(())).unwrap_err().0;
+        let names: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(names, ["extra", "title", "year", "genres"]);
+    }
+
+    #[test]
+    fn names_are_trimmed_and_refuse_control_characters() {
+        assert_eq!(name_rule("  Neo ", 10), Ok("Neo".to_owned()));
+        assert!(name_rule("a\u{7}b", 10).is_err());
+        assert!(name_rule("   ", 10).is_err());
+        assert!(name_rule("abcdef", 5).is_err());
+    }
+
+    #[test]
+    fn urls_must_be_http() {
+        assert!(is_http_url("https://example.com/a.png"));
+        assert!(!is_http_url("ftp://example.com"));
+        assert!(!is_http_url("https://"));
+        assert!(!is_http_url("javascript:alert(1)"));
+    }
+}

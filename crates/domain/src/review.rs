@@ -1,0 +1,41 @@
+//! The rules of a review.
+
+use serde_json::Value;
+
+use crate::input::{Fields, ValidationErrors};
+
+pub const COMMENT_MAX: usize = 5000;
+
+/// A review score: an integer 1..=10.
+pub type ReviewScore = i64;
+
+/// A validated `POST /movies/{id}/reviews` body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReview {
+    pub score: ReviewScore,
+    pub comment: String,
+}
+
+impl NewReview {
+    /// Reads and checks a request body.
+    pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
+        let mut f = Fields::new(body, &["score", "comment"]);
+        let score = f.integer("score", 1..=10);
+        let comment = f.optional_text("comment", COMMENT_MAX).unwrap_or_default();
+        f.finish(|| Some(NewReview { score: score?, comment }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn score_is_an_integer_from_one_to_ten() {
+        assert!(NewReview::parse(&json!({"score": 0})).is_err());
+        assert!(NewReview::parse(&json!({"score": 7.5})).is_err());
+        assert!(NewReview::parse(&json!({"score": 11})).is_err());
+        assert_eq!(NewReview::parse(&json!({"score": 10})).unwrap().comment, "");
+    }
+}

@@ -1,0 +1,103 @@
+//! The rules of users: sign-up, log-in and renaming.
+
+use serde_json::Value;
+
+use crate::input::{Fields, ValidationErrors};
+
+pub const USER_NAME_MAX: usize = 100;
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 128;
+pub const EMAIL_MAX: usize = 254;
+
+/// A validated `POST /users` body. The e-mail is kept as given (trimmed); uniqueness is
+/// decided on its lower-case form, [`email_key`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUser {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// A `POST /auth/token` body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+/// A validated `PATCH /users/{id}` body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rename {
+    pub name: String,
+}
+
+impl NewUser {
+    /// Reads and checks a request body.
+    pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
+        let mut f = Fields::new(body, &["name", "email", "password"]);
+        let name = f.name("name", USER_NAME_MAX);
+        let email = f.string("email").map(|e| e.trim().to_owned());
+        if let Some(email) = &email
+            && !looks_like_email(email)
+        {
+            f.fail("email", "must be an e-mail address");
+        }
+        let password = f.string("password");
+        if let Some(password) = &password {
+            let length = password.chars().count();
+            if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&length) {
+                f.fail("password", format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"));
+            }
+        }
+        f.finish(|| Some(NewUser { name: name?, email: email?, password: password? }))
+    }
+}
+
+impl Credentials {
+    /// Reads a request body; only the shape is checked, never the password rules.
+    pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
+        let mut f = Fields::new(body, &["email", "password"]);
+        let email = f.string("email");
+        let password = f.string("password");
+        f.finish(|| Some(Credentials { email: email?.trim().to_owned(), password: password? }))
+    }
+}
+
+impl Rename {
+    /// Reads and checks a request body.
+    pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
+        let mut f = Fields::new(body, &["name"]);
+        let name = f.name("name", USER_NAME_MAX);
+        f.finish(|| Some(Rename { name: name? }))
+    }
+}
+
+/// The form under which an e-mail is unique: case-insensitive.
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn looks_like_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else { return false };
+    email.chars().count() <= EMAIL_MAX
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn checks_every_sign_up_rule() {
+        let errors = NewUser::parse(&json!({"name": " ", "email": "nope", "password": "short"})).unwrap_err().0;
+        assert_eq!(errors.len(), 3);
+        let user = NewUser::parse(&json!({"name": "Ann", "email": " Ann@Example.com", "password": "long enough"})).unwrap();
+        assert_eq!(user.email, "Ann@Example.com");
+        assert_eq!(email_key(&user.email), "ann@example.com");
+    }
+}
