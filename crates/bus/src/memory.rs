@@ -37,10 +37,17 @@ impl MemoryBus {
 
     /// The events consumers rejected since start.
     pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.dead_letters.read().map(|d| d.clone()).unwrap_or_default()
+        self.dead_letters
+            .read()
+            .map(|d| d.clone())
+            .unwrap_or_default()
     }
 
-    async fn deliver(&self, subscription: &Subscription, envelope: &Envelope) -> Result<(), BusError> {
+    async fn deliver(
+        &self,
+        subscription: &Subscription,
+        envelope: &Envelope,
+    ) -> Result<(), BusError> {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ATTEMPTS {
             match subscription.handler.handle(envelope).await {
@@ -137,15 +144,27 @@ mod tests {
     }
 
     fn event() -> Envelope {
-        Envelope::new(Event::UserDeleted(UserDeleted { user_id: domain::ids::new_id() }))
+        Envelope::new(Event::UserDeleted(UserDeleted {
+            user_id: domain::ids::new_id(),
+        }))
     }
 
-    async fn bus_with(answer: fn(u32) -> Outcome, types: Vec<EventType>) -> (MemoryBus, Arc<Counting>) {
+    async fn bus_with(
+        answer: fn(u32) -> Outcome,
+        types: Vec<EventType>,
+    ) -> (MemoryBus, Arc<Counting>) {
         let bus = MemoryBus::new();
-        let handler = Arc::new(Counting { calls: AtomicU32::new(0), answer });
-        bus.subscribe(Subscription { consumer: "test".into(), event_types: types, handler: handler.clone() })
-            .await
-            .unwrap();
+        let handler = Arc::new(Counting {
+            calls: AtomicU32::new(0),
+            answer,
+        });
+        bus.subscribe(Subscription {
+            consumer: "test".into(),
+            event_types: types,
+            handler: handler.clone(),
+        })
+        .await
+        .unwrap();
         (bus, handler)
     }
 
@@ -161,22 +180,39 @@ mod tests {
 
     #[tokio::test]
     async fn retries_until_the_handler_succeeds() {
-        let (bus, handler) =
-            bus_with(|call| if call < 3 { Outcome::Retry("busy".into()) } else { Outcome::Done }, vec![EventType::UserDeleted]).await;
+        let (bus, handler) = bus_with(
+            |call| {
+                if call < 3 {
+                    Outcome::Retry("busy".into())
+                } else {
+                    Outcome::Done
+                }
+            },
+            vec![EventType::UserDeleted],
+        )
+        .await;
         bus.publish(&[event()]).await.unwrap();
         assert_eq!(handler.calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
     async fn a_handler_that_keeps_failing_makes_publish_fail_so_the_outbox_keeps_the_event() {
-        let (bus, handler) = bus_with(|_| Outcome::Retry("down".into()), vec![EventType::UserDeleted]).await;
+        let (bus, handler) = bus_with(
+            |_| Outcome::Retry("down".into()),
+            vec![EventType::UserDeleted],
+        )
+        .await;
         assert!(bus.publish(&[event()]).await.is_err());
         assert_eq!(handler.calls.load(Ordering::SeqCst), ATTEMPTS);
     }
 
     #[tokio::test]
     async fn rejected_events_are_set_aside_with_their_reason() {
-        let (bus, _) = bus_with(|_| Outcome::Reject("malformed".into()), vec![EventType::UserDeleted]).await;
+        let (bus, _) = bus_with(
+            |_| Outcome::Reject("malformed".into()),
+            vec![EventType::UserDeleted],
+        )
+        .await;
         let envelope = event();
         bus.publish(std::slice::from_ref(&envelope)).await.unwrap();
         let dead = bus.dead_letters();

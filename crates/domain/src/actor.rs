@@ -31,7 +31,10 @@ const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
 impl NewActor {
     /// Reads and checks a request body.
     pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
-        let mut f = Fields::new(body, &["name", "date_of_birth", "bio", "thumbnail_url", "pictures"]);
+        let mut f = Fields::new(
+            body,
+            &["name", "date_of_birth", "bio", "thumbnail_url", "pictures"],
+        );
         let name = f.name("name", ACTOR_NAME_MAX);
         let date_of_birth = match f.raw("date_of_birth").map(Value::as_str) {
             None => None,
@@ -54,7 +57,15 @@ impl NewActor {
         let bio = f.optional_text("bio", BIO_MAX);
         let thumbnail_url = f.optional_url("thumbnail_url");
         let pictures = f.url_list("pictures", crate::movie::PICTURES_MAX);
-        f.finish(|| Some(NewActor { name: name?, date_of_birth, bio, thumbnail_url, pictures }))
+        f.finish(|| {
+            Some(NewActor {
+                name: name?,
+                date_of_birth,
+                bio,
+                thumbnail_url,
+                pictures,
+            })
+        })
     }
 }
 
@@ -70,11 +81,15 @@ mod tests {
 
     #[test]
     fn refuses_future_birth_dates_and_bad_urls() {
-        let errors = NewActor::parse(&json!({"name": "Keanu", "date_of_birth": "2999-01-01", "thumbnail_url": "x"}))
-            .unwrap_err()
-            .0;
+        let errors = NewActor::parse(
+            &json!({"name": "Keanu", "date_of_birth": "2999-01-01", "thumbnail_url": "x"}),
+        )
+        .unwrap_err()
+        .0;
         assert_eq!(errors.len(), 2);
-        let actor = NewActor::parse(&json!({"name": " Keanu Reeves ", "date_of_birth": "1964-09-02"})).unwrap();
+        let actor =
+            NewActor::parse(&json!({"name": " Keanu Reeves ", "date_of_birth": "1964-09-02"}))
+                .unwrap();
         assert_eq!(actor.name, "Keanu Reeves");
         assert_eq!(format_date(actor.date_of_birth.unwrap()), "1964-09-02");
     }

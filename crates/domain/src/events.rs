@@ -18,7 +18,11 @@ pub struct Envelope {
 impl Envelope {
     /// Wraps an event under a new id.
     pub fn new(event: Event) -> Self {
-        Envelope { id: crate::ids::new_id(), occurred_at: crate::timestamp::now_micros(), event }
+        Envelope {
+            id: crate::ids::new_id(),
+            occurred_at: crate::timestamp::now_micros(),
+            event,
+        }
     }
 }
 

@@ -19,7 +19,10 @@ pub struct ValidationErrors(pub Vec<FieldError>);
 impl ValidationErrors {
     /// One failing field.
     pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self(vec![FieldError { field: field.into(), message: message.into() }])
+        Self(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
     }
 }
 
@@ -33,12 +36,17 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Starts reading `body`, which must be a JSON object whose keys are all in `known`.
     pub fn new(body: &'a Value, known: &[&str]) -> Self {
-        let mut fields = Fields { object: body.as_object(), errors: Vec::new() };
+        let mut fields = Fields {
+            object: body.as_object(),
+            errors: Vec::new(),
+        };
         match fields.object {
             None => fields.fail("", "the body must be a JSON object"),
             Some(object) => {
-                let mut unknown: Vec<&String> =
-                    object.keys().filter(|k| !known.contains(&k.as_str())).collect();
+                let mut unknown: Vec<&String> = object
+                    .keys()
+                    .filter(|k| !known.contains(&k.as_str()))
+                    .collect();
                 unknown.sort();
                 for key in unknown {
                     fields.fail(key, "unknown field");
@@ -50,12 +58,17 @@ impl<'a> Fields<'a> {
 
     /// Records a failure.
     pub fn fail(&mut self, field: &str, message: impl Into<String>) {
-        self.errors.push(FieldError { field: field.to_owned(), message: message.into() });
+        self.errors.push(FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        });
     }
 
     /// The raw value of a field; `null` counts as absent.
     pub fn raw(&self, field: &str) -> Option<&'a Value> {
-        self.object.and_then(|o| o.get(field)).filter(|v| !v.is_null())
+        self.object
+            .and_then(|o| o.get(field))
+            .filter(|v| !v.is_null())
     }
 
     /// A required field; records "missing" when absent.
@@ -122,7 +135,10 @@ impl<'a> Fields<'a> {
             return None;
         };
         if !range.contains(&number) {
-            self.fail(field, format!("must be between {} and {}", range.start(), range.end()));
+            self.fail(
+                field,
+                format!("must be between {} and {}", range.start(), range.end()),
+            );
             return None;
         }
         Some(number)
@@ -151,7 +167,9 @@ impl<'a> Fields<'a> {
 
     /// An optional array of http(s) URLs (at most `max`); absent means empty.
     pub fn url_list(&mut self, field: &str, max: usize) -> Vec<String> {
-        let Some(value) = self.raw(field) else { return Vec::new() };
+        let Some(value) = self.raw(field) else {
+            return Vec::new();
+        };
         let Some(items) = value.as_array() else {
             self.fail(field, "must be an array of URLs");
             return Vec::new();

@@ -41,7 +41,15 @@ impl NewMovie {
     pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
         let mut f = Fields::new(
             body,
-            &["title", "release_year", "genres", "actors", "overview", "thumbnail_url", "pictures"],
+            &[
+                "title",
+                "release_year",
+                "genres",
+                "actors",
+                "overview",
+                "thumbnail_url",
+                "pictures",
+            ],
         );
         let title = f.name("title", TITLE_MAX);
         let latest = i64::from(current_year()) + 10;
@@ -97,7 +105,9 @@ fn parse_genres(f: &mut Fields<'_>) -> Option<Vec<String>> {
 }
 
 fn parse_cast(f: &mut Fields<'_>) -> Vec<CastEntry> {
-    let Some(value) = f.raw("actors") else { return Vec::new() };
+    let Some(value) = f.raw("actors") else {
+        return Vec::new();
+    };
     let Some(items) = value.as_array() else {
         f.fail("actors", "must be an array of {actor_id, role}");
         return Vec::new();
@@ -118,7 +128,10 @@ fn parse_cast(f: &mut Fields<'_>) -> Vec<CastEntry> {
         let actor_id = actor_id.and_then(|text| {
             let id = crate::ids::parse_id(&text);
             if id.is_none() {
-                errors.push(crate::FieldError { field: "actor_id".into(), message: "is not an actor id".into() });
+                errors.push(crate::FieldError {
+                    field: "actor_id".into(),
+                    message: "is not an actor id".into(),
+                });
             }
             id
         });
@@ -164,8 +177,18 @@ mod tests {
         .unwrap_err()
         .0;
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        for expected in ["title", "release_year", "genres", "actors[0].actor_id", "actors[0].role", "pictures[0]"] {
-            assert!(fields.contains(&expected), "{expected} missing from {fields:?}");
+        for expected in [
+            "title",
+            "release_year",
+            "genres",
+            "actors[0].actor_id",
+            "actors[0].role",
+            "pictures[0]",
+        ] {
+            assert!(
+                fields.contains(&expected),
+                "{expected} missing from {fields:?}"
+            );
         }
     }
 }

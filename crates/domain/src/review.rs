@@ -22,7 +22,12 @@ impl NewReview {
         let mut f = Fields::new(body, &["score", "comment"]);
         let score = f.integer("score", 1..=10);
         let comment = f.optional_text("comment", COMMENT_MAX).unwrap_or_default();
-        f.finish(|| Some(NewReview { score: score?, comment }))
+        f.finish(|| {
+            Some(NewReview {
+                score: score?,
+                comment,
+            })
+        })
     }
 }
 

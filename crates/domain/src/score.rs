@@ -53,7 +53,11 @@ mod tests {
     #[test]
     fn mean_key_orders_by_exact_mean_descending() {
         let high = ScoreTally { sum: 29, count: 3 }.descending_mean_key();
-        let low = ScoreTally { sum: 9666, count: 1000 }.descending_mean_key();
+        let low = ScoreTally {
+            sum: 9666,
+            count: 1000,
+        }
+        .descending_mean_key();
         assert!(high < low, "29/3 > 9.666 must sort first");
         let ten = ScoreTally { sum: 10, count: 1 }.descending_mean_key();
         assert!(ten < high);

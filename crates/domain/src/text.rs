@@ -49,7 +49,10 @@ mod tests {
 
     #[test]
     fn every_non_alphanumeric_character_separates_words() {
-        assert_eq!(w("Le Fabuleux Destin d'Amélie Poulain"), ["le", "fabuleux", "destin", "d", "amelie", "poulain"]);
+        assert_eq!(
+            w("Le Fabuleux Destin d'Amélie Poulain"),
+            ["le", "fabuleux", "destin", "d", "amelie", "poulain"]
+        );
         assert_eq!(w("Ben-Hur"), ["ben", "hur"]);
         assert_eq!(w("  WALL·E 2008 "), ["wall", "e", "2008"]);
     }

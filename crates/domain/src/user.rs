@@ -46,10 +46,19 @@ impl NewUser {
         if let Some(password) = &password {
             let length = password.chars().count();
             if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&length) {
-                f.fail("password", format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"));
+                f.fail(
+                    "password",
+                    format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"),
+                );
             }
         }
-        f.finish(|| Some(NewUser { name: name?, email: email?, password: password? }))
+        f.finish(|| {
+            Some(NewUser {
+                name: name?,
+                email: email?,
+                password: password?,
+            })
+        })
     }
 }
 
@@ -59,7 +68,12 @@ impl Credentials {
         let mut f = Fields::new(body, &["email", "password"]);
         let email = f.string("email");
         let password = f.string("password");
-        f.finish(|| Some(Credentials { email: email?.trim().to_owned(), password: password? }))
+        f.finish(|| {
+            Some(Credentials {
+                email: email?.trim().to_owned(),
+                password: password?,
+            })
+        })
     }
 }
 
@@ -78,7 +92,9 @@ pub fn email_key(email: &str) -> String {
 }
 
 fn looks_like_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else { return false };
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
     email.chars().count() <= EMAIL_MAX
         && !local.is_empty()
         && domain.contains('.')
@@ -94,9 +110,14 @@ mod tests {
 
     #[test]
     fn checks_every_sign_up_rule() {
-        let errors = NewUser::parse(&json!({"name": " ", "email": "nope", "password": "short"})).unwrap_err().0;
+        let errors = NewUser::parse(&json!({"name": " ", "email": "nope", "password": "short"}))
+            .unwrap_err()
+            .0;
         assert_eq!(errors.len(), 3);
-        let user = NewUser::parse(&json!({"name": "Ann", "email": " Ann@Example.com", "password": "long enough"})).unwrap();
+        let user = NewUser::parse(
+            &json!({"name": "Ann", "email": " Ann@Example.com", "password": "long enough"}),
+        )
+        .unwrap();
         assert_eq!(user.email, "Ann@Example.com");
         assert_eq!(email_key(&user.email), "ann@example.com");
     }

@@ -1,0 +1,11 @@
+//! MovieBook as a program: configuration, start-up and the operations endpoints. The
+//! binary `moviebook` is a thin command line over [`Application`].
+
+pub mod app;
+pub mod config;
+mod openapi;
+mod secrets;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Config;

@@ -1,0 +1,13 @@
+//! What every MovieBook service shares: the one error type and its problem+json form,
+//! request-body and page-parameter reading, authentication, the transactional outbox and
+//! its relay, and the idempotent consumer that applies events exactly once.
+
+pub mod auth;
+pub mod consumer;
+pub mod directory;
+pub mod http;
+pub mod outbox;
+pub mod pagination;
+pub mod problem;
+
+pub use problem::ApiError;

@@ -1,0 +1,110 @@
+//! The one configuration of a MovieBook process: every setting is a flag of `serve` and an
+//! environment variable (API.md, "Running").
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Which store adapter holds the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    Sqlite,
+    Dynamodb,
+}
+
+/// Which bus adapter carries the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BusKind {
+    Memory,
+    Rabbitmq,
+}
+
+/// The parts of MovieBook one process can play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    Gateway,
+    Movies,
+    Users,
+    Actors,
+    Projector,
+}
+
+/// A secret setting: it never appears in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// `moviebook serve` settings.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Public HTTP address.
+    #[arg(long, env = "MOVIEBOOK_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+
+    /// Embedded data directory (SQLite file, generated secrets).
+    #[arg(long, env = "MOVIEBOOK_DATA_DIR", default_value = "./moviebook-data")]
+    pub data_dir: PathBuf,
+
+    /// Admin bearer token; generated on first start, printed once, and kept in the data directory.
+    #[arg(long, env = "MOVIEBOOK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+
+    /// Key that signs user tokens; generated on first start and kept in the data directory.
+    #[arg(long, env = "MOVIEBOOK_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// Store adapter.
+    #[arg(long, env = "MOVIEBOOK_STORE", value_enum, default_value = "sqlite")]
+    pub store: StoreKind,
+
+    /// DynamoDB endpoint (DynamoDB Local); unset means AWS's usual configuration chain.
+    #[arg(long, env = "MOVIEBOOK_DYNAMODB_ENDPOINT")]
+    pub dynamodb_endpoint: Option<String>,
+
+    /// DynamoDB table name (created if missing).
+    #[arg(long, env = "MOVIEBOOK_DYNAMODB_TABLE", default_value = "moviebook")]
+    pub dynamodb_table: String,
+
+    /// Bus adapter.
+    #[arg(long, env = "MOVIEBOOK_BUS", value_enum, default_value = "memory")]
+    pub bus: BusKind,
+
+    /// RabbitMQ URL.
+    #[arg(long, env = "MOVIEBOOK_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    pub amqp_url: String,
+
+    /// Roles this process plays, comma-separated.
+    #[arg(long = "roles", env = "MOVIEBOOK_ROLES", value_enum, value_delimiter = ',',
+          default_value = "gateway,movies,users,actors,projector")]
+    pub roles: Vec<Role>,
+
+    /// Lifetime of user tokens, in seconds.
+    #[arg(long, env = "MOVIEBOOK_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub token_ttl_secs: u64,
+
+    /// Pause before the outbox relay publishes, in milliseconds. For fault tests: it opens
+    /// the window between a write's answer and its events' delivery.
+    #[arg(long, env = "MOVIEBOOK_RELAY_DELAY_MS", default_value_t = 0, hide = true)]
+    pub relay_delay_ms: u64,
+}
+
+impl Config {
+    /// True when this process plays `role`.
+    pub fn plays(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}

@@ -1,0 +1,61 @@
+//! `moviebook serve`: runs MovieBook with the roles and adapters its configuration names.
+
+use clap::{Parser, Subcommand};
+use moviebook::{Application, Config, telemetry};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "moviebook", version, about = "MovieBook: a movie-review backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (every role in one process unless MOVIEBOOK_ROLES says otherwise).
+    Serve(Config),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let Command::Serve(config) = Cli::parse().command;
+    telemetry::init_logging();
+    let app = Application::build(config).await?;
+    if let Some(token) = &app.generated_admin_token {
+        // Shown once, on the start that generated it; it is kept in the data directory.
+        println!("ADMIN_TOKEN={token}");
+    }
+    tracing::info!(address = %app.local_addr()?, "MovieBook is serving");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    app.run_until_stopped(shutdown).await?;
+    tracing::info!("MovieBook stopped");
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGTERM or Ctrl-C.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("stopping: finishing in-flight requests and events");
+    shutdown.cancel();
+}

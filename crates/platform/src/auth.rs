@@ -1,0 +1,272 @@
+//! Who is asking: the admin (bearing the configured admin token) or a user (bearing a
+//! signed JWT whose user still exists). Reads are public; writes extract a [`Principal`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::ApiError;
+use crate::directory::UserDirectory;
+
+/// The bearer of a valid token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    Admin,
+    User(Uuid),
+}
+
+impl Principal {
+    /// True for the admin and for the user `id` itself.
+    pub fn may_act_as(self, id: Uuid) -> bool {
+        match self {
+            Principal::Admin => true,
+            Principal::User(user) => user == id,
+        }
+    }
+
+    /// Refuses anyone but the admin.
+    pub fn require_admin(self) -> Result<(), ApiError> {
+        match self {
+            Principal::Admin => Ok(()),
+            Principal::User(_) => Err(ApiError::Forbidden("only the admin may do this")),
+        }
+    }
+}
+
+/// A freshly issued user token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Uuid,
+    iat: u64,
+    exp: u64,
+}
+
+/// Checks bearer tokens and issues user tokens.
+pub struct Authenticator {
+    admin_token: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    token_lifetime: Duration,
+    users: Arc<dyn UserDirectory>,
+}
+
+impl Authenticator {
+    /// `jwt_secret` signs user tokens (HS256); `users` tells whether a token's user still exists.
+    pub fn new(
+        admin_token: String,
+        jwt_secret: &[u8],
+        token_lifetime: Duration,
+        users: Arc<dyn UserDirectory>,
+    ) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Authenticator {
+            admin_token,
+            encoding: EncodingKey::from_secret(jwt_secret),
+            decoding: DecodingKey::from_secret(jwt_secret),
+            validation,
+            token_lifetime,
+            users,
+        }
+    }
+
+    /// A signed token for the user, valid for the configured lifetime.
+    pub fn issue(&self, user_id: Uuid) -> Result<IssuedToken, ApiError> {
+        let now = unix_now();
+        let lifetime = self.token_lifetime.as_secs();
+        let claims = Claims {
+            sub: user_id,
+            iat: now,
+            exp: now + lifetime,
+        };
+        let access_token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+                .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))?;
+        Ok(IssuedToken {
+            access_token,
+            expires_in: lifetime,
+        })
+    }
+
+    /// The principal of an `Authorization` header value; 401 for anything that is not a
+    /// valid admin token or a valid token of an existing user.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
+        let token = authorization
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthenticated("a bearer token is required"))?;
+        if bool::from(token.as_bytes().ct_eq(self.admin_token.as_bytes())) {
+            return Ok(Principal::Admin);
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| {
+                ApiError::Unauthenticated("the token is malformed, expired or badly signed")
+            })?
+            .claims;
+        // A deleted user's tokens stop working at once, so existence is checked on every use.
+        match self.users.user(claims.sub).await? {
+            Some(_) => Ok(Principal::User(claims.sub)),
+            None => Err(ApiError::Unauthenticated(
+                "the token's user no longer exists",
+            )),
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl<S> FromRequestParts<S> for Principal
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let authenticator = Arc::<Authenticator>::from_ref(state);
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        authenticator.authenticate(header).await
+    }
+}
+
+/// The principal of a public read: a valid token changes what is shown (an e-mail),
+/// anything else reads as anonymous.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer(pub Option<Principal>);
+
+impl<S> FromRequestParts<S> for Viewer
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let authenticator = Arc::<Authenticator>::from_ref(state);
+        let Some(header) = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Ok(Viewer(None));
+        };
+        match authenticator.authenticate(Some(header)).await {
+            Ok(principal) => Ok(Viewer(Some(principal))),
+            Err(ApiError::Unavailable(reason)) => Err(ApiError::Unavailable(reason)),
+            Err(_) => Ok(Viewer(None)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::UserProfile;
+    use async_trait::async_trait;
+
+    struct OnlyUser(Uuid);
+
+    #[async_trait]
+    impl UserDirectory for OnlyUser {
+        async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, ApiError> {
+            Ok((id == self.0).then(|| UserProfile {
+                id,
+                name: "Ann".into(),
+            }))
+        }
+    }
+
+    fn authenticator(user: Uuid) -> Authenticator {
+        Authenticator::new(
+            "admin-secret".into(),
+            b"jwt-secret",
+            Duration::from_secs(60),
+            Arc::new(OnlyUser(user)),
+        )
+    }
+
+    #[tokio::test]
+    async fn tells_admin_users_and_strangers_apart() {
+        let user = Uuid::now_v7();
+        let auth = authenticator(user);
+        assert_eq!(
+            auth.authenticate(Some("Bearer admin-secret"))
+                .await
+                .unwrap(),
+            Principal::Admin
+        );
+        let token = auth.issue(user).unwrap().access_token;
+        assert_eq!(
+            auth.authenticate(Some(&format!("Bearer {token}")))
+                .await
+                .unwrap(),
+            Principal::User(user)
+        );
+        assert!(auth.authenticate(None).await.is_err());
+        assert!(
+            auth.authenticate(Some("Bearer admin-secreT"))
+                .await
+                .is_err()
+        );
+        assert!(
+            auth.authenticate(Some(&format!("Bearer {token}x")))
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn tokens_of_missing_users_and_other_keys_are_refused() {
+        let user = Uuid::now_v7();
+        let other = authenticator(Uuid::now_v7());
+        let token = other.issue(user).unwrap().access_token;
+        assert!(
+            other
+                .authenticate(Some(&format!("Bearer {token}")))
+                .await
+                .is_err(),
+            "user does not exist"
+        );
+        let foreign = Authenticator::new(
+            "a".into(),
+            b"another key",
+            Duration::from_secs(60),
+            Arc::new(OnlyUser(user)),
+        );
+        let forged = foreign.issue(user).unwrap().access_token;
+        assert!(
+            authenticator(user)
+                .authenticate(Some(&format!("Bearer {forged}")))
+                .await
+                .is_err()
+        );
+    }
+}

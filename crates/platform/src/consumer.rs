@@ -1,0 +1,100 @@
+//! Applying an event exactly once. A [`Projection`] plans the writes an event causes; the
+//! [`IdempotentConsumer`] commits them together with a marker saying "this consumer handled
+//! this event", under the condition that the marker is new. A redelivered event finds its
+//! marker and changes nothing; two replicas racing on one event cannot both commit.
+//! Projections that read before they write put conditions on what they read, and a failed
+//! condition re-plans from fresh reads.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bus::{Handler, Outcome, Subscription};
+use domain::events::{Envelope, EventType};
+use serde_json::{Map, json};
+use store::{Condition, Item, Key, Store, StoreError, Write};
+
+/// How often a plan whose reads went stale is made again before the bus retries later.
+const REPLANS: usize = 10;
+
+/// A read model's update rule.
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// The consumer name: its queue and its processed-event markers.
+    fn name(&self) -> &'static str;
+
+    /// The event types it needs.
+    fn event_types(&self) -> Vec<EventType>;
+
+    /// The writes that apply `envelope` (at most 99, leaving room for the marker); an
+    /// empty plan still records the event as handled.
+    async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError>;
+}
+
+/// The key of the marker recording that `consumer` handled `event`. Markers are spread
+/// over one partition per event, so no partition collects every event.
+pub fn marker_key(event: &uuid::Uuid, consumer: &str) -> Key {
+    Key::new(format!("processed#{event}"), consumer)
+}
+
+/// Runs a projection exactly once per event.
+pub struct IdempotentConsumer<P> {
+    store: Arc<dyn Store>,
+    projection: P,
+}
+
+impl<P: Projection> IdempotentConsumer<P> {
+    pub fn new(store: Arc<dyn Store>, projection: P) -> Self {
+        IdempotentConsumer { store, projection }
+    }
+
+    /// The bus subscription that feeds this consumer.
+    pub fn subscription(self) -> Subscription {
+        Subscription {
+            consumer: self.projection.name().to_owned(),
+            event_types: self.projection.event_types(),
+            handler: Arc::new(self),
+        }
+    }
+
+    async fn apply(&self, envelope: &Envelope) -> Result<bool, StoreError> {
+        let marker = marker_key(&envelope.id, self.projection.name());
+        if self.store.get(&marker).await?.is_some() {
+            return Ok(true);
+        }
+        let mut writes = self.projection.plan(self.store.as_ref(), envelope).await?;
+        let marker_index = writes.len();
+        let mut attrs = Map::new();
+        attrs.insert(
+            "event_type".into(),
+            json!(envelope.event.event_type().as_str()),
+        );
+        attrs.insert("handled_at".into(), json!(domain::timestamp::now_micros()));
+        writes.push(Write::Put {
+            item: Item::new(marker, attrs),
+            condition: Condition::NotExists,
+        });
+        match self.store.transact(writes).await {
+            Ok(()) => Ok(true),
+            // Another delivery of the same event won the race: it is applied once.
+            Err(StoreError::ConditionFailed { index }) if index == marker_index => Ok(true),
+            // What the plan read has changed since: plan again.
+            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+#[async_trait]
+impl<P: Projection> Handler for IdempotentConsumer<P> {
+    async fn handle(&self, envelope: &Envelope) -> Outcome {
+        for _ in 0..REPLANS {
+            match self.apply(envelope).await {
+                Ok(true) => return Outcome::Done,
+                Ok(false) => continue,
+                Err(StoreError::Unavailable(reason)) => return Outcome::Retry(reason),
+                Err(error) => return Outcome::Reject(error.to_string()),
+            }
+        }
+        Outcome::Retry("the read model kept changing while the event was applied".into())
+    }
+}

@@ -1,0 +1,30 @@
+//! What a service may ask another service at once, when a write must check another
+//! service's data: the reviewer's name and existence, a new movie's actors. In one
+//! process these are answered by the owning service directly; across processes, over gRPC.
+
+use async_trait::async_trait;
+use domain::ActorSummaryRef;
+use uuid::Uuid;
+
+use crate::ApiError;
+
+/// A user as other services need to know one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserProfile {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// Answers questions about users; owned by the users service.
+#[async_trait]
+pub trait UserDirectory: Send + Sync + 'static {
+    /// The user, or `None` when there is no such user (or it was deleted).
+    async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, ApiError>;
+}
+
+/// Answers questions about actors; owned by the actors service.
+#[async_trait]
+pub trait ActorDirectory: Send + Sync + 'static {
+    /// The actors with these ids, in the same order, `None` for ids that name no actor.
+    async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, ApiError>;
+}

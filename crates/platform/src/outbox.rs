@@ -1,0 +1,196 @@
+//! The transactional outbox. A service writes its entity and an outbox record of the event
+//! in one store transaction; the relay hands records to the bus and deletes them only after
+//! the bus has taken them. A crash between the two repeats a publish, never loses one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bus::Bus;
+use domain::events::Envelope;
+use serde_json::Map;
+use store::{Condition, Item, Key, Query, Store, StoreError, Write};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Outbox records are spread over this many partitions, so that no single partition takes
+/// every write of the system.
+pub const OUTBOX_SHARDS: u32 = 4;
+
+/// How many records the relay publishes at once.
+const BATCH: usize = 100;
+
+/// The longest the relay sleeps when nobody wakes it: bounds the delay for records written
+/// by another process, or left over from before a crash.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+fn shard_of(envelope: &Envelope) -> u32 {
+    // The low bytes of a v7 id are random, so they spread records evenly.
+    let bytes = envelope.id.as_bytes();
+    u32::from(bytes[15]) % OUTBOX_SHARDS
+}
+
+fn partition(shard: u32) -> String {
+    format!("outbox#{shard}")
+}
+
+/// The write that records an event in the outbox.
+pub fn record(envelope: &Envelope) -> Result<Write, StoreError> {
+    let mut attrs = Map::new();
+    let value = serde_json::to_value(envelope).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    attrs.insert("envelope".into(), value);
+    Ok(Write::Put {
+        item: Item::new(
+            Key::new(partition(shard_of(envelope)), envelope.id.to_string()),
+            attrs,
+        ),
+        condition: Condition::NotExists,
+    })
+}
+
+/// Writes entities together with their events, and wakes the relay.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Arc<dyn Store>,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Outbox {
+            store,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The store this outbox writes to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Applies `writes` and records `events`, all or nothing. Condition failures keep the
+    /// index of the caller's write they refer to.
+    pub async fn commit(
+        &self,
+        mut writes: Vec<Write>,
+        events: &[Envelope],
+    ) -> Result<(), StoreError> {
+        for envelope in events {
+            writes.push(record(envelope)?);
+        }
+        self.store.transact(writes).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// The relay that publishes this outbox's records.
+    pub fn relay(&self, bus: Arc<dyn Bus>, delay: Duration) -> Relay {
+        Relay {
+            store: self.store.clone(),
+            bus,
+            wake: self.wake.clone(),
+            delay,
+        }
+    }
+}
+
+/// Moves outbox records to the bus.
+pub struct Relay {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    wake: Arc<Notify>,
+    /// A pause before each publish; zero in normal operation (tests use it to crash in the gap).
+    delay: Duration,
+}
+
+impl Relay {
+    /// Publishes until `shutdown` is cancelled; then publishes what is left once more, so a
+    /// clean stop leaves nothing waiting.
+    pub async fn run(self, shutdown: CancellationToken) {
+        self.publish_until(&shutdown).await;
+        if let Err(error) = self.drain().await {
+            tracing::warn!(%error, "outbox left records at shutdown; they are published at the next start");
+        }
+    }
+
+    async fn publish_until(&self, shutdown: &CancellationToken) {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match self.drain().await {
+                Ok(()) => backoff = Duration::from_millis(50),
+                Err(error) => {
+                    tracing::warn!(%error, "outbox relay could not publish; will retry");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = shutdown.cancelled() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL_INTERVAL) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Publishes every record present now.
+    async fn drain(&self) -> Result<(), String> {
+        let mut backlog = 0;
+        for shard in 0..OUTBOX_SHARDS {
+            loop {
+                let page = self
+                    .store
+                    .query(&Query::prefix(partition(shard), "", BATCH))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if page.items.is_empty() {
+                    break;
+                }
+                backlog += page.items.len();
+                metrics::gauge!("moviebook_outbox_backlog").set(backlog as f64);
+                if !self.delay.is_zero() {
+                    tokio::time::sleep(self.delay).await;
+                }
+                let envelopes: Vec<Envelope> = page.items.iter().filter_map(decode).collect();
+                self.bus
+                    .publish(&envelopes)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let deletes = page
+                    .items
+                    .into_iter()
+                    .map(|item| Write::delete(item.key))
+                    .collect();
+                self.store
+                    .transact(deletes)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                metrics::counter!("moviebook_outbox_published_total")
+                    .increment(envelopes.len() as u64);
+                if !page.more {
+                    break;
+                }
+            }
+        }
+        metrics::gauge!("moviebook_outbox_backlog").set(0.0);
+        Ok(())
+    }
+}
+
+fn decode(item: &Item) -> Option<Envelope> {
+    let decoded = item
+        .get("envelope")
+        .cloned()
+        .map(serde_json::from_value::<Envelope>);
+    match decoded {
+        Some(Ok(envelope)) => Some(envelope),
+        // Only this code writes records, so an undecodable one is from an incompatible
+        // version; it is logged and dropped rather than blocking every later event.
+        _ => {
+            tracing::error!(key = ?item.key, "dropping an outbox record that does not decode");
+            None
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Lists that would otherwise pile every movie under one partition key are spread over
+//! [`SHARDS`] partitions and merged on read. The cursor of a merged page is the last sort
+//! key returned: sort keys end in the entity id, so they are unique across shards and
+//! "after this key" means the same thing in every shard.
+
+use store::{Item, Query, Store, StoreError};
+use uuid::Uuid;
+
+/// Partitions per sharded list.
+pub const SHARDS: u32 = 4;
+
+/// The shard of an entity, from the random low bytes of its v7 id.
+pub fn shard_of(id: &Uuid) -> u32 {
+    u32::from(id.as_bytes()[15]) % SHARDS
+}
+
+/// The partition key of `id`'s shard of the list `base`.
+pub fn partition(base: &str, id: &Uuid) -> String {
+    format!("{base}#{}", shard_of(id))
+}
+
+/// One merged page of the sharded list `base`, in sort-key order (descending when asked),
+/// after `after`; returns the items and, when more remain, the cursor key.
+pub async fn merged_page(
+    store: &dyn Store,
+    base: &str,
+    descending: bool,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<Item>, Option<String>), StoreError> {
+    let reads = (0..SHARDS).map(|shard| {
+        let mut query =
+            Query::prefix(format!("{base}#{shard}"), "", limit).after(after.map(str::to_owned));
+        query.descending = descending;
+        async move { store.query(&query).await }
+    });
+    let pages = futures::future::try_join_all(reads).await?;
+    let any_shard_has_more = pages.iter().any(|p| p.more);
+    let mut items: Vec<Item> = pages.into_iter().flat_map(|p| p.items).collect();
+    items.sort_by(|a, b| {
+        if descending {
+            b.key.sk.cmp(&a.key.sk)
+        } else {
+            a.key.sk.cmp(&b.key.sk)
+        }
+    });
+    let more = any_shard_has_more || items.len() > limit;
+    items.truncate(limit);
+    let cursor = if more {
+        items.last().map(|i| i.key.sk.clone())
+    } else {
+        None
+    };
+    Ok((items, cursor))
+}

@@ -1,0 +1,142 @@
+//! The user and auth endpoints of API.md: `POST /users`, `GET|PATCH|DELETE /users/{id}`,
+//! `POST /auth/token`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use domain::{Credentials, NewUser, Rename};
+use platform::ApiError;
+use platform::auth::{Authenticator, Principal, Viewer};
+use platform::http::JsonBody;
+use platform::problem::Problem;
+use utoipa::OpenApi;
+use uuid::Uuid;
+
+use crate::UsersService;
+use crate::service::{TokenResponse, UserView};
+
+/// What the user handlers share.
+#[derive(Clone)]
+pub struct UsersApi {
+    pub service: UsersService,
+    pub auth: Arc<Authenticator>,
+}
+
+impl FromRef<UsersApi> for Arc<Authenticator> {
+    fn from_ref(api: &UsersApi) -> Self {
+        api.auth.clone()
+    }
+}
+
+/// The user and auth routes.
+pub fn router(api: UsersApi) -> Router {
+    Router::new()
+        .route("/api/v1/users", post(sign_up))
+        .route(
+            "/api/v1/users/{id}",
+            get(get_user).patch(rename_user).delete(delete_user),
+        )
+        .route("/api/v1/auth/token", post(log_in))
+        .with_state(api)
+}
+
+/// The user part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(sign_up, get_user, rename_user, delete_user, log_in),
+    components(schemas(UserView, TokenResponse, SignUp, LogIn, RenameUser))
+)]
+pub struct UsersDoc;
+
+/// `POST /users` body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the body for the OpenAPI document; the body is read by `NewUser::parse`.
+pub struct SignUp {
+    /// 1..100 characters, trimmed.
+    name: String,
+    /// Unique, case-insensitively.
+    email: String,
+    /// 8..128 characters.
+    password: String,
+}
+
+/// `POST /auth/token` body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the body for the OpenAPI document; the body is read by `Credentials::parse`.
+pub struct LogIn {
+    email: String,
+    password: String,
+}
+
+/// `PATCH /users/{id}` body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes the body for the OpenAPI document; the body is read by `Rename::parse`.
+pub struct RenameUser {
+    /// 1..100 characters, trimmed.
+    name: String,
+}
+
+fn user_id(text: &str) -> Result<Uuid, ApiError> {
+    domain::ids::parse_id(text).ok_or(ApiError::NotFound("no such user"))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = SignUp,
+    responses((status = 201, body = UserView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn sign_up(
+    State(api): State<UsersApi>,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let user = NewUser::parse(&body)?;
+    Ok((StatusCode::CREATED, Json(api.service.sign_up(user).await?)))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "users", request_body = LogIn,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
+async fn log_in(
+    State(api): State<UsersApi>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let credentials = Credentials::parse(&body)?;
+    Ok(Json(api.service.log_in(credentials, client.ip()).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = Problem)))]
+async fn get_user(
+    State(api): State<UsersApi>,
+    Viewer(viewer): Viewer,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    Ok(Json(api.service.get(&user_id(&id)?, viewer).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = RenameUser,
+    security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn rename_user(
+    State(api): State<UsersApi>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<UserView>, ApiError> {
+    let id = user_id(&id)?;
+    let rename = Rename::parse(&body)?;
+    Ok(Json(api.service.rename(&id, principal, rename.name).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn delete_user(
+    State(api): State<UsersApi>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    api.service.delete(&user_id(&id)?, principal).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
