@@ -32,7 +32,10 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Key { pk: pk.into(), sk: sk.into() }
+        Key {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
 }
 
@@ -85,7 +88,14 @@ pub enum Write {
     Put { item: Item, condition: Condition },
     /// Creates the item if missing, sets the `set` attributes, and adds each `add` delta to
     /// an integer attribute (a missing attribute counts as 0), like DynamoDB's SET and ADD.
-    Update { key: Key, set: Attrs, add: Vec<(String, i64)>, condition: Condition },
+    /// Each attribute is named once across `set` and `add`; adding to an attribute that
+    /// holds anything but an integer fails the transaction with [`StoreError::Invalid`].
+    Update {
+        key: Key,
+        set: Attrs,
+        add: Vec<(String, i64)>,
+        condition: Condition,
+    },
     /// Removes the item (nothing happens when it is missing and the condition allows it).
     Delete { key: Key, condition: Condition },
     /// Writes nothing; fails the transaction unless the condition holds.
@@ -95,12 +105,18 @@ pub enum Write {
 impl Write {
     /// An unconditional put.
     pub fn put(item: Item) -> Self {
-        Write::Put { item, condition: Condition::Always }
+        Write::Put {
+            item,
+            condition: Condition::Always,
+        }
     }
 
     /// An unconditional delete.
     pub fn delete(key: Key) -> Self {
-        Write::Delete { key, condition: Condition::Always }
+        Write::Delete {
+            key,
+            condition: Condition::Always,
+        }
     }
 
     /// The key the write touches.
@@ -120,7 +136,9 @@ pub struct Query {
     pub sk_prefix: String,
     /// Newest-first style reads go backwards through the sort keys.
     pub descending: bool,
-    /// Return items strictly after this sort key (in the query's direction).
+    /// Return items strictly after this sort key (in the query's direction). Any string is
+    /// a position, even one outside the prefix: the page then starts at the prefix's first
+    /// item or is empty, so a cursor a client tampered with cannot make the read fail.
     pub after: Option<String>,
     /// At most this many items (1..).
     pub limit: usize,
@@ -129,7 +147,13 @@ pub struct Query {
 impl Query {
     /// The first `limit` items of a partition whose sort keys start with `sk_prefix`, ascending.
     pub fn prefix(pk: impl Into<String>, sk_prefix: impl Into<String>, limit: usize) -> Self {
-        Query { pk: pk.into(), sk_prefix: sk_prefix.into(), descending: false, after: None, limit }
+        Query {
+            pk: pk.into(),
+            sk_prefix: sk_prefix.into(),
+            descending: false,
+            after: None,
+            limit,
+        }
     }
 
     /// The same read in descending sort-key order.
@@ -162,7 +186,8 @@ pub enum StoreError {
     /// The store cannot be reached or refused to work; nothing was written. Worth retrying later.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
-    /// The request itself is wrong (too many writes, one key written twice, an empty key).
+    /// The request itself is wrong (too many writes, one key written twice, an empty key, a
+    /// counter added to an attribute that is not an integer).
     #[error("invalid store request: {0}")]
     Invalid(String),
 }
@@ -170,17 +195,19 @@ pub enum StoreError {
 /// The store port.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// One item, or `None`.
+    /// One item, or `None` (also for a key with an empty part, which no item has).
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
 
     /// Several items at once (at most [`MAX_BATCH_GET_KEYS`]), in the order of `keys`,
-    /// `None` where an item is missing.
+    /// `None` where an item is missing; a key named twice answers twice (see
+    /// [`check_batch_get`] for the requests refused).
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError>;
 
-    /// One page of one partition.
+    /// One page of one partition (see [`check_query`] for the requests refused).
     async fn query(&self, query: &Query) -> Result<Page, StoreError>;
 
-    /// Applies every write or none (at most [`MAX_TRANSACTION_WRITES`], each key at most once).
+    /// Applies every write or none (at most [`MAX_TRANSACTION_WRITES`], each key at most once;
+    /// see [`check_transaction`]). When conditions fail, the error names the first failing write.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
 
     /// Answers when the store is reachable, for readiness checks.
@@ -190,7 +217,9 @@ pub trait Store: Send + Sync + 'static {
 /// Checks the rules every adapter enforces before writing, so both refuse the same requests.
 pub fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
     if writes.is_empty() {
-        return Err(StoreError::Invalid("a transaction needs at least one write".into()));
+        return Err(StoreError::Invalid(
+            "a transaction needs at least one write".into(),
+        ));
     }
     if writes.len() > MAX_TRANSACTION_WRITES {
         return Err(StoreError::Invalid(format!(
@@ -199,12 +228,63 @@ pub fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
         )));
     }
     let mut keys: Vec<&Key> = writes.iter().map(Write::key).collect();
-    if keys.iter().any(|k| k.pk.is_empty() || k.sk.is_empty()) {
-        return Err(StoreError::Invalid("keys must not be empty".into()));
-    }
+    keys.iter().try_for_each(|key| check_key(key))?;
     keys.sort();
     if keys.windows(2).any(|pair| pair[0] == pair[1]) {
-        return Err(StoreError::Invalid("a transaction writes each key at most once".into()));
+        return Err(StoreError::Invalid(
+            "a transaction writes each key at most once".into(),
+        ));
+    }
+    writes.iter().try_for_each(check_update_paths)
+}
+
+/// DynamoDB refuses an update expression that names one attribute twice (its paths
+/// "overlap"), so an update may set or add each attribute only once.
+fn check_update_paths(write: &Write) -> Result<(), StoreError> {
+    let Write::Update { set, add, .. } = write else {
+        return Ok(());
+    };
+    let mut added: Vec<&str> = add.iter().map(|(name, _)| name.as_str()).collect();
+    added.sort_unstable();
+    let twice = added
+        .windows(2)
+        .find(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0]);
+    match twice.or_else(|| added.iter().copied().find(|name| set.contains_key(*name))) {
+        Some(name) => Err(StoreError::Invalid(format!(
+            "an update names attribute {name:?} more than once"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// DynamoDB refuses empty key strings, so no item ever has one.
+fn check_key(key: &Key) -> Result<(), StoreError> {
+    if key.pk.is_empty() || key.sk.is_empty() {
+        return Err(StoreError::Invalid("keys must not be empty".into()));
+    }
+    Ok(())
+}
+
+/// Checks the rule every adapter enforces before a batch get, so both refuse the same
+/// requests. (A key with an empty part is allowed: no item has one, so it answers `None`.)
+pub fn check_batch_get(keys: &[Key]) -> Result<(), StoreError> {
+    if keys.len() > MAX_BATCH_GET_KEYS {
+        return Err(StoreError::Invalid(format!(
+            "a batch get names at most {MAX_BATCH_GET_KEYS} keys, not {}",
+            keys.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the rule every adapter enforces before a query, so both refuse the same requests.
+/// (An empty partition key is allowed and finds nothing; any `after` is a valid position.)
+pub fn check_query(query: &Query) -> Result<(), StoreError> {
+    if query.limit == 0 {
+        return Err(StoreError::Invalid(
+            "a query's limit must be at least 1".into(),
+        ));
     }
     Ok(())
 }
@@ -219,3 +299,49 @@ pub trait StoreExt: Store {
 }
 
 impl<S: Store + ?Sized> StoreExt for S {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(set: &[&str], add: &[&str]) -> Write {
+        Write::Update {
+            key: Key::new("p", "s"),
+            set: set
+                .iter()
+                .map(|name| (name.to_string(), Value::Null))
+                .collect(),
+            add: add.iter().map(|name| (name.to_string(), 1)).collect(),
+            condition: Condition::Always,
+        }
+    }
+
+    #[test]
+    fn an_update_names_each_attribute_once() {
+        assert_eq!(
+            check_transaction(&[update(&["a", "b"], &["c", "d"])]),
+            Ok(())
+        );
+        assert!(check_transaction(&[update(&["a"], &["b", "a"])]).is_err());
+        assert!(check_transaction(&[update(&[], &["b", "c", "b"])]).is_err());
+    }
+
+    #[test]
+    fn reads_refuse_only_what_the_port_documents() {
+        let keys = |n: usize| {
+            (0..n)
+                .map(|i| Key::new("p", i.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(check_batch_get(&[]), Ok(()));
+        assert_eq!(check_batch_get(&keys(MAX_BATCH_GET_KEYS)), Ok(()));
+        assert!(check_batch_get(&keys(MAX_BATCH_GET_KEYS + 1)).is_err());
+        assert_eq!(check_batch_get(&[Key::new("p", "")]), Ok(()));
+
+        assert_eq!(
+            check_query(&Query::prefix("", "a#", 1).after(Some("z".into()))),
+            Ok(())
+        );
+        assert!(check_query(&Query::prefix("p", "", 0)).is_err());
+    }
+}
