@@ -48,14 +48,17 @@ impl Application {
     /// Opens the store and bus, builds the services of the configured roles, and binds the
     /// HTTP address.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("creating the data directory {}", config.data_dir.display())
+        })?;
         let store: Arc<dyn Store> = match config.store {
             StoreKind::Sqlite => Arc::new(
                 store_sqlite::SqliteStore::open(&config.data_dir.join("moviebook.sqlite3"))
                     .context("opening the SQLite store")?,
             ),
-            StoreKind::Dynamodb => bail!("MOVIEBOOK_STORE=dynamodb is not available in this build yet"),
+            StoreKind::Dynamodb => {
+                bail!("MOVIEBOOK_STORE=dynamodb is not available in this build yet")
+            }
         };
         let bus: Arc<dyn Bus> = match config.bus {
             BusKind::Memory => Arc::new(MemoryBus::new()),
@@ -86,19 +89,32 @@ impl Application {
         let mut api = Router::new();
         if config.plays(Role::Actors) {
             let service = actors::ActorsService::new(outbox.clone());
-            api = api.merge(actors::http::router(actors::http::ActorsApi { service, auth: auth.clone() }));
+            api = api.merge(actors::http::router(actors::http::ActorsApi {
+                service,
+                auth: auth.clone(),
+            }));
         }
         if config.plays(Role::Users) {
             let service = users::UsersService::new(outbox.clone(), auth.clone()).await?;
-            api = api.merge(users::http::router(users::http::UsersApi { service, auth: auth.clone() }));
+            api = api.merge(users::http::router(users::http::UsersApi {
+                service,
+                auth: auth.clone(),
+            }));
         }
         if config.plays(Role::Movies) {
             let actor_directory = Arc::new(actors::LocalActorDirectory::new(store.clone()));
-            let service = movies::MoviesService::new(outbox.clone(), actor_directory, users_directory.clone());
+            let service = movies::MoviesService::new(
+                outbox.clone(),
+                actor_directory,
+                users_directory.clone(),
+            );
             for subscription in movies::consumers::subscriptions(service.clone()) {
                 bus.subscribe(subscription).await?;
             }
-            api = api.merge(movies::http::router(movies::http::MoviesApi { service, auth: auth.clone() }));
+            api = api.merge(movies::http::router(movies::http::MoviesApi {
+                service,
+                auth: auth.clone(),
+            }));
         }
         if config.plays(Role::Projector) {
             for subscription in projector::subscriptions(store.clone()) {
@@ -106,7 +122,11 @@ impl Application {
             }
         }
 
-        let operations = Operations { store: store.clone(), bus: bus.clone(), metrics: telemetry::metrics_handle()? };
+        let operations = Operations {
+            store: store.clone(),
+            bus: bus.clone(),
+            metrics: telemetry::metrics_handle()?,
+        };
         let operations_routes = Router::new()
             .route("/api/v1/openapi.json", get(openapi::serve))
             .route("/healthz", get(|| async { "ok" }))
@@ -117,7 +137,9 @@ impl Application {
             .merge(operations_routes)
             .fallback(platform::http::not_found)
             .layer(axum::middleware::from_fn(platform::http::record_metrics))
-            .layer(axum::middleware::from_fn(platform::http::problem_for_bare_errors))
+            .layer(axum::middleware::from_fn(
+                platform::http::problem_for_bare_errors,
+            ))
             .layer(DefaultBodyLimit::max(platform::http::MAX_BODY_BYTES))
             .layer(CatchPanicLayer::custom(platform::http::panic_response))
             .layer(TraceLayer::new_for_http());
@@ -126,7 +148,12 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.http_addr))?;
         let relay = outbox.relay(bus, Duration::from_millis(config.relay_delay_ms));
-        Ok(Application { listener, router, relay: Some(relay), generated_admin_token })
+        Ok(Application {
+            listener,
+            router,
+            relay: Some(relay),
+            generated_admin_token,
+        })
     }
 
     /// The address the HTTP server listens on.
@@ -142,7 +169,9 @@ impl Application {
             tasks.spawn(relay.run(shutdown.clone()));
         }
         tasks.close();
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await
@@ -157,13 +186,20 @@ async fn readyz(State(ops): State<Operations>) -> Response {
     let (store, bus) = tokio::join!(ops.store.ping(), ops.bus.ping());
     let status = |ok: bool| if ok { "up" } else { "down" };
     let body = serde_json::json!({ "store": status(store.is_ok()), "bus": status(bus.is_ok()) });
-    let code = if store.is_ok() && bus.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if store.is_ok() && bus.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(ops): State<Operations>) -> Response {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         ops.metrics.render(),
     )
         .into_response()

@@ -84,12 +84,21 @@ pub struct Config {
     pub bus: BusKind,
 
     /// RabbitMQ URL.
-    #[arg(long, env = "MOVIEBOOK_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    #[arg(
+        long,
+        env = "MOVIEBOOK_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
     pub amqp_url: String,
 
     /// Roles this process plays, comma-separated.
-    #[arg(long = "roles", env = "MOVIEBOOK_ROLES", value_enum, value_delimiter = ',',
-          default_value = "gateway,movies,users,actors,projector")]
+    #[arg(
+        long = "roles",
+        env = "MOVIEBOOK_ROLES",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "gateway,movies,users,actors,projector"
+    )]
     pub roles: Vec<Role>,
 
     /// Lifetime of user tokens, in seconds.
@@ -98,7 +107,12 @@ pub struct Config {
 
     /// Pause before the outbox relay publishes, in milliseconds. For fault tests: it opens
     /// the window between a write's answer and its events' delivery.
-    #[arg(long, env = "MOVIEBOOK_RELAY_DELAY_MS", default_value_t = 0, hide = true)]
+    #[arg(
+        long,
+        env = "MOVIEBOOK_RELAY_DELAY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
     pub relay_delay_ms: u64,
 }
 

@@ -5,7 +5,11 @@ use moviebook::{Application, Config, telemetry};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "moviebook", version, about = "MovieBook: a movie-review backend")]
+#[command(
+    name = "moviebook",
+    version,
+    about = "MovieBook: a movie-review backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -23,7 +23,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The admin token, or a user token from POST /api/v1/auth/token"))
+                    .description(Some(
+                        "The admin token, or a user token from POST /api/v1/auth/token",
+                    ))
                     .build(),
             ),
         );

@@ -29,8 +29,11 @@ pub fn load_or_generate(dir: &Path, file: &str) -> anyhow::Result<(String, bool)
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut out = options.open(&path).with_context(|| format!("creating {}", path.display()))?;
-    out.write_all(secret.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    let mut out = options
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    out.write_all(secret.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     out.sync_all()?;
     Ok((secret, true))
 }

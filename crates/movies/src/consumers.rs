@@ -34,7 +34,9 @@ pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
         Subscription {
             consumer: "movies-reviewers".into(),
             event_types: vec![EventType::UserRenamed, EventType::UserDeleted],
-            handler: Arc::new(ReviewerConsumer { movies: movies.clone() }),
+            handler: Arc::new(ReviewerConsumer {
+                movies: movies.clone(),
+            }),
         },
         Subscription {
             consumer: "movies-cleanup".into(),
@@ -56,8 +58,14 @@ fn outcome(result: Result<(), ApiError>) -> Outcome {
 impl Handler for ReviewerConsumer {
     async fn handle(&self, envelope: &Envelope) -> Outcome {
         outcome(match &envelope.event {
-            Event::UserRenamed(renamed) => self.rename(&renamed.user_id, &renamed.name, &envelope.id.to_string()).await,
-            Event::UserDeleted(deleted) => self.delete_reviews_of(&deleted.user_id, &envelope.id.to_string()).await,
+            Event::UserRenamed(renamed) => {
+                self.rename(&renamed.user_id, &renamed.name, &envelope.id.to_string())
+                    .await
+            }
+            Event::UserDeleted(deleted) => {
+                self.delete_reviews_of(&deleted.user_id, &envelope.id.to_string())
+                    .await
+            }
             _ => Ok(()),
         })
     }
@@ -67,47 +75,82 @@ impl ReviewerConsumer {
     /// First the name copy (so review writes from now on use the new name, or fail their
     /// check on it and retry), then every review already written.
     async fn rename(&self, user_id: &Uuid, name: &str, version: &str) -> Result<(), ApiError> {
-        if !self.update_profile(user_id, |attrs| {
-            attrs.insert("name".into(), json!(name));
-        }, version).await? {
+        if !self
+            .update_profile(
+                user_id,
+                |attrs| {
+                    attrs.insert("name".into(), json!(name));
+                },
+                version,
+            )
+            .await?
+        {
             return Ok(());
         }
-        self.for_each_reviewed(user_id, |movie_id| async move { self.rename_review(&movie_id, user_id, name, version).await })
-            .await
+        self.for_each_reviewed(user_id, |movie_id| async move {
+            self.rename_review(&movie_id, user_id, name, version).await
+        })
+        .await
     }
 
     /// Marks the reviewer deleted (review writes in flight fail their check on it), then
     /// deletes every review.
     async fn delete_reviews_of(&self, user_id: &Uuid, version: &str) -> Result<(), ApiError> {
-        self.update_profile(user_id, |attrs| {
-            attrs.insert("deleted".into(), json!(true));
-        }, version)
+        self.update_profile(
+            user_id,
+            |attrs| {
+                attrs.insert("deleted".into(), json!(true));
+            },
+            version,
+        )
         .await?;
         self.for_each_reviewed(user_id, |movie_id| async move {
-            self.movies.remove_review(&movie_id, user_id).await.map(|_| ())
+            self.movies
+                .remove_review(&movie_id, user_id)
+                .await
+                .map(|_| ())
         })
         .await
     }
 
     /// Applies a change to the reviewer's name copy unless a newer event already did;
     /// false when this event is older than what is there.
-    async fn update_profile(&self, user_id: &Uuid, change: impl Fn(&mut Map<String, serde_json::Value>), version: &str) -> Result<bool, ApiError> {
+    async fn update_profile(
+        &self,
+        user_id: &Uuid,
+        change: impl Fn(&mut Map<String, serde_json::Value>),
+        version: &str,
+    ) -> Result<bool, ApiError> {
         loop {
-            let current = self.movies.store().get(&keys::reviewer_profile(user_id)).await?;
+            let current = self
+                .movies
+                .store()
+                .get(&keys::reviewer_profile(user_id))
+                .await?;
             if current.as_ref().is_some_and(|p| p.get("deleted").is_some()) {
                 return Ok(true);
             }
-            if current.as_ref().and_then(|p| p.str("version")).is_some_and(|v| v > version) {
+            if current
+                .as_ref()
+                .and_then(|p| p.str("version"))
+                .is_some_and(|v| v > version)
+            {
                 return Ok(false);
             }
-            let mut attrs = current.as_ref().map(|p| p.attrs.clone()).unwrap_or_default();
+            let mut attrs = current
+                .as_ref()
+                .map(|p| p.attrs.clone())
+                .unwrap_or_default();
             change(&mut attrs);
             attrs.insert("version".into(), json!(version));
             let condition = match current.as_ref().and_then(|p| p.get("version")) {
                 Some(v) => Condition::AttrEquals("version".into(), v.clone()),
                 None => Condition::NotExists,
             };
-            let write = Write::Put { item: Item::new(keys::reviewer_profile(user_id), attrs), condition };
+            let write = Write::Put {
+                item: Item::new(keys::reviewer_profile(user_id), attrs),
+                condition,
+            };
             match self.movies.store().transact(vec![write]).await {
                 Ok(()) => return Ok(true),
                 Err(StoreError::ConditionFailed { .. }) => continue,
@@ -123,7 +166,12 @@ impl ReviewerConsumer {
     {
         let mut after = None;
         loop {
-            let query = Query::prefix(keys::reviewer_partition(user_id), keys::REVIEWED_PREFIX, STEP).after(after.take());
+            let query = Query::prefix(
+                keys::reviewer_partition(user_id),
+                keys::REVIEWED_PREFIX,
+                STEP,
+            )
+            .after(after.take());
             let page = self.movies.store().query(&query).await?;
             for item in &page.items {
                 if let Some(movie_id) = item.str("movie_id").and_then(|m| m.parse().ok()) {
@@ -137,9 +185,22 @@ impl ReviewerConsumer {
         }
     }
 
-    async fn rename_review(&self, movie_id: &Uuid, user_id: &Uuid, name: &str, version: &str) -> Result<(), ApiError> {
+    async fn rename_review(
+        &self,
+        movie_id: &Uuid,
+        user_id: &Uuid,
+        name: &str,
+        version: &str,
+    ) -> Result<(), ApiError> {
         loop {
-            let Some(review) = self.movies.store().get(&keys::review(movie_id, user_id)).await? else { return Ok(()) };
+            let Some(review) = self
+                .movies
+                .store()
+                .get(&keys::review(movie_id, user_id))
+                .await?
+            else {
+                return Ok(());
+            };
             if review.str("name_version").is_some_and(|v| v >= version) {
                 return Ok(());
             }
@@ -150,7 +211,12 @@ impl ReviewerConsumer {
                 Some(revision) => Condition::AttrEquals("revision".into(), revision.clone()),
                 None => Condition::Exists,
             };
-            let write = Write::Update { key: keys::review(movie_id, user_id), set, add: Vec::new(), condition };
+            let write = Write::Update {
+                key: keys::review(movie_id, user_id),
+                set,
+                add: Vec::new(),
+                condition,
+            };
             match self.movies.store().transact(vec![write]).await {
                 Ok(()) => return Ok(()),
                 Err(StoreError::ConditionFailed { .. }) => continue,
@@ -163,7 +229,9 @@ impl ReviewerConsumer {
 #[async_trait]
 impl Handler for MovieCleanupConsumer {
     async fn handle(&self, envelope: &Envelope) -> Outcome {
-        let Event::MovieDeleted(movie) = &envelope.event else { return Outcome::Done };
+        let Event::MovieDeleted(movie) = &envelope.event else {
+            return Outcome::Done;
+        };
         outcome(self.delete_reviews(&movie.movie_id).await)
     }
 }

@@ -42,8 +42,14 @@ pub fn router(api: MoviesApi) -> Router {
         .route("/api/v1/movies", get(list_movies).post(create_movie))
         .route("/api/v1/movies/top-rated", get(top_rated))
         .route("/api/v1/movies/{id}", get(get_movie).delete(delete_movie))
-        .route("/api/v1/movies/{id}/reviews", get(list_reviews).post(write_review))
-        .route("/api/v1/movies/{id}/reviews/{user_id}", get(get_review).delete(delete_review))
+        .route(
+            "/api/v1/movies/{id}/reviews",
+            get(list_reviews).post(write_review),
+        )
+        .route(
+            "/api/v1/movies/{id}/reviews/{user_id}",
+            get(get_review).delete(delete_review),
+        )
         .route("/api/v1/genres", get(list_genres))
         .route("/api/v1/genres/{genre}/movies", get(genre_movies))
         .with_state(api)
@@ -52,10 +58,33 @@ pub fn router(api: MoviesApi) -> Router {
 /// The movie part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(create_movie, list_movies, get_movie, delete_movie, top_rated, list_genres, genre_movies,
-          write_review, list_reviews, get_review, delete_review),
-    components(schemas(MovieView, MovieSummary, CastView, ReviewView, GenreCount, CreateMovie, CastRequest,
-                       WriteReview, MoviePage, ReviewPage, SummaryList, GenreList))
+    paths(
+        create_movie,
+        list_movies,
+        get_movie,
+        delete_movie,
+        top_rated,
+        list_genres,
+        genre_movies,
+        write_review,
+        list_reviews,
+        get_review,
+        delete_review
+    ),
+    components(schemas(
+        MovieView,
+        MovieSummary,
+        CastView,
+        ReviewView,
+        GenreCount,
+        CreateMovie,
+        CastRequest,
+        WriteReview,
+        MoviePage,
+        ReviewPage,
+        SummaryList,
+        GenreList
+    ))
 )]
 pub struct MoviesDoc;
 
@@ -146,25 +175,44 @@ async fn list_movies(
     let search_text = params.get("search").map(|s| s.trim()).unwrap_or("");
     if domain::text::words(search_text).is_empty() {
         let PageRequest { limit, cursor } = pagination::page_request::<String>(&params)?;
-        let (items, next) = catalog::all_movies_page(store.as_ref(), cursor.as_deref(), limit).await?;
-        return Ok(Json(PageOf { items, next_cursor: next.as_ref().map(pagination::encode) }));
+        let (items, next) =
+            catalog::all_movies_page(store.as_ref(), cursor.as_deref(), limit).await?;
+        return Ok(Json(PageOf {
+            items,
+            next_cursor: next.as_ref().map(pagination::encode),
+        }));
     }
     let PageRequest { limit, cursor } = pagination::page_request::<SearchCursor>(&params)?;
-    let (found, next) = search::search_page(store.as_ref(), Index::Movies, search_text, cursor, limit).await?;
+    let (found, next) =
+        search::search_page(store.as_ref(), Index::Movies, search_text, cursor, limit).await?;
     let ids: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
-    let items = catalog::summaries(store.as_ref(), &ids).await?.into_iter().flatten().collect();
-    Ok(Json(PageOf { items, next_cursor: next.as_ref().map(pagination::encode) }))
+    let items = catalog::summaries(store.as_ref(), &ids)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(Json(PageOf {
+        items,
+        next_cursor: next.as_ref().map(pagination::encode),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}", tag = "movies", params(("id" = String, Path)),
     responses((status = 200, body = MovieView), (status = 404, body = Problem)))]
-async fn get_movie(State(api): State<MoviesApi>, Path(id): Path<String>) -> Result<Json<MovieView>, ApiError> {
+async fn get_movie(
+    State(api): State<MoviesApi>,
+    Path(id): Path<String>,
+) -> Result<Json<MovieView>, ApiError> {
     Ok(Json(api.service.get(&movie_id(&id)?).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/movies/{id}", tag = "movies", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn delete_movie(State(api): State<MoviesApi>, principal: Principal, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_movie(
+    State(api): State<MoviesApi>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     principal.require_admin()?;
     api.service.delete(&movie_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -183,7 +231,10 @@ async fn top_rated(
         None => Ok(1),
         Some(text) => match text.trim().parse::<i64>() {
             Ok(n) if n >= 1 => Ok(n),
-            _ => Err(ApiError::invalid("min_reviews", "must be an integer of at least 1")),
+            _ => Err(ApiError::invalid(
+                "min_reviews",
+                "must be an integer of at least 1",
+            )),
         },
     };
     let (limit, min_reviews) = match (limit, min_reviews) {
@@ -194,7 +245,9 @@ async fn top_rated(
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    let items = projector::scores::top_rated(api.service.store_handle().as_ref(), limit, min_reviews).await?;
+    let items =
+        projector::scores::top_rated(api.service.store_handle().as_ref(), limit, min_reviews)
+            .await?;
     Ok(Json(SummaryList { items }))
 }
 
@@ -214,8 +267,17 @@ async fn genre_movies(
 ) -> Result<Json<PageOf<MovieSummary>>, ApiError> {
     let PageRequest { limit, cursor } = pagination::page_request::<String>(&params)?;
     let genre = domain::genre_key(&genre);
-    let (items, next) = catalog::genre_page(api.service.store_handle().as_ref(), &genre, cursor.as_deref(), limit).await?;
-    Ok(Json(PageOf { items, next_cursor: next.as_ref().map(pagination::encode) }))
+    let (items, next) = catalog::genre_page(
+        api.service.store_handle().as_ref(),
+        &genre,
+        cursor.as_deref(),
+        limit,
+    )
+    .await?;
+    Ok(Json(PageOf {
+        items,
+        next_cursor: next.as_ref().map(pagination::encode),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/movies/{id}/reviews", tag = "reviews", params(("id" = String, Path)),
@@ -231,7 +293,11 @@ async fn write_review(
     let id = movie_id(&id)?;
     let review = NewReview::parse(&body)?;
     let (view, written) = api.service.upsert_review(&id, principal, review).await?;
-    let status = if written == Written::Created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if written == Written::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(view)))
 }
 
@@ -246,13 +312,19 @@ async fn list_reviews(
     let id = movie_id(&id)?;
     let PageRequest { limit, cursor } = pagination::page_request::<String>(&params)?;
     let (items, next) = api.service.reviews_page(&id, cursor, limit).await?;
-    Ok(Json(PageOf { items, next_cursor: next.as_ref().map(pagination::encode) }))
+    Ok(Json(PageOf {
+        items,
+        next_cursor: next.as_ref().map(pagination::encode),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}/reviews/{user_id}", tag = "reviews",
     params(("id" = String, Path), ("user_id" = String, Path)),
     responses((status = 200, body = ReviewView), (status = 404, body = Problem)))]
-async fn get_review(State(api): State<MoviesApi>, Path((id, user)): Path<(String, String)>) -> Result<Json<ReviewView>, ApiError> {
+async fn get_review(
+    State(api): State<MoviesApi>,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<Json<ReviewView>, ApiError> {
     let user = domain::ids::parse_id(&user).ok_or(ApiError::NotFound("no such review"))?;
     Ok(Json(api.service.review(&movie_id(&id)?, &user).await?))
 }
@@ -266,6 +338,8 @@ async fn delete_review(
     Path((id, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let user = domain::ids::parse_id(&user).ok_or(ApiError::NotFound("no such review"))?;
-    api.service.delete_review(&movie_id(&id)?, &user, principal).await?;
+    api.service
+        .delete_review(&movie_id(&id)?, &user, principal)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,7 +22,10 @@ pub fn recent_partition(movie_id: &Uuid) -> String {
 }
 
 pub fn recent(movie_id: &Uuid, updated_at: i64, user_id: &Uuid) -> Key {
-    Key::new(recent_partition(movie_id), format!("{}#{user_id}", domain::timestamp::sort_key(updated_at)))
+    Key::new(
+        recent_partition(movie_id),
+        format!("{}#{user_id}", domain::timestamp::sort_key(updated_at)),
+    )
 }
 
 pub fn reviewer_partition(user_id: &Uuid) -> String {
@@ -32,7 +35,10 @@ pub fn reviewer_partition(user_id: &Uuid) -> String {
 pub const REVIEWED_PREFIX: &str = "movie#";
 
 pub fn reviewed(user_id: &Uuid, movie_id: &Uuid) -> Key {
-    Key::new(reviewer_partition(user_id), format!("{REVIEWED_PREFIX}{movie_id}"))
+    Key::new(
+        reviewer_partition(user_id),
+        format!("{REVIEWED_PREFIX}{movie_id}"),
+    )
 }
 
 pub fn reviewer_profile(user_id: &Uuid) -> Key {

@@ -54,8 +54,16 @@ pub struct MoviesService {
 }
 
 impl MoviesService {
-    pub fn new(outbox: Outbox, actors: Arc<dyn ActorDirectory>, users: Arc<dyn UserDirectory>) -> Self {
-        MoviesService { outbox, actors, users }
+    pub fn new(
+        outbox: Outbox,
+        actors: Arc<dyn ActorDirectory>,
+        users: Arc<dyn UserDirectory>,
+    ) -> Self {
+        MoviesService {
+            outbox,
+            actors,
+            users,
+        }
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -80,12 +88,23 @@ impl MoviesService {
         attrs.insert("overview".into(), json!(movie.overview));
         attrs.insert("thumbnail_url".into(), json!(movie.thumbnail_url));
         attrs.insert("pictures".into(), json!(movie.pictures));
-        attrs.insert("cast".into(), serde_json::to_value(&cast).map_err(|e| ApiError::Internal(e.to_string()))?);
+        attrs.insert(
+            "cast".into(),
+            serde_json::to_value(&cast).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
         attrs.insert("created_at".into(), json!(created_at));
         let item = Item::new(keys::movie(&id), attrs);
         let event = Envelope::new(Event::MovieCreated(snapshot(&item)?));
         let view = to_view(&item, None, Vec::new())?;
-        self.outbox.commit(vec![Write::Put { item, condition: Condition::NotExists }], &[event]).await?;
+        self.outbox
+            .commit(
+                vec![Write::Put {
+                    item,
+                    condition: Condition::NotExists,
+                }],
+                &[event],
+            )
+            .await?;
         Ok(view)
     }
 
@@ -94,25 +113,50 @@ impl MoviesService {
         let mut errors = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             if ids[..i].contains(id) {
-                errors.push(FieldError { field: format!("actors[{i}].actor_id"), message: "appears twice in the cast".into() });
+                errors.push(FieldError {
+                    field: format!("actors[{i}].actor_id"),
+                    message: "appears twice in the cast".into(),
+                });
             }
         }
-        let found = if ids.is_empty() { Vec::new() } else { self.actors.actors(&ids).await? };
+        let found = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.actors.actors(&ids).await?
+        };
         let mut cast = Vec::with_capacity(ids.len());
         for (i, (entry, actor)) in movie.cast.iter().zip(found).enumerate() {
             match actor {
-                Some(actor) => cast.push(CastMember { actor_id: actor.id, name: actor.name, role: entry.role.clone() }),
-                None => errors.push(FieldError { field: format!("actors[{i}].actor_id"), message: "no actor has this id".into() }),
+                Some(actor) => cast.push(CastMember {
+                    actor_id: actor.id,
+                    name: actor.name,
+                    role: entry.role.clone(),
+                }),
+                None => errors.push(FieldError {
+                    field: format!("actors[{i}].actor_id"),
+                    message: "no actor has this id".into(),
+                }),
             }
         }
-        if errors.is_empty() { Ok(cast) } else { Err(ApiError::Validation(ValidationErrors(errors))) }
+        if errors.is_empty() {
+            Ok(cast)
+        } else {
+            Err(ApiError::Validation(ValidationErrors(errors)))
+        }
     }
 
     /// Deletes a movie; its reviews and every list entry follow through the event.
     pub async fn delete(&self, id: &Uuid) -> Result<(), ApiError> {
-        let item = self.store().get(&keys::movie(id)).await?.ok_or(ApiError::NotFound("no such movie"))?;
+        let item = self
+            .store()
+            .get(&keys::movie(id))
+            .await?
+            .ok_or(ApiError::NotFound("no such movie"))?;
         let event = Envelope::new(Event::MovieDeleted(snapshot(&item)?));
-        let write = Write::Delete { key: keys::movie(id), condition: Condition::Exists };
+        let write = Write::Delete {
+            key: keys::movie(id),
+            condition: Condition::Exists,
+        };
         match self.outbox.commit(vec![write], &[event]).await {
             Err(StoreError::ConditionFailed { .. }) => Err(ApiError::NotFound("no such movie")),
             other => Ok(other?),
@@ -121,7 +165,10 @@ impl MoviesService {
 
     /// The movie item, or 404.
     pub(crate) async fn movie_item(&self, id: &Uuid) -> Result<Item, ApiError> {
-        self.store().get(&keys::movie(id)).await?.ok_or(ApiError::NotFound("no such movie"))
+        self.store()
+            .get(&keys::movie(id))
+            .await?
+            .ok_or(ApiError::NotFound("no such movie"))
     }
 
     /// A movie's page: the movie, its score, and its latest reviews.
@@ -138,20 +185,31 @@ impl MoviesService {
 fn strings(item: &Item, name: &str) -> Vec<String> {
     item.get(name)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn cast_of(item: &Item) -> Result<Vec<CastMember>, ApiError> {
-    serde_json::from_value(item.get("cast").cloned().unwrap_or(Value::Array(Vec::new())))
-        .map_err(|e| ApiError::Internal(format!("movie cast: {e}")))
+    serde_json::from_value(
+        item.get("cast")
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new())),
+    )
+    .map_err(|e| ApiError::Internal(format!("movie cast: {e}")))
 }
 
 /// The event form of a stored movie.
 fn snapshot(item: &Item) -> Result<MovieSnapshot, ApiError> {
     let malformed = || ApiError::Internal("movie item is malformed".into());
     Ok(MovieSnapshot {
-        movie_id: item.str("id").and_then(|i| i.parse().ok()).ok_or_else(malformed)?,
+        movie_id: item
+            .str("id")
+            .and_then(|i| i.parse().ok())
+            .ok_or_else(malformed)?,
         title: item.str("title").ok_or_else(malformed)?.to_owned(),
         release_year: i32::try_from(item.int("release_year")).map_err(|_| malformed())?,
         genres: strings(item, "genres"),
@@ -161,7 +219,11 @@ fn snapshot(item: &Item) -> Result<MovieSnapshot, ApiError> {
     })
 }
 
-fn to_view(item: &Item, summary: Option<projector::catalog::MovieSummary>, reviews: Vec<ReviewView>) -> Result<MovieView, ApiError> {
+fn to_view(
+    item: &Item,
+    summary: Option<projector::catalog::MovieSummary>,
+    reviews: Vec<ReviewView>,
+) -> Result<MovieView, ApiError> {
     let movie = snapshot(item)?;
     Ok(MovieView {
         id: movie.movie_id,
@@ -171,7 +233,15 @@ fn to_view(item: &Item, summary: Option<projector::catalog::MovieSummary>, revie
         overview: item.str("overview").map(str::to_owned),
         thumbnail_url: movie.thumbnail_url,
         pictures: strings(item, "pictures"),
-        actors: movie.cast.into_iter().map(|c| CastView { id: c.actor_id, name: c.name, role: c.role }).collect(),
+        actors: movie
+            .cast
+            .into_iter()
+            .map(|c| CastView {
+                id: c.actor_id,
+                name: c.name,
+                role: c.role,
+            })
+            .collect(),
         score: summary.as_ref().and_then(|s| s.score),
         review_count: summary.map(|s| s.review_count).unwrap_or(0),
         reviews,

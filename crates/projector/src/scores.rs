@@ -135,7 +135,9 @@ impl Projection for ScoresProjection {
             add: Vec::new(),
             condition: Condition::Always,
         });
-        if before.tally.count > 0 {
+        // A replacement with the same score leaves the entry's key as it was: the put below
+        // rewrites it, and deleting it too would write one key twice in the transaction.
+        if before.tally.count > 0 && after != before.tally {
             writes.push(Write::delete(top_rated_key(&movie_id, before.tally)));
         }
         if after.count > 0 {

@@ -1,0 +1,1255 @@
+//! The projections as the bus drives them: events delivered straight to each subscription's
+//! handler against a fresh SQLite store, read models checked through the public reads.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use bus::{Outcome, Subscription};
+use domain::events::{
+    ActorCreated, CastMember, Envelope, Event, MovieSnapshot, ReviewDeleted, ReviewUpserted,
+};
+use domain::timestamp::Micros;
+use projector::catalog::{self, GenreCount, MovieSummary};
+use projector::filmography::{self, FilmographyEntry};
+use projector::scores;
+use projector::search::{self, ActorListing, Index, SearchCursor};
+use projector::user_reviews::{self, UserReview};
+use store::Store;
+use store_sqlite::SqliteStore;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+// ---------------------------------------------------------------------------------------
+// Fixture and delivery
+
+struct Fixture {
+    _dir: TempDir,
+    store: Arc<dyn Store>,
+    subs: Vec<Subscription>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("store.db")).unwrap());
+        let subs = projector::subscriptions(store.clone());
+        Fixture {
+            _dir: dir,
+            store,
+            subs,
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    async fn deliver(&self, envelope: &Envelope) {
+        deliver(&self.subs, envelope).await;
+    }
+
+    async fn deliver_all(&self, envelopes: &[Envelope]) {
+        for envelope in envelopes {
+            self.deliver(envelope).await;
+        }
+    }
+}
+
+/// Hands the envelope to every subscription that takes its type; each must be done with it.
+async fn deliver(subs: &[Subscription], envelope: &Envelope) {
+    let event_type = envelope.event.event_type();
+    let mut matched = 0;
+    for sub in subs.iter().filter(|s| s.event_types.contains(&event_type)) {
+        matched += 1;
+        assert_eq!(
+            sub.handler.handle(envelope).await,
+            Outcome::Done,
+            "consumer {} on {}",
+            sub.consumer,
+            event_type.as_str()
+        );
+    }
+    assert!(matched > 0, "no subscription takes {}", event_type.as_str());
+}
+
+// ---------------------------------------------------------------------------------------
+// Event builders
+
+fn id() -> Uuid {
+    Uuid::now_v7()
+}
+
+fn movie(
+    title: &str,
+    release_year: i32,
+    genres: &[&str],
+    created_at: Micros,
+    cast: &[(Uuid, &str)],
+) -> MovieSnapshot {
+    MovieSnapshot {
+        movie_id: id(),
+        title: title.to_owned(),
+        release_year,
+        genres: genres.iter().map(|g| (*g).to_owned()).collect(),
+        thumbnail_url: Some(format!("https://example.com/{title}.png")),
+        created_at,
+        cast: cast
+            .iter()
+            .map(|(actor_id, role)| CastMember {
+                actor_id: *actor_id,
+                name: format!("actor {actor_id}"),
+                role: (*role).to_owned(),
+            })
+            .collect(),
+    }
+}
+
+fn actor_created(name: &str) -> (Uuid, Envelope) {
+    let actor_id = id();
+    let envelope = Envelope::new(Event::ActorCreated(ActorCreated {
+        actor_id,
+        name: name.to_owned(),
+        thumbnail_url: None,
+    }));
+    (actor_id, envelope)
+}
+
+fn created(movie: &MovieSnapshot) -> Envelope {
+    Envelope::new(Event::MovieCreated(movie.clone()))
+}
+
+fn deleted(movie: &MovieSnapshot) -> Envelope {
+    Envelope::new(Event::MovieDeleted(movie.clone()))
+}
+
+fn upserted(
+    movie: &MovieSnapshot,
+    user_id: Uuid,
+    score: i64,
+    previous_score: Option<i64>,
+    updated_at: Micros,
+) -> Envelope {
+    Envelope::new(Event::ReviewUpserted(ReviewUpserted {
+        movie_id: movie.movie_id,
+        movie_title: movie.title.clone(),
+        user_id,
+        score,
+        previous_score,
+        comment: format!("{score} at {updated_at}"),
+        created_at: updated_at,
+        updated_at,
+    }))
+}
+
+fn review_deleted(movie: &MovieSnapshot, user_id: Uuid, score: i64) -> Envelope {
+    Envelope::new(Event::ReviewDeleted(ReviewDeleted {
+        movie_id: movie.movie_id,
+        user_id,
+        score,
+    }))
+}
+
+/// Seconds as micros, so that reviews' RFC 3339 times differ.
+fn secs(n: i64) -> Micros {
+    1_700_000_000_000_000 + n * 1_000_000
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads
+
+async fn summary(store: &dyn Store, movie: &MovieSnapshot) -> Option<MovieSummary> {
+    catalog::summary(store, &movie.movie_id).await.unwrap()
+}
+
+fn ids(summaries: &[MovieSummary]) -> Vec<Uuid> {
+    summaries.iter().map(|s| s.id).collect()
+}
+
+/// Every page of all movies at this page size, checking the cursor contract on the way.
+async fn all_movies_pages(store: &dyn Store, limit: usize) -> Vec<Vec<MovieSummary>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, next) = catalog::all_movies_page(store, cursor.as_deref(), limit)
+            .await
+            .unwrap();
+        assert!(page.len() <= limit, "a page holds at most {limit}");
+        pages.push(page);
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return pages,
+        }
+        assert!(pages.len() <= 1000, "the cursor never ends");
+    }
+}
+
+async fn genre_pages(store: &dyn Store, genre: &str, limit: usize) -> Vec<Vec<MovieSummary>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, next) = catalog::genre_page(store, genre, cursor.as_deref(), limit)
+            .await
+            .unwrap();
+        assert!(page.len() <= limit, "a page holds at most {limit}");
+        pages.push(page);
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return pages,
+        }
+        assert!(pages.len() <= 1000, "the cursor never ends");
+    }
+}
+
+async fn all_movie_ids(store: &dyn Store) -> Vec<Uuid> {
+    all_movies_pages(store, 100)
+        .await
+        .iter()
+        .flat_map(|p| ids(p))
+        .collect()
+}
+
+async fn genre_ids(store: &dyn Store, genre: &str) -> Vec<Uuid> {
+    genre_pages(store, genre, 100)
+        .await
+        .iter()
+        .flat_map(|p| ids(p))
+        .collect()
+}
+
+/// Every match of a search, page by page at this page size.
+async fn search_pages(
+    store: &dyn Store,
+    index: Index,
+    query: &str,
+    limit: usize,
+) -> Vec<Vec<Uuid>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<SearchCursor> = None;
+    loop {
+        let (page, next) = search::search_page(store, index, query, cursor, limit)
+            .await
+            .unwrap();
+        assert!(page.len() <= limit, "a page holds at most {limit}");
+        pages.push(page.into_iter().map(|(id, _)| id).collect());
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return pages,
+        }
+        assert!(pages.len() <= 1000, "the cursor never ends");
+    }
+}
+
+async fn search_ids(store: &dyn Store, index: Index, query: &str) -> Vec<Uuid> {
+    search_pages(store, index, query, 100).await.concat()
+}
+
+async fn top_rated_ids(store: &dyn Store, limit: usize, min_reviews: i64) -> Vec<Uuid> {
+    ids(&scores::top_rated(store, limit, min_reviews).await.unwrap())
+}
+
+/// The exact mean rounded half away from zero to two decimals, computed independently of
+/// the projector (scores are positive, so "away from zero" is "up").
+fn expected_score(sum: i64, count: i64) -> Option<f64> {
+    if count == 0 {
+        return None;
+    }
+    let scaled = sum * 100;
+    let mut hundredths = scaled / count;
+    if 2 * (scaled % count) >= count {
+        hundredths += 1;
+    }
+    Some(hundredths as f64 / 100.0)
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Redelivery changes nothing
+
+/// Everything the projector serves about a small world, for comparing two stores.
+#[derive(Debug, PartialEq)]
+struct ReadModels {
+    summaries: Vec<Option<MovieSummary>>,
+    all_movies: Vec<MovieSummary>,
+    top_rated: Vec<MovieSummary>,
+    genres: Vec<GenreCount>,
+    genre_lists: Vec<Vec<MovieSummary>>,
+    filmographies: Vec<Vec<FilmographyEntry>>,
+    user_reviews: Vec<Vec<UserReview>>,
+    movie_searches: Vec<Vec<Uuid>>,
+    actor_searches: Vec<Vec<Uuid>>,
+    actors: Vec<ActorListing>,
+}
+
+struct World {
+    movies: Vec<MovieSnapshot>,
+    actors: Vec<Uuid>,
+    users: Vec<Uuid>,
+    genres: Vec<&'static str>,
+    stream: Vec<Envelope>,
+}
+
+fn world() -> World {
+    let (keanu, keanu_created) = actor_created("Keanu Reeves");
+    let (carrie, carrie_created) = actor_created("Carrie-Anne Moss");
+    let matrix = movie(
+        "The Matrix",
+        1999,
+        &["sci-fi", "action"],
+        secs(1),
+        &[(keanu, "Neo"), (carrie, "Trinity")],
+    );
+    let wick = movie("John Wick", 2014, &["action"], secs(2), &[(keanu, "John")]);
+    let gone = movie(
+        "The Matrix Gone",
+        2003,
+        &["sci-fi", "drama"],
+        secs(3),
+        &[(carrie, "Trinity")],
+    );
+    let users: Vec<Uuid> = (0..3).map(|_| id()).collect();
+    let (u1, u2, u3) = (users[0], users[1], users[2]);
+    let stream = vec![
+        keanu_created,
+        carrie_created,
+        created(&matrix),
+        created(&wick),
+        created(&gone),
+        upserted(&matrix, u1, 8, None, secs(10)),
+        upserted(&matrix, u2, 7, None, secs(11)),
+        upserted(&matrix, u3, 9, None, secs(12)),
+        upserted(&wick, u2, 6, None, secs(13)),
+        // u1 replaces 8 by 10.
+        upserted(&matrix, u1, 10, Some(8), secs(14)),
+        review_deleted(&matrix, u3, 9),
+        upserted(&wick, u3, 3, None, secs(15)),
+        deleted(&gone),
+    ];
+    World {
+        movies: vec![matrix, wick, gone],
+        actors: vec![keanu, carrie],
+        users,
+        genres: vec!["action", "sci-fi", "drama"],
+        stream,
+    }
+}
+
+async fn read_models(store: &dyn Store, world: &World) -> ReadModels {
+    let mut models = ReadModels {
+        summaries: Vec::new(),
+        all_movies: catalog::all_movies_page(store, None, 100).await.unwrap().0,
+        top_rated: scores::top_rated(store, 100, 1).await.unwrap(),
+        genres: catalog::genres(store).await.unwrap(),
+        genre_lists: Vec::new(),
+        filmographies: Vec::new(),
+        user_reviews: Vec::new(),
+        movie_searches: Vec::new(),
+        actor_searches: Vec::new(),
+        actors: search::actors_page(store, None, 100).await.unwrap().0,
+    };
+    for movie in &world.movies {
+        models.summaries.push(summary(store, movie).await);
+    }
+    for genre in &world.genres {
+        models.genre_lists.push(
+            catalog::genre_page(store, genre, None, 100)
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    for actor in &world.actors {
+        models
+            .filmographies
+            .push(filmography::filmography(store, actor).await.unwrap());
+    }
+    for user in &world.users {
+        models
+            .user_reviews
+            .push(user_reviews::user_reviews(store, user).await.unwrap());
+    }
+    for query in ["matrix", "the", "john wick", "gone", "m"] {
+        models
+            .movie_searches
+            .push(search_ids(store, Index::Movies, query).await);
+    }
+    for query in ["keanu", "moss", "c"] {
+        models
+            .actor_searches
+            .push(search_ids(store, Index::Actors, query).await);
+    }
+    models
+}
+
+#[tokio::test]
+async fn every_event_delivered_twice_changes_nothing() {
+    let world = world();
+    let once = Fixture::new();
+    once.deliver_all(&world.stream).await;
+    let twice = Fixture::new();
+    for envelope in &world.stream {
+        twice.deliver(envelope).await;
+        twice.deliver(envelope).await;
+    }
+    // And the whole stream once more, late and after everything it led to.
+    twice.deliver_all(&world.stream).await;
+
+    let expected = read_models(once.store(), &world).await;
+    let actual = read_models(twice.store(), &world).await;
+    assert_eq!(actual, expected);
+
+    // The single delivery is itself right, so "equal" means "right".
+    let (matrix, wick) = (&world.movies[0], &world.movies[1]);
+    let (keanu, carrie) = (world.actors[0], world.actors[1]);
+    let m = expected.summaries[0].as_ref().unwrap();
+    assert_eq!((m.score, m.review_count), (Some(8.5), 2)); // 10 + 7
+    let w = expected.summaries[1].as_ref().unwrap();
+    assert_eq!((w.score, w.review_count), (Some(4.5), 2)); // 6 + 3
+    assert_eq!(
+        expected.summaries[2], None,
+        "the deleted movie has no summary"
+    );
+    assert_eq!(
+        ids(&expected.all_movies),
+        [wick.movie_id, matrix.movie_id],
+        "newest created first, the deleted one gone"
+    );
+    assert_eq!(ids(&expected.top_rated), [matrix.movie_id, wick.movie_id]);
+    assert_eq!(
+        expected.genres,
+        [
+            GenreCount {
+                name: "action".into(),
+                movie_count: 2
+            },
+            GenreCount {
+                name: "sci-fi".into(),
+                movie_count: 1
+            },
+        ]
+    );
+    assert_eq!(
+        ids(&expected.genre_lists[0]),
+        [wick.movie_id, matrix.movie_id]
+    );
+    assert_eq!(ids(&expected.genre_lists[1]), [matrix.movie_id]);
+    assert!(expected.genre_lists[2].is_empty());
+    let keanu_movies: Vec<(Uuid, &str, Option<f64>)> = expected.filmographies[0]
+        .iter()
+        .map(|e| (e.id, e.role.as_str(), e.score))
+        .collect();
+    assert_eq!(
+        keanu_movies,
+        [
+            (wick.movie_id, "John", Some(4.5)),
+            (matrix.movie_id, "Neo", Some(8.5))
+        ]
+    );
+    let carrie_movies: Vec<Uuid> = expected.filmographies[1].iter().map(|e| e.id).collect();
+    assert_eq!(carrie_movies, [matrix.movie_id]);
+    let reviews = |i: usize| -> Vec<(Uuid, i64)> {
+        expected.user_reviews[i]
+            .iter()
+            .map(|r| (r.movie_id, r.score))
+            .collect()
+    };
+    assert_eq!(reviews(0), [(matrix.movie_id, 10)]);
+    assert_eq!(reviews(1), [(wick.movie_id, 6), (matrix.movie_id, 7)]);
+    assert_eq!(
+        reviews(2),
+        [(wick.movie_id, 3)],
+        "the deleted review is gone"
+    );
+    assert_eq!(expected.movie_searches[0], [matrix.movie_id]);
+    assert_eq!(expected.movie_searches[1], [matrix.movie_id]);
+    assert_eq!(expected.movie_searches[2], [wick.movie_id]);
+    assert!(expected.movie_searches[3].is_empty());
+    assert_eq!(expected.actor_searches[0], [keanu]);
+    assert_eq!(expected.actor_searches[1], [carrie]);
+    assert_eq!(expected.actor_searches[2], [carrie]);
+    let actor_ids: Vec<Uuid> = expected.actors.iter().map(|a| a.id).collect();
+    assert_eq!(actor_ids, [carrie, keanu], "newest first");
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Concurrent redelivery
+
+async fn deliver_concurrently(fixture: &Fixture, envelope: &Envelope, copies: usize) {
+    let tasks = (0..copies).map(|_| {
+        let subs = fixture.subs.clone();
+        let envelope = envelope.clone();
+        tokio::spawn(async move { deliver(&subs, &envelope).await })
+    });
+    for joined in futures::future::join_all(tasks).await {
+        joined.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn one_event_handled_by_eight_tasks_at_once_is_applied_once() {
+    let f = Fixture::new();
+    let (actor, actor_created) = actor_created("Concurrent Actor");
+    f.deliver(&actor_created).await;
+    let film = movie("Race", 2020, &["thriller"], secs(1), &[(actor, "Runner")]);
+    deliver_concurrently(&f, &created(&film), 8).await;
+
+    let user = id();
+    deliver_concurrently(&f, &upserted(&film, user, 7, None, secs(2)), 8).await;
+
+    let s = summary(f.store(), &film).await.unwrap();
+    assert_eq!((s.score, s.review_count), (Some(7.0), 1));
+    assert_eq!(top_rated_ids(f.store(), 10, 1).await, [film.movie_id]);
+    assert_eq!(all_movie_ids(f.store()).await, [film.movie_id]);
+    assert_eq!(genre_ids(f.store(), "thriller").await, [film.movie_id]);
+    assert_eq!(
+        catalog::genres(f.store()).await.unwrap(),
+        [GenreCount {
+            name: "thriller".into(),
+            movie_count: 1
+        }]
+    );
+    assert_eq!(
+        filmography::filmography(f.store(), &actor)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        search_ids(f.store(), Index::Movies, "ra").await,
+        [film.movie_id]
+    );
+    assert_eq!(
+        user_reviews::user_reviews(f.store(), &user)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A replacement and a deletion, each raced eight times, move the tally once each.
+    deliver_concurrently(&f, &upserted(&film, user, 3, Some(7), secs(3)), 8).await;
+    let s = summary(f.store(), &film).await.unwrap();
+    assert_eq!((s.score, s.review_count), (Some(3.0), 1));
+    deliver_concurrently(&f, &review_deleted(&film, user, 3), 8).await;
+    let s = summary(f.store(), &film).await.unwrap();
+    assert_eq!((s.score, s.review_count), (None, 0));
+    assert!(top_rated_ids(f.store(), 10, 1).await.is_empty());
+    assert!(
+        user_reviews::user_reviews(f.store(), &user)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn different_reviews_of_one_movie_handled_at_once_all_count() {
+    let f = Fixture::new();
+    let film = movie("Crowd", 2021, &["drama"], secs(1), &[]);
+    f.deliver(&created(&film)).await;
+    let reviews: Vec<Envelope> = (1..=8)
+        .map(|score| upserted(&film, id(), score, None, secs(score)))
+        .collect();
+    let tasks = reviews.iter().map(|envelope| {
+        let subs = f.subs.clone();
+        let envelope = envelope.clone();
+        tokio::spawn(async move { deliver(&subs, &envelope).await })
+    });
+    for joined in futures::future::join_all(tasks).await {
+        joined.unwrap();
+    }
+    let s = summary(f.store(), &film).await.unwrap();
+    assert_eq!((s.score, s.review_count), (Some(4.5), 8)); // 36 / 8
+    assert_eq!(top_rated_ids(f.store(), 10, 1).await, [film.movie_id]);
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Out-of-order delivery
+
+#[tokio::test]
+async fn a_movie_deleted_before_it_is_created_never_appears() {
+    let f = Fixture::new();
+    let (actor, actor_created) = actor_created("Ghost Actor");
+    f.deliver(&actor_created).await;
+    let ghost = movie(
+        "Ghost Story",
+        2010,
+        &["horror"],
+        secs(1),
+        &[(actor, "Ghost")],
+    );
+    let (create, delete) = (created(&ghost), deleted(&ghost));
+    let review = upserted(&ghost, id(), 9, None, secs(2));
+    f.deliver(&delete).await;
+    f.deliver(&create).await;
+    f.deliver(&review).await;
+
+    assert_eq!(summary(f.store(), &ghost).await, None);
+    assert!(all_movie_ids(f.store()).await.is_empty());
+    assert!(genre_ids(f.store(), "horror").await.is_empty());
+    assert!(catalog::genres(f.store()).await.unwrap().is_empty());
+    assert!(
+        search_ids(f.store(), Index::Movies, "ghost")
+            .await
+            .is_empty()
+    );
+    assert!(
+        search_ids(f.store(), Index::Movies, "ghost story")
+            .await
+            .is_empty()
+    );
+    assert!(
+        filmography::filmography(f.store(), &actor)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(top_rated_ids(f.store(), 10, 0).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_review_delivered_before_its_movie_counts_once_the_movie_is_created() {
+    let f = Fixture::new();
+    let early = movie("Early Bird", 2015, &["comedy"], secs(1), &[]);
+    let create = created(&early);
+    f.deliver(&upserted(&early, id(), 9, None, secs(2))).await;
+    f.deliver(&upserted(&early, id(), 6, None, secs(3))).await;
+
+    assert_eq!(summary(f.store(), &early).await, None, "not created yet");
+    assert!(top_rated_ids(f.store(), 10, 1).await.is_empty());
+    assert!(all_movie_ids(f.store()).await.is_empty());
+
+    f.deliver(&create).await;
+    let s = summary(f.store(), &early).await.unwrap();
+    assert_eq!((s.score, s.review_count), (Some(7.5), 2));
+    assert_eq!(s.title, "Early Bird");
+    assert_eq!(top_rated_ids(f.store(), 10, 2).await, [early.movie_id]);
+    assert_eq!(all_movie_ids(f.store()).await, [early.movie_id]);
+    assert_eq!(genre_ids(f.store(), "comedy").await, [early.movie_id]);
+}
+
+#[tokio::test]
+async fn an_older_review_upsert_arriving_after_a_newer_one_does_not_overwrite_it() {
+    let f = Fixture::new();
+    let film = movie("Twice Told", 2001, &["drama"], secs(1), &[]);
+    f.deliver(&created(&film)).await;
+    let user = id();
+    let older = upserted(&film, user, 5, None, secs(10));
+    let newer = upserted(&film, user, 9, Some(5), secs(20));
+    assert!(
+        older.id < newer.id,
+        "envelopes made in order have ordered ids"
+    );
+    f.deliver(&newer).await;
+    f.deliver(&older).await;
+
+    let reviews = user_reviews::user_reviews(f.store(), &user).await.unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0].movie_id, film.movie_id);
+    assert_eq!(reviews[0].movie_title, "Twice Told");
+    assert_eq!(reviews[0].score, 9);
+    assert_eq!(reviews[0].comment, format!("9 at {}", secs(20)));
+    assert_eq!(
+        reviews[0].updated_at,
+        domain::timestamp::to_rfc3339(secs(20))
+    );
+    // Deltas commute: +9 -5 then +5 is the one review of 9.
+    let s = summary(f.store(), &film).await.unwrap();
+    assert_eq!((s.score, s.review_count), (Some(9.0), 1));
+    assert_eq!(top_rated_ids(f.store(), 10, 1).await, [film.movie_id]);
+}
+
+#[tokio::test]
+async fn a_deleted_review_is_not_resurrected_by_an_older_upsert_arriving_late() {
+    let f = Fixture::new();
+    let film = movie("Gone Review", 2002, &["drama"], secs(1), &[]);
+    f.deliver(&created(&film)).await;
+    let user = id();
+    let upsert = upserted(&film, user, 6, None, secs(10));
+    let delete = review_deleted(&film, user, 6);
+    assert!(upsert.id < delete.id);
+    f.deliver(&delete).await;
+    f.deliver(&upsert).await;
+
+    assert!(
+        user_reviews::user_reviews(f.store(), &user)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let s = summary(f.store(), &film).await.unwrap();
+    assert_eq!((s.score, s.review_count), (None, 0));
+    assert!(top_rated_ids(f.store(), 10, 0).await.is_empty());
+
+    // A later review by the same user is listed again.
+    f.deliver(&upserted(&film, user, 4, None, secs(30))).await;
+    let reviews = user_reviews::user_reviews(f.store(), &user).await.unwrap();
+    assert_eq!(
+        reviews.iter().map(|r| r.score).collect::<Vec<_>>(),
+        [4],
+        "a newer upsert after the deletion is listed"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Scores by deltas
+
+/// A tiny deterministic generator, so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+/// Reviews as the movies service keeps them, to produce events with the right previous scores.
+#[derive(Default)]
+struct Reviews {
+    current: BTreeMap<(Uuid, Uuid), i64>,
+    clock: i64,
+}
+
+impl Reviews {
+    fn upsert(&mut self, movie: &MovieSnapshot, user: Uuid, score: i64) -> Envelope {
+        self.clock += 1;
+        let previous = self.current.insert((movie.movie_id, user), score);
+        upserted(movie, user, score, previous, secs(self.clock))
+    }
+
+    fn delete(&mut self, movie: &MovieSnapshot, user: Uuid) -> Option<Envelope> {
+        let score = self.current.remove(&(movie.movie_id, user))?;
+        Some(review_deleted(movie, user, score))
+    }
+
+    fn tally(&self, movie: &MovieSnapshot) -> (i64, i64) {
+        let scores: Vec<i64> = self
+            .current
+            .iter()
+            .filter(|((m, _), _)| *m == movie.movie_id)
+            .map(|(_, s)| *s)
+            .collect();
+        (scores.iter().sum(), scores.len() as i64)
+    }
+}
+
+/// Top-rated order: exact mean descending, then review count descending, then id.
+fn rank(a: &(Uuid, i64, i64), b: &(Uuid, i64, i64)) -> Ordering {
+    let ((a_id, a_sum, a_count), (b_id, b_sum, b_count)) = (a, b);
+    (b_sum * a_count)
+        .cmp(&(a_sum * b_count))
+        .then(b_count.cmp(a_count))
+        .then(a_id.cmp(b_id))
+}
+
+async fn assert_scores_and_ranking(f: &Fixture, movies: &[MovieSnapshot], reviews: &Reviews) {
+    let mut ranked = Vec::new();
+    for movie in movies {
+        let (sum, count) = reviews.tally(movie);
+        let s = summary(f.store(), movie).await.unwrap();
+        assert_eq!(
+            (s.score, s.review_count),
+            (expected_score(sum, count), count),
+            "{} with sum {sum} over {count}",
+            movie.title
+        );
+        if count > 0 {
+            ranked.push((movie.movie_id, sum, count));
+        }
+    }
+    ranked.sort_by(rank);
+    let all = top_rated_ids(f.store(), 100, 1).await;
+    assert_eq!(all, ranked.iter().map(|r| r.0).collect::<Vec<_>>());
+    let distinct: BTreeSet<Uuid> = all.iter().copied().collect();
+    assert_eq!(distinct.len(), all.len(), "no movie listed twice");
+    for min_reviews in [0, 2, 3, 5, 8] {
+        let expected: Vec<Uuid> = ranked
+            .iter()
+            .filter(|r| r.2 >= min_reviews)
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(
+            top_rated_ids(f.store(), 100, min_reviews).await,
+            expected,
+            "min_reviews {min_reviews}"
+        );
+        for limit in [1, 3] {
+            let head: Vec<Uuid> = expected.iter().take(limit).copied().collect();
+            assert_eq!(
+                top_rated_ids(f.store(), limit, min_reviews).await,
+                head,
+                "limit {limit}, min_reviews {min_reviews}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn scores_follow_deltas_to_the_exact_mean_rounded_half_away_from_zero() {
+    let f = Fixture::new();
+    let movies: Vec<MovieSnapshot> = (0..8)
+        .map(|i| {
+            movie(
+                &format!("Scored {i}"),
+                2000 + i,
+                &["drama"],
+                secs(i.into()),
+                &[],
+            )
+        })
+        .collect();
+    for movie in &movies {
+        f.deliver(&created(movie)).await;
+    }
+    let users: Vec<Uuid> = (0..10).map(|_| id()).collect();
+    let mut reviews = Reviews::default();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..400 {
+        let movie = &movies[rng.next(movies.len() as u64) as usize];
+        let user = users[rng.next(users.len() as u64) as usize];
+        let envelope = if rng.next(4) == 0 {
+            reviews.delete(movie, user)
+        } else {
+            Some(reviews.upsert(movie, user, rng.next(10) as i64 + 1))
+        };
+        if let Some(envelope) = envelope {
+            f.deliver(&envelope).await;
+        }
+    }
+    assert_scores_and_ranking(&f, &movies, &reviews).await;
+
+    // 6.125 rounds to 6.13: eight reviewers first give 10, then seven change to 6 and
+    // one to 7, and a ninth comes and goes.
+    let exact = &movies[0];
+    for user in reviews
+        .current
+        .keys()
+        .filter(|(m, _)| *m == exact.movie_id)
+        .map(|(_, u)| *u)
+        .collect::<Vec<_>>()
+    {
+        let envelope = reviews.delete(exact, user).unwrap();
+        f.deliver(&envelope).await;
+    }
+    let reviewers: Vec<Uuid> = (0..9).map(|_| id()).collect();
+    for user in &reviewers {
+        let envelope = reviews.upsert(exact, *user, 10);
+        f.deliver(&envelope).await;
+    }
+    for (i, user) in reviewers.iter().take(8).enumerate() {
+        let envelope = reviews.upsert(exact, *user, if i == 0 { 7 } else { 6 });
+        f.deliver(&envelope).await;
+    }
+    let envelope = reviews.delete(exact, reviewers[8]).unwrap();
+    f.deliver(&envelope).await;
+    assert_eq!(reviews.tally(exact), (49, 8));
+    let s = summary(f.store(), exact).await.unwrap();
+    assert_eq!((s.score, s.review_count), (Some(6.13), 8));
+    assert_scores_and_ranking(&f, &movies, &reviews).await;
+
+    // A deleted movie leaves the ranking for good.
+    f.deliver(&deleted(&movies[1])).await;
+    f.deliver(&reviews.upsert(&movies[1], users[0], 10)).await;
+    assert!(
+        !top_rated_ids(f.store(), 100, 0)
+            .await
+            .contains(&movies[1].movie_id)
+    );
+    assert_eq!(summary(f.store(), &movies[1]).await, None);
+}
+
+#[tokio::test]
+async fn replacing_a_review_with_the_same_score_keeps_the_tally_and_the_ranking() {
+    let f = Fixture::new();
+    let film = movie("Steady", 2005, &["drama"], secs(1), &[]);
+    f.deliver(&created(&film)).await;
+    let user = id();
+    f.deliver(&upserted(&film, user, 8, None, secs(2))).await;
+    // Only the comment changed.
+    f.deliver(&upserted(&film, user, 8, Some(8), secs(3))).await;
+
+    let s = summary(f.store(), &film).await.unwrap();
+    assert_eq!((s.score, s.review_count), (Some(8.0), 1));
+    assert_eq!(top_rated_ids(f.store(), 10, 1).await, [film.movie_id]);
+    let reviews = user_reviews::user_reviews(f.store(), &user).await.unwrap();
+    assert_eq!(reviews.len(), 1);
+    assert_eq!(reviews[0].comment, format!("8 at {}", secs(3)));
+}
+
+#[tokio::test]
+async fn top_rated_orders_by_exact_mean_then_review_count_then_id() {
+    let f = Fixture::new();
+    let mut reviews = Reviews::default();
+    let make = |title: &str| movie(title, 2000, &["drama"], secs(1), &[]);
+    // 47/7 = 6.714… and 114/17 = 6.705… both show 6.71; the exact mean ranks first
+    // although it has fewer reviews.
+    let fewer_higher = make("Fewer Higher");
+    let more_lower = make("More Lower");
+    // Equal means of 8: more reviews first, then equal counts by id.
+    let eight_twice_a = make("Eight Twice A");
+    let eight_twice_b = make("Eight Twice B");
+    let eight_once = make("Eight Once");
+    let all = [
+        &fewer_higher,
+        &more_lower,
+        &eight_twice_a,
+        &eight_twice_b,
+        &eight_once,
+    ];
+    for movie in all {
+        f.deliver(&created(movie)).await;
+    }
+    let mut give = async |movie: &MovieSnapshot, scores: &[i64]| {
+        for score in scores {
+            // Each review starts at 1 and is raised to its final score.
+            let user = id();
+            let first = reviews.upsert(movie, user, 1);
+            f.deliver(&first).await;
+            let last = reviews.upsert(movie, user, *score);
+            f.deliver(&last).await;
+        }
+    };
+    give(&fewer_higher, &[7, 7, 7, 7, 7, 6, 6]).await;
+    give(&more_lower, &[vec![7; 12], vec![6; 5]].concat()).await;
+    give(&eight_twice_a, &[8, 8]).await;
+    give(&eight_twice_b, &[8, 8]).await;
+    give(&eight_once, &[8]).await;
+
+    let fh = summary(f.store(), &fewer_higher).await.unwrap();
+    let ml = summary(f.store(), &more_lower).await.unwrap();
+    assert_eq!((fh.score, fh.review_count), (Some(6.71), 7));
+    assert_eq!((ml.score, ml.review_count), (Some(6.71), 17));
+
+    let (first_pair, second_pair) = if eight_twice_a.movie_id < eight_twice_b.movie_id {
+        (&eight_twice_a, &eight_twice_b)
+    } else {
+        (&eight_twice_b, &eight_twice_a)
+    };
+    assert_eq!(
+        top_rated_ids(f.store(), 10, 1).await,
+        [
+            first_pair.movie_id,
+            second_pair.movie_id,
+            eight_once.movie_id,
+            fewer_higher.movie_id,
+            more_lower.movie_id
+        ]
+    );
+    assert_eq!(top_rated_ids(f.store(), 10, 8).await, [more_lower.movie_id]);
+    assert_eq!(
+        top_rated_ids(f.store(), 10, 2).await,
+        [
+            first_pair.movie_id,
+            second_pair.movie_id,
+            fewer_higher.movie_id,
+            more_lower.movie_id
+        ]
+    );
+    assert_scores_and_ranking(&f, &all.map(|m| m.clone()), &reviews).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Search
+
+#[tokio::test]
+async fn search_matches_word_prefixes_folds_accents_and_lists_exact_matches_first() {
+    let f = Fixture::new();
+    let titles = [
+        "The Theory of the Thing",
+        "The Thing",
+        "Thing",
+        "Other Things",
+        "Nothing",
+        "Amélie",
+        "Le Fabuleux Destin d'Amélie Poulain",
+        "ÉCOLE",
+        "Ben-Hur",
+    ];
+    let mut by_title = BTreeMap::new();
+    for (i, title) in titles.iter().enumerate() {
+        let m = movie(title, 2000, &["drama"], secs(i as i64), &[]);
+        f.deliver(&created(&m)).await;
+        by_title.insert(*title, m.movie_id);
+    }
+    let id_of = |title: &str| by_title[title];
+    let set = |ids: &[Uuid]| ids.iter().copied().collect::<BTreeSet<_>>();
+
+    // Each movie once, even when several of its words start with the query word.
+    let th = search_ids(f.store(), Index::Movies, "th").await;
+    assert_eq!(th.len(), set(&th).len(), "each movie once: {th:?}");
+    assert_eq!(
+        set(&th),
+        set(&[
+            id_of("The Theory of the Thing"),
+            id_of("The Thing"),
+            id_of("Thing"),
+            id_of("Other Things"),
+        ])
+    );
+
+    // An exact title comes first, then the other matches.
+    let thing = search_ids(f.store(), Index::Movies, "thing").await;
+    assert_eq!(thing[0], id_of("Thing"));
+    assert_eq!(
+        set(&thing),
+        set(&[
+            id_of("Thing"),
+            id_of("The Theory of the Thing"),
+            id_of("The Thing"),
+            id_of("Other Things"),
+        ])
+    );
+    assert_eq!(thing.len(), 4);
+    let the_thing = search_ids(f.store(), Index::Movies, "THE  thing!").await;
+    assert_eq!(
+        the_thing,
+        [id_of("The Thing"), id_of("The Theory of the Thing")]
+    );
+
+    // Every query word must start some title word.
+    assert_eq!(
+        search_ids(f.store(), Index::Movies, "theo thi").await,
+        [id_of("The Theory of the Thing")]
+    );
+    assert!(
+        search_ids(f.store(), Index::Movies, "hing")
+            .await
+            .is_empty()
+    );
+
+    // Accents and case fold on both sides.
+    let amelie = set(&[
+        id_of("Amélie"),
+        id_of("Le Fabuleux Destin d'Amélie Poulain"),
+    ]);
+    assert_eq!(
+        set(&search_ids(f.store(), Index::Movies, "amel").await),
+        amelie
+    );
+    let exact_amelie = search_ids(f.store(), Index::Movies, "AMÉLIE").await;
+    assert_eq!(exact_amelie[0], id_of("Amélie"));
+    assert_eq!(set(&exact_amelie), amelie);
+    assert_eq!(
+        search_ids(f.store(), Index::Movies, "école").await,
+        [id_of("ÉCOLE")]
+    );
+    assert_eq!(
+        search_ids(f.store(), Index::Movies, "ecol").await,
+        [id_of("ÉCOLE")]
+    );
+    assert_eq!(
+        search_ids(f.store(), Index::Movies, "hur").await,
+        [id_of("Ben-Hur")]
+    );
+    assert!(search_ids(f.store(), Index::Movies, "").await.is_empty());
+}
+
+#[tokio::test]
+async fn search_pages_walk_every_match_exactly_once() {
+    let f = Fixture::new();
+    let mut matching = BTreeSet::new();
+    let mut exact = BTreeSet::new();
+    for i in 0..5 {
+        // Five movies share the exact title, so exact matches span pages too.
+        let m = movie("Thunder", 1990 + i, &["drama"], secs(i.into()), &[]);
+        f.deliver(&created(&m)).await;
+        matching.insert(m.movie_id);
+        exact.insert(m.movie_id);
+    }
+    for i in 0..20 {
+        let title = match i % 4 {
+            0 => format!("Thunder Road {i}"),
+            1 => format!("The Thunderous Thunder Thunderbolt {i}"),
+            2 => format!("Tales of thunder {i}"),
+            _ => format!("Thunderstorm Thunder {i}"),
+        };
+        let m = movie(&title, 2000, &["drama"], secs(100 + i), &[]);
+        f.deliver(&created(&m)).await;
+        matching.insert(m.movie_id);
+    }
+    for i in 0..5 {
+        let m = movie(
+            &format!("Lightning {i}"),
+            2000,
+            &["drama"],
+            secs(200 + i),
+            &[],
+        );
+        f.deliver(&created(&m)).await;
+    }
+
+    for query in ["thunder", "thu", "THUNDER"] {
+        for limit in [1, 2, 3, 4, 5, 7, 25, 26, 100] {
+            let pages = search_pages(f.store(), Index::Movies, query, limit).await;
+            let walked: Vec<Uuid> = pages.concat();
+            assert_eq!(
+                walked.len(),
+                matching.len(),
+                "{query:?} limit {limit}: {pages:?}"
+            );
+            assert_eq!(walked.iter().copied().collect::<BTreeSet<_>>(), matching);
+            for page in &pages[..pages.len() - 1] {
+                assert_eq!(page.len(), limit, "only the last page is short");
+            }
+            if query != "thu" {
+                let head: BTreeSet<Uuid> = walked.iter().take(exact.len()).copied().collect();
+                assert_eq!(head, exact, "exact matches first, limit {limit}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_search_that_scans_many_non_matching_words_still_walks_every_match_once() {
+    let f = Fixture::new();
+    let mut matching = BTreeSet::new();
+    // 600 titles start a word with "thq", more than one request scans; one in 40 also has "zz".
+    for i in 0..600 {
+        let title = if i % 40 == 7 {
+            format!("Thq{i:03} Zzz")
+        } else {
+            format!("Thq{i:03} Other")
+        };
+        let m = movie(&title, 2000, &["drama"], secs(i), &[]);
+        f.deliver(&created(&m)).await;
+        if i % 40 == 7 {
+            matching.insert(m.movie_id);
+        }
+    }
+    assert_eq!(matching.len(), 15);
+    for limit in [1, 4, 15, 16, 100] {
+        let pages = search_pages(f.store(), Index::Movies, "thq zz", limit).await;
+        if limit == 100 {
+            assert!(pages.len() > 1, "the scan budget ends a request early");
+        }
+        let walked = pages.concat();
+        assert_eq!(walked.len(), matching.len(), "limit {limit}");
+        assert_eq!(walked.into_iter().collect::<BTreeSet<_>>(), matching);
+    }
+}
+
+#[tokio::test]
+async fn deleted_movies_vanish_from_search() {
+    let f = Fixture::new();
+    let keep = movie("Thunder Road", 2000, &["drama"], secs(1), &[]);
+    let gone = movie("Thunder", 2001, &["drama"], secs(2), &[]);
+    let also_gone = movie("Thunderball", 2002, &["drama"], secs(3), &[]);
+    for m in [&keep, &gone, &also_gone] {
+        f.deliver(&created(m)).await;
+    }
+    assert_eq!(
+        search_ids(f.store(), Index::Movies, "thunder").await.len(),
+        3
+    );
+    f.deliver(&deleted(&gone)).await;
+    f.deliver(&deleted(&also_gone)).await;
+    assert_eq!(
+        search_ids(f.store(), Index::Movies, "thunder").await,
+        [keep.movie_id]
+    );
+    assert_eq!(
+        search_ids(f.store(), Index::Movies, "thunderb").await,
+        Vec::<Uuid>::new()
+    );
+    // Creating it again (a late redelivery) does not bring it back.
+    f.deliver(&created(&gone)).await;
+    assert_eq!(
+        search_ids(f.store(), Index::Movies, "thunder").await,
+        [keep.movie_id]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Sharded lists
+
+#[tokio::test]
+async fn all_movies_pages_list_every_movie_once_newest_created_first() {
+    let f = Fixture::new();
+    let mut movies = Vec::new();
+    for i in 0..30 {
+        // Creation order differs from id order, so the list cannot be in id order by luck.
+        let created_at = secs(((i * 17) % 30) + 1);
+        let m = movie(&format!("Movie {i}"), 2000, &["drama"], created_at, &[]);
+        f.deliver(&created(&m)).await;
+        movies.push(m);
+    }
+    let mut expected = movies.clone();
+    expected.sort_by_key(|m| std::cmp::Reverse(m.created_at));
+    let expected: Vec<Uuid> = expected.iter().map(|m| m.movie_id).collect();
+
+    for limit in [1, 7, 10, 29, 30, 31, 100] {
+        let pages = all_movies_pages(f.store(), limit).await;
+        assert_eq!(pages.len(), 30usize.div_ceil(limit), "limit {limit}");
+        for page in &pages[..pages.len() - 1] {
+            assert_eq!(page.len(), limit, "only the last page is short");
+        }
+        assert!(!pages.last().unwrap().is_empty(), "no empty last page");
+        let walked: Vec<Uuid> = pages.iter().flat_map(|p| ids(p)).collect();
+        assert_eq!(walked, expected, "limit {limit}");
+    }
+}
+
+#[tokio::test]
+async fn genre_pages_list_every_movie_once_newest_release_first() {
+    let f = Fixture::new();
+    let mut movies = Vec::new();
+    for i in 0..30 {
+        let genres: &[&str] = if i % 3 == 0 {
+            &["drama", "comedy"]
+        } else {
+            &["drama"]
+        };
+        // Several movies share a release year; the newer creation comes first among them.
+        let m = movie(
+            &format!("Genre Movie {i}"),
+            1990 + ((i * 7) % 12),
+            genres,
+            secs(i.into()),
+            &[],
+        );
+        f.deliver(&created(&m)).await;
+        movies.push(m);
+    }
+    let order = |a: &MovieSnapshot, b: &MovieSnapshot| {
+        b.release_year
+            .cmp(&a.release_year)
+            .then(b.created_at.cmp(&a.created_at))
+    };
+    for (genre, count) in [("drama", 30), ("comedy", 10)] {
+        let mut expected: Vec<&MovieSnapshot> = movies
+            .iter()
+            .filter(|m| m.genres.iter().any(|g| g == genre))
+            .collect();
+        expected.sort_by(|a, b| order(a, b));
+        let expected: Vec<Uuid> = expected.iter().map(|m| m.movie_id).collect();
+        assert_eq!(expected.len(), count);
+        for limit in [1, 3, 7, 10, 30, 31] {
+            let pages = genre_pages(f.store(), genre, limit).await;
+            assert_eq!(pages.len(), count.div_ceil(limit), "{genre} limit {limit}");
+            for page in &pages[..pages.len() - 1] {
+                assert_eq!(page.len(), limit, "only the last page is short");
+            }
+            let walked: Vec<Uuid> = pages.iter().flat_map(|p| ids(p)).collect();
+            assert_eq!(walked, expected, "{genre} limit {limit}");
+            let years: Vec<i32> = pages.iter().flatten().map(|s| s.release_year).collect();
+            assert!(years.windows(2).all(|w| w[0] >= w[1]), "{years:?}");
+        }
+    }
+    assert_eq!(
+        catalog::genres(f.store()).await.unwrap(),
+        [
+            GenreCount {
+                name: "comedy".into(),
+                movie_count: 10
+            },
+            GenreCount {
+                name: "drama".into(),
+                movie_count: 30
+            },
+        ]
+    );
+}
