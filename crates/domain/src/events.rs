@@ -117,7 +117,7 @@ pub struct ReviewUpserted {
     pub user_id: Uuid,
     pub score: i64,
     pub previous_score: Option<i64>,
-    pub comment: String,
+    pub comment: Option<String>,
     pub created_at: Micros,
     pub updated_at: Micros,
 }

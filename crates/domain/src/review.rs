@@ -13,7 +13,8 @@ pub type ReviewScore = i64;
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewReview {
     pub score: ReviewScore,
-    pub comment: String,
+    /// Absent when the reviewer wrote none.
+    pub comment: Option<String>,
 }
 
 impl NewReview {
@@ -21,7 +22,7 @@ impl NewReview {
     pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
         let mut f = Fields::new(body, &["score", "comment"]);
         let score = f.integer("score", 1..=10);
-        let comment = f.optional_text("comment", COMMENT_MAX).unwrap_or_default();
+        let comment = f.optional_text("comment", COMMENT_MAX);
         f.finish(|| {
             Some(NewReview {
                 score: score?,
@@ -41,6 +42,9 @@ mod tests {
         assert!(NewReview::parse(&json!({"score": 0})).is_err());
         assert!(NewReview::parse(&json!({"score": 7.5})).is_err());
         assert!(NewReview::parse(&json!({"score": 11})).is_err());
-        assert_eq!(NewReview::parse(&json!({"score": 10})).unwrap().comment, "");
+        assert_eq!(
+            NewReview::parse(&json!({"score": 10})).unwrap().comment,
+            None
+        );
     }
 }

@@ -25,7 +25,7 @@ pub struct ReviewView {
     pub user_id: Uuid,
     pub user_name: String,
     pub score: i64,
-    pub comment: String,
+    pub comment: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -43,7 +43,7 @@ pub(crate) fn to_review_view(item: &Item) -> Option<ReviewView> {
         user_id: item.str("user_id")?.parse().ok()?,
         user_name: item.str("user_name")?.to_owned(),
         score: item.int("score"),
-        comment: item.str("comment").unwrap_or_default().to_owned(),
+        comment: item.str("comment").map(str::to_owned),
         created_at: domain::timestamp::to_rfc3339(item.int("created_at")),
         updated_at: domain::timestamp::to_rfc3339(item.int("updated_at")),
     })

@@ -22,7 +22,7 @@ pub struct UserReview {
     pub movie_id: Uuid,
     pub movie_title: String,
     pub score: i64,
-    pub comment: String,
+    pub comment: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -112,7 +112,7 @@ pub async fn user_reviews(
                 movie_id: item.str("movie_id")?.parse().ok()?,
                 movie_title: item.str("movie_title")?.to_owned(),
                 score: item.int("score"),
-                comment: item.str("comment").unwrap_or_default().to_owned(),
+                comment: item.str("comment").map(str::to_owned),
                 created_at: domain::timestamp::to_rfc3339(item.int("created_at")),
                 updated_at: domain::timestamp::to_rfc3339(item.int("updated_at")),
             })

@@ -137,7 +137,7 @@ fn upserted(
         user_id,
         score,
         previous_score,
-        comment: format!("{score} at {updated_at}"),
+        comment: Some(format!("{score} at {updated_at}")),
         created_at: updated_at,
         updated_at,
     }))
@@ -649,7 +649,7 @@ async fn an_older_review_upsert_arriving_after_a_newer_one_does_not_overwrite_it
     assert_eq!(reviews[0].movie_id, film.movie_id);
     assert_eq!(reviews[0].movie_title, "Twice Told");
     assert_eq!(reviews[0].score, 9);
-    assert_eq!(reviews[0].comment, format!("9 at {}", secs(20)));
+    assert_eq!(reviews[0].comment, Some(format!("9 at {}", secs(20))));
     assert_eq!(
         reviews[0].updated_at,
         domain::timestamp::to_rfc3339(secs(20))
@@ -877,7 +877,7 @@ async fn replacing_a_review_with_the_same_score_keeps_the_tally_and_the_ranking(
     assert_eq!(top_rated_ids(f.store(), 10, 1).await, [film.movie_id]);
     let reviews = user_reviews::user_reviews(f.store(), &user).await.unwrap();
     assert_eq!(reviews.len(), 1);
-    assert_eq!(reviews[0].comment, format!("8 at {}", secs(3)));
+    assert_eq!(reviews[0].comment, Some(format!("8 at {}", secs(3))));
 }
 
 #[tokio::test]

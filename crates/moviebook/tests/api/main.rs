@@ -1,0 +1,19 @@
+//! Black-box HTTP tests of MovieBook against the public contract (`shared/API.md`).
+//!
+//! Every test starts its own `moviebook serve` on a fresh data directory (see
+//! `support.rs`), or, with `MOVIEBOOK_TEST_BASE_URL` set, runs against that server.
+
+#[macro_use]
+mod support;
+
+mod actors;
+mod consistency;
+mod crash_and_concurrency;
+mod errors;
+mod movies;
+mod operations;
+mod pagination;
+mod reviews;
+mod search;
+mod top_rated_genres;
+mod users_auth;

@@ -1,0 +1,297 @@
+//! Operations and running: health, readiness, metrics, OpenAPI, the generated admin token,
+//! restarts, SIGTERM.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_200() {
+    let app = TestApp::spawn().await;
+    app.root_get("/healthz").await.expect(200);
+    app.root_get("/readyz").await.expect(200);
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_http_request_counts() {
+    let app = TestApp::spawn().await;
+    app.get("/movies").await.expect(200);
+    app.get(&format!("/movies/{}", uuid::Uuid::now_v7()))
+        .await
+        .problem(404);
+    let text = eventually("/metrics counts HTTP requests", async || {
+        let resp = app.root_get("/metrics").await;
+        if resp.status != 200 {
+            return Err(format!("status {}: {}", resp.status, resp.text));
+        }
+        let counted = resp.text.lines().any(|line| {
+            line.starts_with("moviebook_http_requests_total")
+                && line
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .is_some_and(|v| v >= 1.0)
+        });
+        if counted { Ok(resp) } else { Err(resp.text) }
+    })
+    .await;
+    let content_type = text.header("content-type").unwrap_or_default();
+    assert!(
+        content_type.starts_with("text/plain"),
+        "Prometheus text format, got content type {content_type:?}"
+    );
+    for line in text
+        .text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let value = line.rsplit(' ').next().unwrap_or_default();
+        let numeric = value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value);
+        assert!(numeric, "not a Prometheus sample line: {line:?}");
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_is_openapi_3_with_every_route_of_the_contract() {
+    let app = TestApp::spawn().await;
+    let resp = app.get("/openapi.json").await;
+    let doc = resp.expect(200);
+    let content_type = resp.header("content-type").unwrap_or_default();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type:?}"
+    );
+    let version = doc["openapi"].as_str().unwrap_or_default();
+    assert!(version.starts_with('3'), "openapi version {version:?}");
+    let routes: [(&str, &[&str]); 12] = [
+        ("/api/v1/movies", &["get", "post"]),
+        ("/api/v1/movies/{id}", &["get", "delete"]),
+        ("/api/v1/movies/top-rated", &["get"]),
+        ("/api/v1/movies/{id}/reviews", &["get", "post"]),
+        ("/api/v1/movies/{id}/reviews/{user_id}", &["get", "delete"]),
+        ("/api/v1/actors", &["get", "post"]),
+        ("/api/v1/actors/{id}", &["get"]),
+        ("/api/v1/users", &["post"]),
+        ("/api/v1/users/{id}", &["get", "patch", "delete"]),
+        ("/api/v1/auth/token", &["post"]),
+        ("/api/v1/genres", &["get"]),
+        ("/api/v1/genres/{genre}/movies", &["get"]),
+    ];
+    let paths = doc["paths"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no `paths` object in the OpenAPI document"));
+    for (path, methods) in routes {
+        let item = paths.get(path).unwrap_or_else(|| {
+            panic!(
+                "the OpenAPI document lacks {path}; it has {:?}",
+                paths.keys().collect::<Vec<_>>()
+            )
+        });
+        for method in methods {
+            assert!(
+                item.get(*method).is_some(),
+                "the OpenAPI document lacks {} {path}",
+                method.to_uppercase()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn generated_admin_token_is_printed_once_kept_and_accepted_after_restart() {
+    own_server_only!("it starts a server without MOVIEBOOK_ADMIN_TOKEN");
+    let mut app = TestApp::spawn_generating_admin_token().await;
+    let token = app.admin_token.clone();
+    assert!(
+        token.len() >= 16,
+        "the generated admin token is short: {token:?}"
+    );
+    let stdout = app.stdout();
+    let lines = stdout
+        .lines()
+        .filter(|l| l.trim().starts_with("ADMIN_TOKEN="))
+        .count();
+    assert_eq!(lines, 1, "the token line is printed once: {stdout:?}");
+
+    let actor = app.create_actor("Generated Admin").await;
+    app.post_json(
+        "/actors",
+        Some(&format!("{token}-nope")),
+        &json!({ "name": "Nope" }),
+    )
+    .await
+    .problem(401);
+    app.post_json("/actors", Some("admin"), &json!({ "name": "Nope" }))
+        .await
+        .problem(401);
+
+    app.sigterm();
+    let status = app
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("exit after SIGTERM within 10 s");
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    app.restart().await;
+
+    let stdout = app.stdout();
+    assert!(
+        !stdout.contains("ADMIN_TOKEN="),
+        "a restart prints the admin token again: {stdout:?}"
+    );
+    assert!(
+        !stdout.contains(&token) && !app.stderr().contains(&token),
+        "a restart shows the admin token in its output"
+    );
+    let id = actor["id"].as_str().unwrap();
+    app.get(&format!("/actors/{id}")).await.expect(200);
+    app.create_actor("Still Admin").await;
+}
+
+#[tokio::test]
+async fn data_and_user_tokens_survive_a_restart() {
+    own_server_only!("it restarts the server");
+    let mut app = TestApp::spawn().await;
+    let actor = app.create_actor("Durable Actor").await;
+    let actor_id = actor["id"].as_str().unwrap().to_owned();
+    let movie = app
+        .create_movie("Durable Movie", 1999, &["drama"], &[(&actor_id, "lead")])
+        .await;
+    let movie_id = movie["id"].as_str().unwrap().to_owned();
+    let user = app.sign_up_user("Durable User").await;
+    let review = app
+        .review(&movie_id, &user.token, 8, Some("kept"))
+        .await
+        .expect(201);
+    app.await_movie_score(&movie_id, &[8]).await;
+
+    app.sigterm();
+    let status = app
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("exit after SIGTERM within 10 s");
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    app.restart().await;
+
+    assert_eq!(
+        app.get_ok(&format!("/actors/{actor_id}")).await["name"],
+        json!("Durable Actor")
+    );
+    let moviedoc = app.get_ok(&format!("/movies/{movie_id}")).await;
+    assert_eq!(moviedoc["title"], json!("Durable Movie"));
+    assert_eq!(moviedoc["review_count"], json!(1));
+    assert_eq!(moviedoc["score"].as_f64(), Some(8.0));
+    assert_eq!(
+        app.get_ok(&format!("/movies/{movie_id}/reviews/{}", user.id))
+            .await,
+        review
+    );
+    assert_eq!(
+        app.get_ok(&format!("/users/{}", user.id)).await["name"],
+        json!("Durable User")
+    );
+
+    // The user's token from before the restart still writes.
+    app.review(&movie_id, &user.token, 6, None)
+        .await
+        .expect(200);
+    app.await_movie_score(&movie_id, &[6]).await;
+    app.login(&user.email, &user.password).await.expect(200);
+    eventually(
+        "the filmography shows the movie with its new score",
+        async || {
+            let film = app.get_ok(&format!("/actors/{actor_id}")).await["movies"].clone();
+            let ok = film.as_array().is_some_and(|l| {
+                l.len() == 1
+                    && l[0]["id"] == json!(movie_id)
+                    && same_score(&l[0]["score"], &json!(6.0))
+            });
+            if ok { Ok(()) } else { Err(film.to_string()) }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sigterm_exits_with_status_0_within_10_seconds() {
+    own_server_only!("it stops the server");
+    let mut app = TestApp::spawn().await;
+    app.create_movie("Before Stop", 2000, &["drama"], &[]).await;
+    app.sigterm();
+    let status = app
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the server still runs 10 s after SIGTERM");
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_and_loses_no_answered_write() {
+    own_server_only!("it stops the server");
+    let mut app = TestApp::spawn().await;
+    let emails: Vec<String> = (0..12).map(|_| format!("{}@example.com", tag())).collect();
+    let answered = AtomicUsize::new(0);
+    let results = {
+        let app = &app;
+        let answered = &answered;
+        let requests = emails.iter().map(|email| async move {
+            let body = json!({ "name": "Inflight", "email": email, "password": "password1" })
+                .to_string()
+                .into_bytes();
+            let result = app
+                .client
+                .post(format!("{}{API}/users", app.base_url))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            let outcome = match result {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let body: Value = resp.json().await.unwrap_or(Value::Null);
+                    Some((email.clone(), status, body))
+                }
+                Err(_) => None,
+            };
+            answered.fetch_add(1, Ordering::SeqCst);
+            outcome
+        });
+        let all = futures::future::join_all(requests);
+        let signal = async {
+            // Signal once the first sign-up has been answered, while the others are in flight.
+            eventually("a first sign-up is answered", async || {
+                let n = answered.load(Ordering::SeqCst);
+                if n >= 1 {
+                    Ok(())
+                } else {
+                    Err(format!("{n} answered"))
+                }
+            })
+            .await;
+            app.sigterm();
+        };
+        let (results, ()) = tokio::join!(all, signal);
+        results
+    };
+    let status = app
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("exit after SIGTERM within 10 s");
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    for (email, status, body) in results.iter().flatten() {
+        assert!(
+            matches!(status, 201 | 503),
+            "{email}: an in-flight sign-up during shutdown answered {status}: {body}"
+        );
+    }
+    app.restart().await;
+    for (email, status, body) in results.iter().flatten() {
+        if *status == 201 {
+            let id = body["id"].as_str().unwrap();
+            app.get(&format!("/users/{id}")).await.expect(200);
+            app.login(email, "password1").await.expect(200);
+        }
+    }
+}
