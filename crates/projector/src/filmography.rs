@@ -11,7 +11,7 @@ use store::{Item, Key, Query, Store, StoreError, Write};
 use uuid::Uuid;
 
 use crate::catalog::summaries;
-use crate::lifecycle::{self, Lifecycle};
+use crate::lifecycle;
 
 const NAME: &str = "filmography";
 
@@ -59,11 +59,8 @@ impl Projection for FilmographyProjection {
             _ => return Ok(Vec::new()),
         };
         let state = lifecycle::read(store, NAME, &movie.movie_id).await?;
-        let (to, touch_entries) = match (state, remove) {
-            (Lifecycle::Unseen, false) => (Lifecycle::Live, true),
-            (Lifecycle::Live, true) => (Lifecycle::Deleted, true),
-            (Lifecycle::Unseen, true) => (Lifecycle::Deleted, false),
-            _ => return Ok(Vec::new()),
+        let Some((to, touch_entries)) = lifecycle::next(state, remove) else {
+            return Ok(Vec::new());
         };
         let mut writes = vec![lifecycle::transition(NAME, &movie.movie_id, state, to)];
         if touch_entries {

@@ -48,3 +48,16 @@ pub fn transition(projection: &str, id: &Uuid, from: Lifecycle, to: Lifecycle) -
         condition,
     }
 }
+
+/// Where an entity goes for a projection when it is created (`deleting` false) or deleted,
+/// and whether the projection's entries are to be written (or, on deletion, removed) — not
+/// when a deletion arrives before the creation, as there is nothing to remove yet. `None`
+/// when the event changes nothing: a repeat, or a creation arriving after the deletion.
+pub fn next(state: Lifecycle, deleting: bool) -> Option<(Lifecycle, bool)> {
+    match (state, deleting) {
+        (Lifecycle::Unseen, false) => Some((Lifecycle::Live, true)),
+        (Lifecycle::Live, true) => Some((Lifecycle::Deleted, true)),
+        (Lifecycle::Unseen, true) => Some((Lifecycle::Deleted, false)),
+        _ => None,
+    }
+}

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use store::{Item, Key, Query, Store, StoreError, Write};
 use uuid::Uuid;
 
-use crate::lifecycle::{self, Lifecycle};
+use crate::lifecycle;
 use crate::sharded;
 
 /// The most distinct words indexed per title or name: keeps one entity's index within a
@@ -114,11 +114,8 @@ impl Projection for MovieSearchProjection {
             _ => return Ok(Vec::new()),
         };
         let state = lifecycle::read(store, MOVIE_SEARCH, &movie.movie_id).await?;
-        let (to, index) = match (state, remove) {
-            (Lifecycle::Unseen, false) => (Lifecycle::Live, true),
-            (Lifecycle::Live, true) => (Lifecycle::Deleted, true),
-            (Lifecycle::Unseen, true) => (Lifecycle::Deleted, false),
-            _ => return Ok(Vec::new()),
+        let Some((to, index)) = lifecycle::next(state, remove) else {
+            return Ok(Vec::new());
         };
         let mut writes = vec![lifecycle::transition(
             MOVIE_SEARCH,
