@@ -1,0 +1,699 @@
+//! The DynamoDB adapter of the store port, for the cloud deployment: every item lives in
+//! one DynamoDB table keyed by `pk` (partition) and `sk` (sort), as the port's `Key` is.
+//!
+//! The port was shaped after DynamoDB, so most calls map one to one: a get is a consistent
+//! GetItem, a batch get a consistent BatchGetItem, a page one Query (or a few, across
+//! DynamoDB's 1 MB pages), and a transaction one TransactWriteItems. Where DynamoDB is
+//! stricter than the port, the adapter bridges the gap so that both adapters answer alike:
+//! the `codec` module keeps attributes named like the key (or not storable as named) apart
+//! from it, and the `range` module turns any `after` position into one key condition.
+//!
+//! Every write that is not safe to repeat — one with a condition, or an update that adds
+//! to a counter — goes through TransactWriteItems, even alone. The SDK gives each such
+//! request an idempotency token and keeps it across its own retries, so a retry after a
+//! lost answer cannot add twice, nor report a failed condition for a write that in fact
+//! went through. A lone write that is safe to repeat (an unconditional put, delete, or
+//! update that only sets) uses the single-item call instead, at half the cost. A
+//! transaction that DynamoDB cancels for a conflict with another one on the same item (a
+//! hot counter) wrote nothing and is retried a few times with jittered back-off, then
+//! reported as unavailable.
+//!
+//! Calls are bounded in time (see [`DynamoConfig`]) so that a DynamoDB that cannot be
+//! reached turns into [`StoreError::Unavailable`] within seconds, not a hung request.
+//!
+//! Where DynamoDB still differs from the SQLite adapter (no test of the suite covers these):
+//! a float holding a whole number (`2.0`) reads back as the integer `2`, and floats beyond
+//! DynamoDB's range (magnitudes over ~1e126 or under 1e-130) are refused as invalid; an
+//! `add` to an attribute holding a non-integer number adds to it rather than failing, and
+//! an add that overflows i64 goes on in DynamoDB's 38 digits; `AttrEquals` compares numbers
+//! by value (`1` equals `1.0`); and a transaction that both fails a condition and adds to a
+//! string is refused as invalid rather than reported as the failed condition.
+
+mod codec;
+mod errors;
+mod range;
+mod table;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
+use store::{
+    Condition, Item, Key, Page, Query, Store, StoreError, Write, check_batch_get, check_query,
+    check_transaction,
+};
+
+use codec::{PK, Stored, attribute_name, attribute_value};
+use errors::{Outcome, backoff, read_error, transaction_outcome, write_outcome};
+use range::{KeyRange, SkCondition};
+
+/// Where the store's table is and how long calls may take.
+#[derive(Debug, Clone)]
+pub struct DynamoConfig {
+    /// The table's name; it is created (on-demand billing) when missing.
+    pub table: String,
+    /// Another endpoint than AWS's, such as DynamoDB Local (`http://127.0.0.1:8000`). With
+    /// one, the client signs with fixed dummy credentials (DynamoDB Local accepts any) and
+    /// the region defaults to us-east-1; without one, region and credentials come from the
+    /// usual AWS chain (environment, profile, web identity, container or instance role).
+    pub endpoint: Option<String>,
+    /// The AWS region, when it should not come from the environment.
+    pub region: Option<String>,
+    /// How long opening a connection may take.
+    pub connect_timeout: Duration,
+    /// How long one attempt of a call may take, answer included.
+    pub attempt_timeout: Duration,
+    /// How long a call may take in all, its retries and their back-off included.
+    pub operation_timeout: Duration,
+    /// Attempts per call, the first included, for errors the SDK knows to be transient.
+    pub max_attempts: u32,
+}
+
+impl DynamoConfig {
+    /// The defaults for a table: DynamoDB answers in milliseconds, so a few seconds per
+    /// call is plenty for a 1 MB page and short enough for a readiness check to notice.
+    pub fn new(table: impl Into<String>) -> Self {
+        DynamoConfig {
+            table: table.into(),
+            endpoint: None,
+            region: None,
+            connect_timeout: Duration::from_secs(1),
+            attempt_timeout: Duration::from_secs(2),
+            operation_timeout: Duration::from_secs(5),
+            max_attempts: 3,
+        }
+    }
+
+    /// The same configuration against another endpoint, such as DynamoDB Local.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// An SDK client as the store makes it, for tools that manage the table.
+    pub async fn client(&self) -> Result<Client, StoreError> {
+        let retry = RetryConfig::standard()
+            .with_max_attempts(self.max_attempts.max(1))
+            // The SDK's default first back-off is a second; for a local store reached in
+            // milliseconds that only makes an outage slower to report.
+            .with_initial_backoff(Duration::from_millis(50))
+            .with_max_backoff(Duration::from_secs(1));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.operation_timeout)
+            .build();
+        // Behaviour defaults follow the SDK version in Cargo.lock; upgrades are tested
+        // against DynamoDB Local like any change.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry)
+            .timeout_config(timeouts);
+        let region = match (&self.region, &self.endpoint) {
+            (Some(region), _) => Some(region.clone()),
+            (None, Some(_)) => Some("us-east-1".to_owned()),
+            (None, None) => None,
+        };
+        if let Some(region) = region {
+            loader = loader.region(Region::new(region));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            loader = loader
+                .endpoint_url(endpoint)
+                // DynamoDB Local takes any key made only of letters and digits.
+                .credentials_provider(Credentials::new(
+                    "moviebooklocal",
+                    "moviebooklocal",
+                    None,
+                    None,
+                    "moviebook-local-endpoint",
+                ));
+        }
+        let shared = loader.load().await;
+        if shared.region().is_none() {
+            return Err(StoreError::Invalid(
+                "no AWS region: set AWS_REGION or the store's region".into(),
+            ));
+        }
+        Ok(Client::new(&shared))
+    }
+}
+
+/// A store kept in one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// Attempts of a write that DynamoDB cancelled for a conflict or throttling.
+const WRITE_ATTEMPTS: u32 = 6;
+/// The back-off between our own retries (of writes and of unprocessed batch-get keys).
+const RETRY_BACKOFF_BASE: Duration = Duration::from_millis(10);
+const RETRY_BACKOFF_CAP: Duration = Duration::from_millis(500);
+/// Rounds of a batch get in a row that may leave every key unprocessed (throttling).
+const BATCH_GET_STALLS: u32 = 6;
+
+impl DynamoStore {
+    /// Connects to the configured table, creating it when missing and waiting until it is
+    /// ACTIVE. Fails with [`StoreError::Invalid`] when the table exists with another key
+    /// schema, and with [`StoreError::Unavailable`] when DynamoDB cannot be reached.
+    pub async fn connect(config: DynamoConfig) -> Result<Self, StoreError> {
+        let client = config.client().await?;
+        table::ensure(&client, &config.table).await?;
+        Ok(DynamoStore {
+            client,
+            table: config.table,
+        })
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Runs one write until it is done, fails for good, or has been cancelled by conflicts
+    /// too often; every cancelled attempt wrote nothing, so trying again is safe.
+    async fn with_retries<F, Fut>(&self, mut attempt: F) -> Result<(), StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<(), Outcome>>,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match attempt().await {
+                Ok(()) => return Ok(()),
+                Err(Outcome::Fail(error)) => return Err(error),
+                Err(Outcome::Retry(reason)) if tries >= WRITE_ATTEMPTS => {
+                    return Err(StoreError::Unavailable(format!(
+                        "{reason} (gave up after {tries} attempts)"
+                    )));
+                }
+                Err(Outcome::Retry(reason)) => {
+                    tracing::debug!(table = %self.table, tries, %reason, "retrying a write");
+                    tokio::time::sleep(backoff(tries, RETRY_BACKOFF_BASE, RETRY_BACKOFF_CAP)).await;
+                }
+            }
+        }
+    }
+
+    async fn write_one(&self, write: &Prepared) -> Result<(), Outcome> {
+        let Prepared {
+            action,
+            condition,
+            names,
+            values,
+            ..
+        } = write;
+        match action {
+            Action::Put(item) => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .set_condition_expression(condition.clone())
+                .set_expression_attribute_names(names.clone())
+                .set_expression_attribute_values(values.clone())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|err| write_outcome("PutItem", err)),
+            Action::Update { key, expression } => self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression(expression)
+                .set_condition_expression(condition.clone())
+                .set_expression_attribute_names(names.clone())
+                .set_expression_attribute_values(values.clone())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|err| write_outcome("UpdateItem", err)),
+            Action::Delete(key) => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .set_condition_expression(condition.clone())
+                .set_expression_attribute_names(names.clone())
+                .set_expression_attribute_values(values.clone())
+                .send()
+                .await
+                .map(drop)
+                .map_err(|err| write_outcome("DeleteItem", err)),
+            // A check is never sent alone (it is not a write to repeat), and if it were, it
+            // would be a transaction of one: DynamoDB has no single-item condition check.
+            Action::Check(_) => {
+                let item = self.transaction_item(write).map_err(Outcome::Fail)?;
+                self.client
+                    .transact_write_items()
+                    .transact_items(item)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(transaction_outcome)
+            }
+        }
+    }
+
+    fn transaction_item(&self, write: &Prepared) -> Result<TransactWriteItem, StoreError> {
+        let Prepared {
+            action,
+            condition,
+            names,
+            values,
+            ..
+        } = write;
+        let builder = TransactWriteItem::builder();
+        let builder = match action {
+            Action::Put(item) => builder.put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .set_condition_expression(condition.clone())
+                    .set_expression_attribute_names(names.clone())
+                    .set_expression_attribute_values(values.clone())
+                    .build()
+                    .map_err(invalid)?,
+            ),
+            Action::Update { key, expression } => builder.update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key.clone()))
+                    .update_expression(expression)
+                    .set_condition_expression(condition.clone())
+                    .set_expression_attribute_names(names.clone())
+                    .set_expression_attribute_values(values.clone())
+                    .build()
+                    .map_err(invalid)?,
+            ),
+            Action::Delete(key) => builder.delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key.clone()))
+                    .set_condition_expression(condition.clone())
+                    .set_expression_attribute_names(names.clone())
+                    .set_expression_attribute_values(values.clone())
+                    .build()
+                    .map_err(invalid)?,
+            ),
+            Action::Check(key) => builder.condition_check(
+                ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key.clone()))
+                    // A check needs some condition; one that always holds keeps the write
+                    // at its index, so reasons still line up with the port's writes.
+                    .condition_expression(condition.clone().unwrap_or_else(|| {
+                        format!("attribute_exists({PK}) OR attribute_not_exists({PK})")
+                    }))
+                    .set_expression_attribute_names(names.clone())
+                    .set_expression_attribute_values(values.clone())
+                    .build()
+                    .map_err(invalid)?,
+            ),
+        };
+        Ok(builder.build())
+    }
+
+    /// One Query call of a page: up to `limit` items after `start`.
+    async fn query_call(
+        &self,
+        query: &Query,
+        key_condition: &KeyCondition,
+        limit: usize,
+        start: Option<Stored>,
+    ) -> Result<(Vec<Stored>, Option<Stored>), StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(&key_condition.expression)
+            .set_expression_attribute_values(Some(key_condition.values.clone()))
+            .scan_index_forward(!query.descending)
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|err| read_error("Query", err))?;
+        Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        if !codec::key_can_exist(key) {
+            return Ok(None);
+        }
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| read_error("GetItem", err))?;
+        output.item.map(codec::from_stored).transpose()
+    }
+
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        check_batch_get(keys)?;
+        // DynamoDB refuses a key named twice in one request, so each is asked for once
+        // and the answers are laid out in the caller's order at the end.
+        let mut wanted: Vec<&Key> = keys
+            .iter()
+            .filter(|key| codec::key_can_exist(key))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut pending: Vec<Stored> = wanted.into_iter().map(codec::key).collect();
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(pending.len());
+        let mut stalls = 0;
+        while !pending.is_empty() {
+            let asked = pending.len();
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(pending))
+                .consistent_read(true)
+                .build()
+                .map_err(invalid)?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|err| read_error("BatchGetItem", err))?;
+            let items = output
+                .responses
+                .and_then(|mut tables| tables.remove(&self.table))
+                .unwrap_or_default();
+            for stored in items {
+                let item = codec::from_stored(stored)?;
+                found.insert(item.key.clone(), item);
+            }
+            // Keys DynamoDB did not get to (throttling, or the 16 MB answer limit) are
+            // asked again; backing off only when a round made no progress at all.
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut tables| tables.remove(&self.table))
+                .map(|unprocessed| unprocessed.keys)
+                .unwrap_or_default();
+            if !pending.is_empty() && pending.len() >= asked {
+                stalls += 1;
+                if stalls >= BATCH_GET_STALLS {
+                    return Err(StoreError::Unavailable(format!(
+                        "DynamoDB BatchGetItem left {} keys unprocessed {stalls} times",
+                        pending.len()
+                    )));
+                }
+                tokio::time::sleep(backoff(stalls, RETRY_BACKOFF_BASE, RETRY_BACKOFF_CAP)).await;
+            }
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        check_query(query)?;
+        let nothing = Page {
+            items: vec![],
+            more: false,
+        };
+        if query.pk.is_empty() || query.pk.len() > codec::MAX_PK_BYTES {
+            return Ok(nothing);
+        }
+        let Some(range) = KeyRange::of(query) else {
+            return Ok(nothing);
+        };
+        let key_condition = KeyCondition::new(&query.pk, range.condition());
+        // One item past the limit tells whether more match.
+        let wanted = query.limit.saturating_add(1);
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            // Two more than needed, for the items equal to an exclusive bound that BETWEEN
+            // returns and the exact range drops.
+            let limit = (wanted - items.len()).saturating_add(2);
+            let (page, last) = self.query_call(query, &key_condition, limit, start).await?;
+            for stored in page {
+                if items.len() < wanted
+                    && codec::sort_key(&stored).is_some_and(|sk| range.contains(sk))
+                {
+                    items.push(codec::from_stored(stored)?);
+                }
+            }
+            // DynamoDB stops at 1 MB or at the limit; its last key is where to go on.
+            match last {
+                Some(last) if items.len() < wanted => start = Some(last),
+                _ => break,
+            }
+        }
+        let more = items.len() > query.limit;
+        items.truncate(query.limit);
+        Ok(Page { items, more })
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        check_transaction(&writes)?;
+        let prepared: Vec<Prepared> = writes.iter().map(Prepared::of).collect();
+        if let [single] = prepared.as_slice()
+            && single.repeatable
+        {
+            return self.with_retries(|| self.write_one(single)).await;
+        }
+        let items = prepared
+            .iter()
+            .map(|write| self.transaction_item(write))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.with_retries(|| async {
+            // Each attempt is a new request with a new idempotency token (the SDK fills it
+            // in), which is right: a cancelled transaction wrote nothing. The SDK's own
+            // retries of one attempt keep the token, so a retry after a lost answer cannot
+            // apply the transaction twice.
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+                .map(drop)
+                .map_err(transaction_outcome)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match table::describe(&self.client, &self.table).await? {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Unavailable(format!(
+                "DynamoDB table {:?} does not exist",
+                self.table
+            ))),
+        }
+    }
+}
+
+/// A Query's key condition and its values.
+struct KeyCondition {
+    expression: String,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl KeyCondition {
+    fn new(pk: &str, sk: SkCondition) -> Self {
+        let mut values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk.to_owned()))]);
+        let mut value = |name: &str, text: String| {
+            values.insert(name.to_owned(), AttributeValue::S(text));
+        };
+        let sk_part = match sk {
+            SkCondition::All => None,
+            SkCondition::BeginsWith(prefix) => {
+                value(":p", prefix);
+                Some("begins_with(sk, :p)")
+            }
+            SkCondition::Greater(lower) => {
+                value(":lo", lower);
+                Some("sk > :lo")
+            }
+            SkCondition::GreaterOrEqual(lower) => {
+                value(":lo", lower);
+                Some("sk >= :lo")
+            }
+            SkCondition::Less(upper) => {
+                value(":hi", upper);
+                Some("sk < :hi")
+            }
+            SkCondition::LessOrEqual(upper) => {
+                value(":hi", upper);
+                Some("sk <= :hi")
+            }
+            SkCondition::Between(lower, upper) => {
+                value(":lo", lower);
+                value(":hi", upper);
+                Some("sk BETWEEN :lo AND :hi")
+            }
+        };
+        let expression = match sk_part {
+            Some(sk_part) => format!("pk = :pk AND {sk_part}"),
+            None => "pk = :pk".to_owned(),
+        };
+        KeyCondition { expression, values }
+    }
+}
+
+/// A write turned into DynamoDB's terms once, whichever call then carries it.
+struct Prepared {
+    /// Whether applying the write twice leaves what applying it once does, so that the SDK
+    /// may retry it without an idempotency token.
+    repeatable: bool,
+    action: Action,
+    condition: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<HashMap<String, AttributeValue>>,
+}
+
+enum Action {
+    Put(Stored),
+    Update { key: Stored, expression: String },
+    Delete(Stored),
+    Check(Stored),
+}
+
+/// A name no attribute is ever stored under (escaped names start with `~` followed by the
+/// key names, nothing, or another `~`): removing it changes nothing.
+const NEVER_STORED: &str = "~none";
+
+impl Prepared {
+    fn of(write: &Write) -> Self {
+        let mut placeholders = Placeholders::default();
+        let (action, condition) = match write {
+            Write::Put { item, condition } => {
+                (Action::Put(codec::item(&item.key, &item.attrs)), condition)
+            }
+            Write::Update {
+                key,
+                set,
+                add,
+                condition,
+            } => {
+                let sets: Vec<String> = set
+                    .iter()
+                    .map(|(name, value)| {
+                        let name = placeholders.name(&attribute_name(name));
+                        format!("{name} = {}", placeholders.value(attribute_value(value)))
+                    })
+                    .collect();
+                // ADD counts a missing attribute as 0 and refuses anything but a number.
+                let adds: Vec<String> = add
+                    .iter()
+                    .map(|(name, delta)| {
+                        let name = placeholders.name(&attribute_name(name));
+                        let delta = placeholders.value(AttributeValue::N(delta.to_string()));
+                        format!("{name} {delta}")
+                    })
+                    .collect();
+                let mut clauses = Vec::with_capacity(2);
+                if !sets.is_empty() {
+                    clauses.push(format!("SET {}", sets.join(", ")));
+                }
+                if !adds.is_empty() {
+                    clauses.push(format!("ADD {}", adds.join(", ")));
+                }
+                if clauses.is_empty() {
+                    // An update expression cannot be empty, yet an update that changes
+                    // nothing must still create a missing item, which any UpdateItem does.
+                    clauses.push(format!("REMOVE {}", placeholders.name(NEVER_STORED)));
+                }
+                let action = Action::Update {
+                    key: codec::key(key),
+                    expression: clauses.join(" "),
+                };
+                (action, condition)
+            }
+            Write::Delete { key, condition } => (Action::Delete(codec::key(key)), condition),
+            Write::Check { key, condition } => (Action::Check(codec::key(key)), condition),
+        };
+        let repeatable = *condition == Condition::Always
+            && !matches!(write, Write::Update { add, .. } if !add.is_empty())
+            && !matches!(write, Write::Check { .. });
+        let condition = placeholders.condition(condition);
+        let (names, values) = placeholders.into_maps();
+        Prepared {
+            repeatable,
+            action,
+            condition,
+            names,
+            values,
+        }
+    }
+}
+
+/// The `#name` and `:value` placeholders of one request's expressions, which keep names
+/// and values of any spelling out of the expression syntax.
+#[derive(Default)]
+struct Placeholders {
+    names: HashMap<String, String>,
+    by_name: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Placeholders {
+    fn name(&mut self, stored: &str) -> String {
+        if let Some(placeholder) = self.by_name.get(stored) {
+            return placeholder.clone();
+        }
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), stored.to_owned());
+        self.by_name.insert(stored.to_owned(), placeholder.clone());
+        placeholder
+    }
+
+    fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    fn condition(&mut self, condition: &Condition) -> Option<String> {
+        match condition {
+            Condition::Always => None,
+            Condition::NotExists => Some(format!("attribute_not_exists({PK})")),
+            Condition::Exists => Some(format!("attribute_exists({PK})")),
+            // DynamoDB's `=` compares type and value, lists in order and maps by their
+            // entries, and is false for an absent attribute, even against NULL: JSON
+            // equality, as the port asks. On a missing item every attribute is absent.
+            Condition::AttrEquals(name, value) => {
+                let name = self.name(&attribute_name(name));
+                Some(format!("{name} = {}", self.value(attribute_value(value))))
+            }
+        }
+    }
+
+    /// The maps to send; DynamoDB refuses empty ones.
+    #[allow(clippy::type_complexity)]
+    fn into_maps(
+        self,
+    ) -> (
+        Option<HashMap<String, String>>,
+        Option<HashMap<String, AttributeValue>>,
+    ) {
+        (
+            (!self.names.is_empty()).then_some(self.names),
+            (!self.values.is_empty()).then_some(self.values),
+        )
+    }
+}
+
+fn invalid(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(err.to_string())
+}
