@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::events::Envelope;
+use futures::StreamExt;
 
 use crate::{Bus, BusError, Outcome, Subscription};
 
 /// How often a handler that asks for a retry is tried before publishing gives up for now.
 const ATTEMPTS: u32 = 5;
 const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+/// How many deliveries run at once.
+const IN_FLIGHT: usize = 32;
 
 /// An event a consumer rejected, kept for inspection.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,18 +99,23 @@ impl Bus for MemoryBus {
             .read()
             .map(|s| s.clone())
             .map_err(|_| BusError::Unavailable("subscription list poisoned".into()))?;
+        // Consumers tolerate any order and concurrent deliveries (as with several broker
+        // consumers), so a batch is delivered concurrently, bounded like a prefetch window.
+        let mut deliveries: Vec<futures::future::BoxFuture<'_, Result<(), BusError>>> = Vec::new();
         for envelope in envelopes {
             let event_type = envelope.event.event_type();
-            let deliveries = subscriptions
+            for subscription in subscriptions
                 .iter()
                 .filter(|s| s.event_types.contains(&event_type))
-                .map(|s| self.deliver(s, envelope));
-            // Consumers are independent, so they handle one event concurrently.
-            for result in futures::future::join_all(deliveries).await {
-                result?;
+            {
+                deliveries.push(Box::pin(self.deliver(subscription, envelope)));
             }
         }
-        Ok(())
+        let results: Vec<Result<(), BusError>> = futures::stream::iter(deliveries)
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 
     async fn subscribe(&self, subscription: Subscription) -> Result<(), BusError> {

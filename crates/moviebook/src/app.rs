@@ -56,9 +56,7 @@ impl Application {
                 store_sqlite::SqliteStore::open(&config.data_dir.join("moviebook.sqlite3"))
                     .context("opening the SQLite store")?,
             ),
-            StoreKind::Dynamodb => {
-                bail!("MOVIEBOOK_STORE=dynamodb is not available in this build yet")
-            }
+            StoreKind::Dynamodb => Arc::new(connect_dynamodb(&config).await?),
         };
         let bus: Arc<dyn Bus> = match config.bus {
             BusKind::Memory => Arc::new(MemoryBus::new()),
@@ -179,6 +177,32 @@ impl Application {
         shutdown.cancel();
         tasks.wait().await;
         Ok(())
+    }
+}
+
+/// How long start-up waits for DynamoDB to answer: processes of a deployment may start
+/// before their store does.
+const STORE_START_DEADLINE: Duration = Duration::from_secs(30);
+
+async fn connect_dynamodb(config: &Config) -> anyhow::Result<store_dynamodb::DynamoStore> {
+    let mut dynamo = store_dynamodb::DynamoConfig::new(config.dynamodb_table.clone());
+    dynamo.endpoint = config.dynamodb_endpoint.clone();
+    let deadline = tokio::time::Instant::now() + STORE_START_DEADLINE;
+    loop {
+        match store_dynamodb::DynamoStore::connect(dynamo.clone()).await {
+            Ok(store) => return Ok(store),
+            Err(store::StoreError::Unavailable(reason))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(%reason, "DynamoDB is not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(error) => {
+                return Err(error).with_context(|| {
+                    format!("opening the DynamoDB table {}", config.dynamodb_table)
+                });
+            }
+        }
     }
 }
 

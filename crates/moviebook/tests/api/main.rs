@@ -17,3 +17,11 @@ mod reviews;
 mod search;
 mod top_rated_genres;
 mod users_auth;
+
+/// This binary runs the suite on the default deployment: SQLite and the in-process bus.
+mod deployment {
+    /// Settings every server of this suite gets: none beyond the defaults.
+    pub fn server_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+}

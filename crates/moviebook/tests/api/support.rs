@@ -331,6 +331,8 @@ struct Server {
     root: tempfile::TempDir,
     child: Option<Child>,
     generation: u32,
+    /// The settings of the deployment under test (the store), kept across restarts.
+    deployment_env: Vec<(String, String)>,
     extra_env: Vec<(String, String)>,
     /// `None` when the server generates its own admin token.
     configured_admin_token: Option<String>,
@@ -483,6 +485,7 @@ impl TestApp {
             root,
             child: None,
             generation: 0,
+            deployment_env: crate::deployment::server_env(),
             extra_env: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -532,7 +535,8 @@ impl TestApp {
             if let Some(token) = &server.configured_admin_token {
                 command.env("MOVIEBOOK_ADMIN_TOKEN", token);
             }
-            for (key, value) in &server.extra_env {
+            // The deployment's settings (its store) first, so a test's own settings win.
+            for (key, value) in server.deployment_env.iter().chain(&server.extra_env) {
                 command.env(key, value);
             }
             let stdout = std::fs::File::create(server.stdout_path(generation))
