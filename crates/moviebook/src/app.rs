@@ -208,14 +208,22 @@ async fn connect_dynamodb(config: &Config) -> anyhow::Result<store_dynamodb::Dyn
 
 async fn readyz(State(ops): State<Operations>) -> Response {
     let (store, bus) = tokio::join!(ops.store.ping(), ops.bus.ping());
-    let status = |ok: bool| if ok { "up" } else { "down" };
-    let body = serde_json::json!({ "store": status(store.is_ok()), "bus": status(bus.is_ok()) });
-    let code = if store.is_ok() && bus.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+    if store.is_ok() && bus.is_ok() {
+        let body = serde_json::json!({ "store": "up", "bus": "up" });
+        return (StatusCode::OK, axum::Json(body)).into_response();
+    }
+    // Not ready is a 503 like any other, so problem+json: a bare 5xx body would be turned
+    // into a 500 by `problem_for_bare_errors`.
+    let state = |name: &str, error: Option<String>| match error {
+        None => format!("{name} up"),
+        Some(reason) => format!("{name} down ({reason})"),
     };
-    (code, axum::Json(body)).into_response()
+    let detail = format!(
+        "{}; {}",
+        state("store", store.err().map(|e| e.to_string())),
+        state("bus", bus.err().map(|e| e.to_string()))
+    );
+    platform::ApiError::Unavailable(detail).into_response()
 }
 
 async fn metrics(State(ops): State<Operations>) -> Response {

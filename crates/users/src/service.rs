@@ -16,7 +16,7 @@ use serde_json::{Map, json};
 use store::{Condition, Item, Key, Store, StoreError, Write};
 use uuid::Uuid;
 
-use crate::passwords;
+use crate::passwords::Passwords;
 use crate::throttle::LoginThrottle;
 
 fn user_key(id: &Uuid) -> Key {
@@ -54,6 +54,7 @@ pub struct UsersService {
     outbox: Outbox,
     auth: Arc<Authenticator>,
     throttle: Arc<LoginThrottle>,
+    passwords: Passwords,
     /// Verified against when the e-mail is unknown, so both failures take as long.
     decoy_hash: Arc<String>,
 }
@@ -74,11 +75,15 @@ impl StoredUser {
 impl UsersService {
     /// Builds the service; computes the decoy hash once.
     pub async fn new(outbox: Outbox, auth: Arc<Authenticator>) -> Result<Self, ApiError> {
-        let decoy_hash = passwords::hash("decoy password, never matches".to_owned()).await?;
+        let passwords = Passwords::default();
+        let decoy_hash = passwords
+            .hash("decoy password, never matches".to_owned())
+            .await?;
         Ok(UsersService {
             outbox,
             auth,
             throttle: Arc::new(LoginThrottle::default()),
+            passwords,
             decoy_hash: Arc::new(decoy_hash),
         })
     }
@@ -99,7 +104,7 @@ impl UsersService {
     /// Signs a user up; 409 when the e-mail is taken (in any letter case).
     pub async fn sign_up(&self, user: NewUser) -> Result<UserView, ApiError> {
         let id = domain::ids::new_id();
-        let password_hash = passwords::hash(user.password).await?;
+        let password_hash = self.passwords.hash(user.password).await?;
         let created_at = domain::timestamp::now_micros();
         let mut attrs = Map::new();
         attrs.insert("id".into(), json!(id));
@@ -156,7 +161,10 @@ impl UsersService {
             .and_then(|u| u.str("password_hash"))
             .map(str::to_owned)
             .unwrap_or_else(|| self.decoy_hash.as_ref().clone());
-        let matches = passwords::verify(credentials.password, stored_hash).await?;
+        let matches = self
+            .passwords
+            .verify(credentials.password, stored_hash)
+            .await?;
         let user_id = match (
             matches,
             user.as_ref()
