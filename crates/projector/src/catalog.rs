@@ -239,7 +239,7 @@ pub async fn all_movies_page(
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Vec<MovieSummary>, Option<String>), StoreError> {
-    let (items, cursor) = sharded::merged_page(store, ALL_MOVIES, true, after, limit).await?;
+    let (items, cursor) = sharded::merged_page(store, ALL_MOVIES, "", true, after, limit).await?;
     Ok((summaries_of_listing(store, &items).await?, cursor))
 }
 
@@ -251,7 +251,7 @@ pub async fn genre_page(
     limit: usize,
 ) -> Result<(Vec<MovieSummary>, Option<String>), StoreError> {
     let (items, cursor) =
-        sharded::merged_page(store, &genre_base(genre), true, after, limit).await?;
+        sharded::merged_page(store, &genre_base(genre), "", true, after, limit).await?;
     Ok((summaries_of_listing(store, &items).await?, cursor))
 }
 

@@ -34,7 +34,9 @@ pub enum Index {
 }
 
 impl Index {
-    fn word_partition(self, word: &str) -> String {
+    /// The words starting with one letter, sharded like the other lists: a letter such as
+    /// "t" (every "the") would otherwise gather a large share of all titles.
+    fn word_base(self, word: &str) -> String {
         let first: String = word.chars().take(1).collect();
         match self {
             Index::Movies => format!("search#movie#{first}"),
@@ -70,7 +72,10 @@ fn index_writes(
     let exact = text::exact_form(text);
     let mut writes = Vec::with_capacity(words.len() + 1);
     for word in &words {
-        let key = Key::new(index.word_partition(word), format!("{word}#{id}"));
+        let key = Key::new(
+            sharded::partition(&index.word_base(word), id),
+            format!("{word}#{id}"),
+        );
         if remove {
             writes.push(Write::delete(key));
         } else {
@@ -229,20 +234,23 @@ pub async fn search_page(
     let Some(driving) = query_words.iter().max_by_key(|w| w.chars().count()) else {
         return Ok((found, None));
     };
-    let partition = index.word_partition(driving);
+    let base = index.word_base(driving);
     let mut scanned = 0;
     // One match beyond the page tells whether a next page exists.
     let mut cursor_of_full_page = (found.len() == limit).then(String::new);
     loop {
         let want = limit + 1 - found.len();
-        let page = store
-            .query(
-                &Query::prefix(partition.clone(), driving.clone(), want.max(20))
-                    .after(after_word.clone()),
-            )
-            .await?;
-        scanned += page.items.len();
-        for item in page.items {
+        let (items, more) = sharded::merged_page(
+            store,
+            &base,
+            driving,
+            false,
+            after_word.as_deref(),
+            want.max(20),
+        )
+        .await?;
+        scanned += items.len();
+        for item in items {
             let sk = item.key.sk.clone();
             if let Some(id) = matching_id(&item, driving, &query_words, &exact) {
                 if found.len() == limit {
@@ -255,7 +263,7 @@ pub async fn search_page(
             }
             after_word = Some(sk);
         }
-        if !page.more {
+        if more.is_none() {
             return Ok((found, None));
         }
         if scanned >= SCAN_BUDGET {
@@ -328,7 +336,7 @@ pub async fn actors_page(
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Vec<ActorListing>, Option<String>), StoreError> {
-    let (items, cursor) = sharded::merged_page(store, ALL_ACTORS, true, after, limit).await?;
+    let (items, cursor) = sharded::merged_page(store, ALL_ACTORS, "", true, after, limit).await?;
     Ok((items.iter().filter_map(actor_listing).collect(), cursor))
 }
 

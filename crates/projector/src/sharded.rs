@@ -20,17 +20,19 @@ pub fn partition(base: &str, id: &Uuid) -> String {
 }
 
 /// One merged page of the sharded list `base`, in sort-key order (descending when asked),
-/// after `after`; returns the items and, when more remain, the cursor key.
+/// of the sort keys starting with `sk_prefix`, after `after`; returns the items and, when
+/// more remain, the cursor key.
 pub async fn merged_page(
     store: &dyn Store,
     base: &str,
+    sk_prefix: &str,
     descending: bool,
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Vec<Item>, Option<String>), StoreError> {
     let reads = (0..SHARDS).map(|shard| {
-        let mut query =
-            Query::prefix(format!("{base}#{shard}"), "", limit).after(after.map(str::to_owned));
+        let mut query = Query::prefix(format!("{base}#{shard}"), sk_prefix, limit)
+            .after(after.map(str::to_owned));
         query.descending = descending;
         async move { store.query(&query).await }
     });
