@@ -402,3 +402,80 @@ async fn user_page_and_filmography_show_at_most_100_entries() {
     )
     .await;
 }
+
+/// Over 1 MiB of reviews of one movie — more than one DynamoDB page — still walks page by
+/// page with every review exactly once, counts them all, and a deletion of the movie
+/// reaches every one of them.
+#[tokio::test]
+async fn a_movie_with_over_a_mebibyte_of_reviews_pages_and_deletes_every_one() {
+    const REVIEWERS: usize = 240;
+    let app = TestApp::spawn().await;
+    let movie_id = app
+        .create_movie(&format!("Epic {}", tag()), 2001, &["epic"], &[])
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let comment = "A long review. ".repeat(300); // 4,500 characters
+    let users: Vec<User> = futures::future::join_all(
+        (0..REVIEWERS).map(|i| app.sign_up_user_named(format!("Reviewer {i}"))),
+    )
+    .await;
+    let scores: Vec<i64> = (0..REVIEWERS).map(|i| (i % 10) as i64 + 1).collect();
+    let app = &app;
+    for (users, scores) in users.chunks(16).zip(scores.chunks(16)) {
+        let posts = users.iter().zip(scores).map(|(user, score)| {
+            let (movie_id, comment) = (&movie_id, &comment);
+            async move {
+                app.review(movie_id, &user.token, *score, Some(comment))
+                    .await
+                    .expect(201);
+            }
+        });
+        futures::future::join_all(posts).await;
+    }
+    assert!(
+        REVIEWERS * comment.len() > 1024 * 1024,
+        "the reviews must hold more than 1 MiB"
+    );
+
+    let (walked, pages) = app
+        .walk(&format!("/movies/{movie_id}/reviews?limit=100"))
+        .await;
+    assert_eq!(pages, 3, "240 reviews in pages of 100");
+    let reviewers: Vec<String> = walked
+        .iter()
+        .map(|r| r["user_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_no_duplicates(&reviewers, "reviews walked page by page");
+    let mut expected: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let mut got = reviewers.clone();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "every review exactly once");
+    let written: Vec<&str> = walked
+        .iter()
+        .map(|r| r["updated_at"].as_str().unwrap())
+        .collect();
+    assert!(
+        written.windows(2).all(|w| w[0] >= w[1]),
+        "most recently written first"
+    );
+    app.await_movie_score(&movie_id, &scores).await;
+
+    app.delete(&format!("/movies/{movie_id}"), app.admin())
+        .await
+        .expect(204);
+    for user in &users {
+        eventually("a deleted movie leaves every reviewer's page", async || {
+            let page = app.get_ok(&format!("/users/{}", user.id)).await;
+            let reviews = page["reviews"].as_array().cloned().unwrap_or_default();
+            if reviews.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} still lists {reviews:?}", user.id))
+            }
+        })
+        .await;
+    }
+}

@@ -1001,6 +1001,11 @@ impl TestApp {
         (user.id, user.token)
     }
 
+    /// [`TestApp::sign_up_user`] with an owned name, for many sign-ups at once.
+    pub async fn sign_up_user_named(&self, name: String) -> User {
+        self.sign_up_user(&name).await
+    }
+
     /// Signs a user up with a unique e-mail and logs in.
     pub async fn sign_up_user(&self, name: &str) -> User {
         let email = format!("{}@example.com", tag());
