@@ -14,8 +14,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bus::Bus;
 use bus::memory::MemoryBus;
+use bus_rabbitmq::{RabbitBus, RabbitOptions};
+use domain::events::EventType;
 use metrics_exporter_prometheus::PrometheusHandle;
 use platform::auth::Authenticator;
+use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
 use platform::outbox::Outbox;
 use store::Store;
 use tokio::net::TcpListener;
@@ -32,6 +35,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     relay: Option<platform::outbox::Relay>,
+    /// The broker connection, closed after in-flight event handlers finish.
+    rabbit: Option<Arc<RabbitBus>>,
     /// The admin token, when this start generated it (to be shown once).
     pub generated_admin_token: Option<String>,
 }
@@ -41,6 +46,7 @@ pub struct Application {
 struct Operations {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
+    gateway: Option<Arc<gateway::Gateway>>,
     metrics: PrometheusHandle,
 }
 
@@ -58,9 +64,24 @@ impl Application {
             ),
             StoreKind::Dynamodb => Arc::new(connect_dynamodb(&config).await?),
         };
-        let bus: Arc<dyn Bus> = match config.bus {
-            BusKind::Memory => Arc::new(MemoryBus::new()),
-            BusKind::Rabbitmq => bail!("MOVIEBOOK_BUS=rabbitmq is not available in this build yet"),
+        let (bus, rabbit): (Arc<dyn Bus>, Option<Arc<RabbitBus>>) = match config.bus {
+            BusKind::Memory => (Arc::new(MemoryBus::new()), None),
+            BusKind::Rabbitmq => {
+                let rabbit = Arc::new(
+                    RabbitBus::connect(&config.amqp_url, RabbitOptions::default())
+                        .await
+                        .context("connecting to RabbitMQ")?,
+                );
+                // Every consumer's queue exists before anything is published, whichever
+                // process starts first: an event with no queue bound would be refused.
+                for (consumer, event_types) in consumers(&store) {
+                    rabbit
+                        .declare_consumer(&consumer, &event_types)
+                        .await
+                        .with_context(|| format!("declaring the queue of {consumer}"))?;
+                }
+                (rabbit.clone() as Arc<dyn Bus>, Some(rabbit))
+            }
         };
 
         let (admin_token, generated_admin_token) = match &config.admin_token {
@@ -75,7 +96,29 @@ impl Application {
             None => secrets::load_or_generate(&config.data_dir, "jwt-secret")?.0,
         };
 
-        let users_directory = Arc::new(users::LocalUserDirectory::new(store.clone()));
+        // What this process asks other services, answered here when it plays them.
+        let rpc = rpc::ClientConfig::default();
+        let users_directory: Arc<dyn UserDirectory> = if config.plays(Role::Users) {
+            Arc::new(users::LocalUserDirectory::new(store.clone()))
+        } else {
+            Arc::new(rpc::GrpcUserDirectory::connect_lazy(
+                &remote(&config, Role::Users)?,
+                &rpc,
+            )?)
+        };
+        let actor_directory: Arc<dyn ActorDirectory> = if config.plays(Role::Actors) {
+            Arc::new(actors::LocalActorDirectory::new(store.clone()))
+        } else if config.plays(Role::Movies) {
+            Arc::new(rpc::GrpcActorDirectory::connect_lazy(
+                &remote(&config, Role::Actors)?,
+                &rpc,
+            )?)
+        } else {
+            Arc::new(actors::LocalActorDirectory::new(store.clone()))
+        };
+        let plays_a_service = [Role::Movies, Role::Users, Role::Actors]
+            .iter()
+            .any(|r| config.plays(*r));
         let auth = Arc::new(Authenticator::new(
             admin_token,
             jwt_secret.as_bytes(),
@@ -97,13 +140,14 @@ impl Application {
             api = api.merge(users::http::router(users::http::UsersApi {
                 service,
                 auth: auth.clone(),
+                // Behind a gateway of its own, the client's address is the one it forwards.
+                trust_forwarded_for: !config.plays(Role::Gateway),
             }));
         }
         if config.plays(Role::Movies) {
-            let actor_directory = Arc::new(actors::LocalActorDirectory::new(store.clone()));
             let service = movies::MoviesService::new(
                 outbox.clone(),
-                actor_directory,
+                actor_directory.clone(),
                 users_directory.clone(),
             );
             for subscription in movies::consumers::subscriptions(service.clone()) {
@@ -119,10 +163,44 @@ impl Application {
                 bus.subscribe(subscription).await?;
             }
         }
+        if plays_a_service {
+            let (routes, _health) = rpc::grpc_routes(
+                config.plays(Role::Actors).then(|| actor_directory.clone()),
+                config.plays(Role::Users).then(|| users_directory.clone()),
+                config.plays(Role::Movies).then(|| {
+                    Arc::new(movies::LocalMovieDirectory::new(store.clone()))
+                        as Arc<dyn MovieDirectory>
+                }),
+            )
+            .await;
+            api = api.merge(routes.into_axum_router());
+        }
+
+        // The gateway forwards the routes of the services this process does not play.
+        let gateway = if config.plays(Role::Gateway) {
+            let mut upstreams = Vec::new();
+            for (role, service) in [
+                (Role::Movies, gateway::Service::Movies),
+                (Role::Users, gateway::Service::Users),
+                (Role::Actors, gateway::Service::Actors),
+            ] {
+                if !config.plays(role) {
+                    let url = remote(&config, role)?;
+                    upstreams.push((
+                        service,
+                        url.parse().with_context(|| format!("the URL {url}"))?,
+                    ));
+                }
+            }
+            (!upstreams.is_empty()).then(|| Arc::new(gateway::Gateway::new(upstreams)))
+        } else {
+            None
+        };
 
         let operations = Operations {
             store: store.clone(),
             bus: bus.clone(),
+            gateway: gateway.clone(),
             metrics: telemetry::metrics_handle()?,
         };
         let operations_routes = Router::new()
@@ -131,9 +209,16 @@ impl Application {
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .with_state(operations);
+        let api = api.merge(operations_routes);
+        let api = match gateway {
+            Some(gateway) => api.fallback_service(
+                Router::new()
+                    .fallback(gateway::forward_or_not_found)
+                    .with_state(gateway),
+            ),
+            None => api.fallback(platform::http::not_found),
+        };
         let router = api
-            .merge(operations_routes)
-            .fallback(platform::http::not_found)
             .layer(axum::middleware::from_fn(platform::http::record_metrics))
             .layer(axum::middleware::from_fn(
                 platform::http::problem_for_bare_errors,
@@ -145,11 +230,14 @@ impl Application {
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding {}", config.http_addr))?;
-        let relay = outbox.relay(bus, Duration::from_millis(config.relay_delay_ms));
+        // Processes that write (the services) publish their outbox.
+        let relay = plays_a_service
+            .then(|| outbox.relay(bus, Duration::from_millis(config.relay_delay_ms)));
         Ok(Application {
             listener,
             router,
-            relay: Some(relay),
+            relay,
+            rabbit,
             generated_admin_token,
         })
     }
@@ -176,6 +264,9 @@ impl Application {
             .context("serving HTTP")?;
         shutdown.cancel();
         tasks.wait().await;
+        if let Some(rabbit) = &self.rabbit {
+            rabbit.shutdown().await;
+        }
         Ok(())
     }
 }
@@ -206,8 +297,50 @@ async fn connect_dynamodb(config: &Config) -> anyhow::Result<store_dynamodb::Dyn
     }
 }
 
+/// The base URL of a service this process does not play.
+fn remote(config: &Config, role: Role) -> anyhow::Result<String> {
+    let (url, setting) = match role {
+        Role::Movies => (&config.movies_url, "MOVIEBOOK_MOVIES_URL"),
+        Role::Users => (&config.users_url, "MOVIEBOOK_USERS_URL"),
+        Role::Actors => (&config.actors_url, "MOVIEBOOK_ACTORS_URL"),
+        Role::Gateway | Role::Projector => bail!("the {role:?} role has no URL"),
+    };
+    match url {
+        Some(url) => Ok(url.clone()),
+        None => bail!(
+            "{setting} is needed: this process calls the {role:?} service but does not play it"
+        ),
+    }
+}
+
+/// Every consumer of the system with the event types it takes, whichever process runs it.
+fn consumers(store: &Arc<dyn Store>) -> Vec<(String, Vec<EventType>)> {
+    projector::subscriptions(store.clone())
+        .into_iter()
+        .map(|s| (s.consumer, s.event_types))
+        .chain(
+            movies::consumers::CONSUMERS
+                .iter()
+                .map(|(name, types)| ((*name).to_owned(), types.to_vec())),
+        )
+        .collect()
+}
+
 async fn readyz(State(ops): State<Operations>) -> Response {
     let (store, bus) = tokio::join!(ops.store.ping(), ops.bus.ping());
+    let services = match &ops.gateway {
+        Some(gateway) => gateway.readiness().await,
+        None => Vec::new(),
+    };
+    let down: Vec<&str> = services
+        .iter()
+        .filter(|(_, ready)| !ready)
+        .map(|(s, _)| s.name())
+        .collect();
+    if !down.is_empty() {
+        return platform::ApiError::Unavailable(format!("not ready: {}", down.join(", ")))
+            .into_response();
+    }
     if store.is_ok() && bus.is_ok() {
         let body = serde_json::json!({ "store": "up", "bus": "up" });
         return (StatusCode::OK, axum::Json(body)).into_response();

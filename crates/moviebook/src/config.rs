@@ -101,6 +101,20 @@ pub struct Config {
     )]
     pub roles: Vec<Role>,
 
+    /// Base URL (`http://host:port`) of the movies service, for a process that does not
+    /// play it: the gateway forwards its routes there.
+    #[arg(long, env = "MOVIEBOOK_MOVIES_URL")]
+    pub movies_url: Option<String>,
+
+    /// Base URL of the users service (its REST routes and gRPC on one port), for a process
+    /// that does not play it: the gateway forwards to it, other services ask it over gRPC.
+    #[arg(long, env = "MOVIEBOOK_USERS_URL")]
+    pub users_url: Option<String>,
+
+    /// Base URL of the actors service (REST and gRPC), for a process that does not play it.
+    #[arg(long, env = "MOVIEBOOK_ACTORS_URL")]
+    pub actors_url: Option<String>,
+
     /// Lifetime of user tokens, in seconds.
     #[arg(long, env = "MOVIEBOOK_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub token_ttl_secs: u64,

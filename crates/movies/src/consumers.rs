@@ -28,19 +28,29 @@ pub struct MovieCleanupConsumer {
     movies: MoviesService,
 }
 
+/// The movies service's consumers and the events each takes.
+pub const CONSUMERS: [(&str, &[EventType]); 2] = [
+    (
+        "movies-reviewers",
+        &[EventType::UserRenamed, EventType::UserDeleted],
+    ),
+    ("movies-cleanup", &[EventType::MovieDeleted]),
+];
+
 /// The subscriptions of the movies service.
 pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
+    let [(reviewers, reviewer_events), (cleanup, cleanup_events)] = CONSUMERS;
     vec![
         Subscription {
-            consumer: "movies-reviewers".into(),
-            event_types: vec![EventType::UserRenamed, EventType::UserDeleted],
+            consumer: reviewers.into(),
+            event_types: reviewer_events.to_vec(),
             handler: Arc::new(ReviewerConsumer {
                 movies: movies.clone(),
             }),
         },
         Subscription {
-            consumer: "movies-cleanup".into(),
-            event_types: vec![EventType::MovieDeleted],
+            consumer: cleanup.into(),
+            event_types: cleanup_events.to_vec(),
             handler: Arc::new(MovieCleanupConsumer { movies }),
         },
     ]

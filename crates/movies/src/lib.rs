@@ -19,4 +19,4 @@ mod reviews;
 mod service;
 
 pub use reviews::ReviewView;
-pub use service::{MovieView, MoviesService};
+pub use service::{LocalMovieDirectory, MovieView, MoviesService};

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use domain::events::{CastMember, Envelope, Event, MovieSnapshot};
 use domain::{FieldError, NewMovie, ValidationErrors};
 use platform::ApiError;
-use platform::directory::{ActorDirectory, UserDirectory};
+use platform::directory::{ActorDirectory, MovieDirectory, MovieRef, UserDirectory};
 use platform::outbox::Outbox;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -247,4 +248,37 @@ fn to_view(
         reviews,
         created_at: domain::timestamp::to_rfc3339(movie.created_at),
     })
+}
+
+/// Answers "does this movie exist, and what is it" from the movie's own item.
+pub struct LocalMovieDirectory {
+    store: Arc<dyn Store>,
+}
+
+impl LocalMovieDirectory {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        LocalMovieDirectory { store }
+    }
+}
+
+#[async_trait]
+impl MovieDirectory for LocalMovieDirectory {
+    async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, ApiError> {
+        let Some(item) = self.store.get(&keys::movie(&id)).await? else {
+            return Ok(None);
+        };
+        // A movie item missing its title or year is a bug to see, not a movie to hide: the
+        // same check the movie's page and its events make.
+        let malformed = || ApiError::Internal("movie item is malformed".into());
+        Ok(Some(MovieRef {
+            id,
+            title: item.str("title").ok_or_else(malformed)?.to_owned(),
+            release_year: item
+                .get("release_year")
+                .and_then(Value::as_i64)
+                .and_then(|year| i32::try_from(year).ok())
+                .ok_or_else(malformed)?,
+            genres: strings(&item, "genres"),
+        }))
+    }
 }

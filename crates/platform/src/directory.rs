@@ -1,6 +1,7 @@
 //! What a service may ask another service at once, when a write must check another
-//! service's data: the reviewer's name and existence, a new movie's actors. In one
-//! process these are answered by the owning service directly; across processes, over gRPC.
+//! service's data: the reviewer's name and existence, a new movie's actors, a movie's
+//! identity. In one process these are answered by the owning service directly; across
+//! processes, over gRPC (crate `rpc`).
 
 use async_trait::async_trait;
 use domain::ActorSummaryRef;
@@ -27,4 +28,22 @@ pub trait UserDirectory: Send + Sync + 'static {
 pub trait ActorDirectory: Send + Sync + 'static {
     /// The actors with these ids, in the same order, `None` for ids that name no actor.
     async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, ApiError>;
+}
+
+/// A movie as other services need to know one: its identity and catalogue facts. Its page
+/// (cast, score, reviews) is served over HTTP, not asked for by services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovieRef {
+    pub id: Uuid,
+    pub title: String,
+    pub release_year: i32,
+    /// Lower-case genre names, in the order they were given.
+    pub genres: Vec<String>,
+}
+
+/// Answers questions about movies; owned by the movies service.
+#[async_trait]
+pub trait MovieDirectory: Send + Sync + 'static {
+    /// The movie, or `None` when there is no such movie (or it was deleted).
+    async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, ApiError>;
 }

@@ -1,11 +1,11 @@
 //! The user and auth endpoints of API.md: `POST /users`, `GET|PATCH|DELETE /users/{id}`,
 //! `POST /auth/token`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRef, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::{Credentials, NewUser, Rename};
@@ -24,6 +24,9 @@ use crate::service::{TokenResponse, UserView};
 pub struct UsersApi {
     pub service: UsersService,
     pub auth: Arc<Authenticator>,
+    /// Take the client's address from `X-Forwarded-For`: only for a service that is
+    /// reached through the gateway, which sets it (anyone else could forge it).
+    pub trust_forwarded_for: bool,
 }
 
 impl FromRef<UsersApi> for Arc<Authenticator> {
@@ -98,11 +101,21 @@ async fn sign_up(
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn log_in(
     State(api): State<UsersApi>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let credentials = Credentials::parse(&body)?;
-    Ok(Json(api.service.log_in(credentials, client.ip()).await?))
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    let client = match forwarded {
+        Some(address) if api.trust_forwarded_for => address,
+        _ => peer.ip(),
+    };
+    Ok(Json(api.service.log_in(credentials, client).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),

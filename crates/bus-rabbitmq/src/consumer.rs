@@ -1,0 +1,303 @@
+//! Consuming: one channel per subscription, manual acks, a bounded prefetch, and each
+//! delivery handled in a task of its own (so up to `prefetch` handlers run at once, as
+//! with the in-process bus).
+//!
+//! A delivery is acknowledged only after its fate is settled on the broker: handled
+//! (`Done`), or republished — with a confirm — to a retry queue (`Retry`) or the dead-letter
+//! queue (`Reject`, retries used up, a body that is not an envelope). If the connection
+//! drops before the ack, the broker delivers the message again: consumers see events at
+//! least once, and their idempotency absorbs the repeats.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bus::{Outcome, Subscription};
+use domain::events::Envelope;
+use futures::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    ConfirmSelectOptions,
+};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{Channel, Connection};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::RabbitError;
+use crate::headers;
+use crate::options::RabbitOptions;
+use crate::publisher::publish_to_queue;
+use crate::topology;
+
+/// When a message could not be set aside (the retry or dead-letter queue refused it), it is
+/// handed back to the broker after this pause, so a persistent problem does not spin.
+const REQUEUE_PAUSE: Duration = Duration::from_secs(1);
+
+/// A subscription consuming on the current connection.
+pub(crate) struct Running {
+    pub consumer: String,
+    pub channel: Channel,
+    pub task: JoinHandle<()>,
+}
+
+impl Running {
+    pub fn healthy(&self) -> bool {
+        !self.task.is_finished() && self.channel.status().connected()
+    }
+}
+
+/// Declares the subscription's queues and starts consuming them on a channel of its own.
+pub(crate) async fn start(
+    connection: &Connection,
+    options: &Arc<RabbitOptions>,
+    subscription: Subscription,
+    stop: CancellationToken,
+    deliveries: TaskTracker,
+) -> Result<Running, RabbitError> {
+    topology::declare_consumer(
+        connection,
+        options,
+        &subscription.consumer,
+        &subscription.event_types,
+    )
+    .await?;
+    let channel = connection
+        .create_channel()
+        .await
+        .map_err(RabbitError::amqp("channel.open"))?;
+    // The consumer republishes retries and dead letters on its own channel, so it needs
+    // confirms too.
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(RabbitError::amqp("confirm.select"))?;
+    channel
+        .basic_qos(options.prefetch, BasicQosOptions { global: false })
+        .await
+        .map_err(RabbitError::amqp("basic.qos"))?;
+    let queue = options.queue_name(&subscription.consumer);
+    let stream = channel
+        .basic_consume(
+            ShortString::try_new(queue.as_str())
+                .map_err(|e| RabbitError::Invalid(e.to_string()))?,
+            ShortString::from(""),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(RabbitError::amqp("basic.consume"))?;
+    let context = Arc::new(Context {
+        dead_letter_queue: options.dead_letter_queue_name(&subscription.consumer),
+        options: options.clone(),
+        channel: channel.clone(),
+        subscription: subscription.clone(),
+    });
+    let task = tokio::spawn(consume(context, stream, stop, deliveries));
+    tracing::info!(consumer = %subscription.consumer, %queue, "consuming");
+    Ok(Running {
+        consumer: subscription.consumer,
+        channel,
+        task,
+    })
+}
+
+struct Context {
+    options: Arc<RabbitOptions>,
+    channel: Channel,
+    subscription: Subscription,
+    dead_letter_queue: String,
+}
+
+async fn consume(
+    context: Arc<Context>,
+    mut stream: lapin::Consumer,
+    stop: CancellationToken,
+    deliveries: TaskTracker,
+) {
+    let consumer = context.subscription.consumer.clone();
+    loop {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => {
+                // Stop the broker sending more; what it already sent and nobody started
+                // goes back to the queue when the channel closes.
+                let cancel = context
+                    .channel
+                    .basic_cancel(stream.tag(), BasicCancelOptions::default());
+                if let Ok(Err(error)) = tokio::time::timeout(Duration::from_secs(2), cancel).await {
+                    tracing::debug!(%consumer, %error, "could not cancel the consumer");
+                }
+                return;
+            }
+            next = stream.next() => match next {
+                Some(Ok(delivery)) => {
+                    let context = context.clone();
+                    deliveries.spawn(async move { context.handle(delivery).await });
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(%consumer, %error, "consumer stopped; the supervisor reconnects");
+                    return;
+                }
+                None => {
+                    tracing::warn!(%consumer, "the broker cancelled the consumer; the supervisor reconnects");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Context {
+    fn consumer(&self) -> &str {
+        &self.subscription.consumer
+    }
+
+    async fn handle(&self, delivery: Delivery) {
+        let consumer = self.consumer().to_owned();
+        let failed_before = headers::attempts(&delivery.properties);
+        let envelope = match serde_json::from_slice::<Envelope>(&delivery.data) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                metrics::counter!("moviebook_events_failed_total", "consumer" => consumer.clone())
+                    .increment(1);
+                let reason = format!("the message is not an event envelope: {error}");
+                tracing::error!(%consumer, routing_key = %delivery.routing_key, %reason, "dead-lettering a message");
+                self.dead_letter(&delivery, &reason, failed_before).await;
+                return;
+            }
+        };
+        let event_type = envelope.event.event_type();
+        if !self.subscription.event_types.contains(&event_type) {
+            // The queue is still bound to a type an earlier version subscribed to.
+            tracing::debug!(%consumer, event = %envelope.id, event_type = event_type.as_str(), "skipping an event of a type not subscribed");
+            self.ack(&delivery).await;
+            return;
+        }
+        let outcome = AssertUnwindSafe(self.subscription.handler.handle(&envelope))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Outcome::Retry("the handler panicked".into()));
+        match outcome {
+            Outcome::Done => {
+                metrics::counter!("moviebook_events_handled_total", "consumer" => consumer)
+                    .increment(1);
+                self.ack(&delivery).await;
+            }
+            Outcome::Reject(reason) => {
+                metrics::counter!("moviebook_events_failed_total", "consumer" => consumer.clone())
+                    .increment(1);
+                tracing::error!(%consumer, event = %envelope.id, %reason, "event rejected");
+                self.dead_letter(&delivery, &reason, failed_before + 1)
+                    .await;
+            }
+            Outcome::Retry(reason) => {
+                let failed = failed_before.saturating_add(1);
+                if failed >= self.options.attempts() {
+                    metrics::counter!("moviebook_events_failed_total", "consumer" => consumer.clone())
+                        .increment(1);
+                    tracing::error!(%consumer, event = %envelope.id, attempts = failed, %reason, "event failed too often");
+                    let reason = format!("gave up after {failed} attempts: {reason}");
+                    self.dead_letter(&delivery, &reason, failed).await;
+                } else {
+                    metrics::counter!("moviebook_events_retried_total", "consumer" => consumer.clone())
+                        .increment(1);
+                    tracing::warn!(%consumer, event = %envelope.id, attempt = failed, %reason, "event will be retried");
+                    self.retry(&delivery, failed).await;
+                }
+            }
+        }
+    }
+
+    /// The routing key the event was published with, kept across retries.
+    fn original_routing_key(&self, delivery: &Delivery) -> String {
+        headers::get(&delivery.properties, headers::ROUTING_KEY)
+            .and_then(headers::text)
+            .unwrap_or_else(|| delivery.routing_key.to_string())
+    }
+
+    async fn retry(&self, delivery: &Delivery, failed: u32) {
+        let index = usize::try_from(failed.saturating_sub(1)).unwrap_or(usize::MAX);
+        let Some(delay) = self
+            .options
+            .retry_delays
+            .get(index)
+            .or(self.options.retry_delays.last())
+        else {
+            return self
+                .dead_letter(delivery, "no retry delays configured", failed)
+                .await;
+        };
+        let mut table = headers::own_headers(&delivery.properties);
+        headers::set_int(&mut table, headers::ATTEMPT, i64::from(failed));
+        headers::set_text(
+            &mut table,
+            headers::ROUTING_KEY,
+            &self.original_routing_key(delivery),
+        );
+        let queue = self.options.retry_queue_name(self.consumer(), *delay);
+        self.set_aside(delivery, &queue, table).await;
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str, attempts: u32) {
+        let mut table = headers::own_headers(&delivery.properties);
+        headers::set_text(
+            &mut table,
+            headers::REASON,
+            &headers::truncate_reason(reason),
+        );
+        headers::set_text(&mut table, headers::CONSUMER, self.consumer());
+        headers::set_text(
+            &mut table,
+            headers::ROUTING_KEY,
+            &self.original_routing_key(delivery),
+        );
+        headers::set_int(&mut table, headers::ATTEMPT, i64::from(attempts));
+        headers::set_int(
+            &mut table,
+            headers::DEAD_LETTERED_AT,
+            domain::timestamp::now_micros(),
+        );
+        self.set_aside(delivery, &self.dead_letter_queue, table)
+            .await;
+    }
+
+    /// Moves the message to another queue: republish with a confirm, then ack the original.
+    async fn set_aside(&self, delivery: &Delivery, queue: &str, table: FieldTable) {
+        let properties = headers::republished(&delivery.properties, table);
+        match publish_to_queue(
+            &self.channel,
+            queue,
+            &delivery.data,
+            properties,
+            self.options.publish_timeout,
+        )
+        .await
+        {
+            Ok(()) => self.ack(delivery).await,
+            Err(error) => {
+                tracing::warn!(consumer = %self.consumer(), %queue, %error, "could not move a message; handing it back to the broker");
+                tokio::time::sleep(REQUEUE_PAUSE).await;
+                let requeue = BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                };
+                if let Err(error) = delivery.nack(requeue).await {
+                    tracing::debug!(consumer = %self.consumer(), %error, "could not hand a message back; the broker redelivers it when the channel closes");
+                }
+            }
+        }
+    }
+
+    async fn ack(&self, delivery: &Delivery) {
+        match delivery.ack(BasicAckOptions::default()).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => tracing::debug!(
+                consumer = %self.consumer(),
+                "the channel closed before the ack; the broker delivers the message again"
+            ),
+        }
+    }
+}
