@@ -1,5 +1,7 @@
 //! `moviebook serve`: runs MovieBook with the roles and adapters its configuration names.
 
+mod dlq;
+
 use clap::{Parser, Subcommand};
 use moviebook::{Application, Config, telemetry};
 use tokio_util::sync::CancellationToken;
@@ -19,6 +21,8 @@ struct Cli {
 enum Command {
     /// Serve the API (every role in one process unless MOVIEBOOK_ROLES says otherwise).
     Serve(Config),
+    /// Inspect, replay or purge the events a consumer set aside in its RabbitMQ dead-letter queue.
+    Dlq(dlq::DlqArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,7 +42,10 @@ fn return_large_allocations_to_the_system() {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let Command::Serve(config) = Cli::parse().command;
+    let config = match Cli::parse().command {
+        Command::Serve(config) => config,
+        Command::Dlq(args) => return dlq::run(args).await,
+    };
     telemetry::init_logging();
     let app = Application::build(config).await?;
     if let Some(token) = &app.generated_admin_token {
