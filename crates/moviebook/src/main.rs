@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (every role in one process unless MOVIEBOOK_ROLES says otherwise).
-    Serve(Config),
+    Serve(Box<Config>),
     /// Inspect, replay or purge the events a consumer set aside in its RabbitMQ dead-letter queue.
     Dlq(dlq::DlqArgs),
 }
@@ -43,7 +43,7 @@ fn return_large_allocations_to_the_system() {
 
 async fn run() -> anyhow::Result<()> {
     let config = match Cli::parse().command {
-        Command::Serve(config) => config,
+        Command::Serve(config) => *config,
         Command::Dlq(args) => return dlq::run(args).await,
     };
     telemetry::init_logging();
