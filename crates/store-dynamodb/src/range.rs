@@ -13,7 +13,7 @@
 
 use std::ops::Bound;
 
-use store::Query;
+use store::{Query, prefix_successor};
 
 use crate::codec::MAX_SK_BYTES;
 
@@ -43,33 +43,7 @@ impl KeyRange {
         if prefix.len() > MAX_SK_BYTES {
             return None;
         }
-        let successor = successor(prefix);
-        let after = query.after.as_deref();
-        let from_prefix = || {
-            if prefix.is_empty() {
-                Bound::Unbounded
-            } else {
-                Bound::Included(prefix.to_owned())
-            }
-        };
-        // `after` and the prefix's bound on the same side are both limits; the tighter one
-        // is kept (Rust compares strings by their UTF-8 bytes, as DynamoDB does).
-        let (lower, upper) = if query.descending {
-            let upper = match (after, successor) {
-                (Some(after), Some(successor)) if successor.as_str() <= after => {
-                    Bound::Excluded(successor)
-                }
-                (Some(after), _) => Bound::Excluded(after.to_owned()),
-                (None, successor) => successor.map_or(Bound::Unbounded, Bound::Excluded),
-            };
-            (from_prefix(), upper)
-        } else {
-            let lower = match after {
-                Some(after) if after >= prefix => Bound::Excluded(after.to_owned()),
-                _ => from_prefix(),
-            };
-            (lower, successor.map_or(Bound::Unbounded, Bound::Excluded))
-        };
+        let (lower, upper) = query.sk_range();
         let range = KeyRange { lower, upper };
         (!range.is_empty()).then_some(range)
     }
@@ -104,7 +78,7 @@ impl KeyRange {
     /// `BETWEEN` or a bound was too long to send.
     pub(crate) fn condition(&self) -> SkCondition {
         if let (Bound::Included(prefix), Bound::Excluded(successor_of)) = (&self.lower, &self.upper)
-            && successor(prefix).as_ref() == Some(successor_of)
+            && prefix_successor(prefix).as_ref() == Some(successor_of)
         {
             return SkCondition::BeginsWith(prefix.clone());
         }
@@ -151,7 +125,7 @@ fn sendable_upper(bound: &Bound<String>) -> Option<(String, bool)> {
         // The successor of a prefix of the bound lies above it. Four bytes are kept spare
         // because the successor's last character may take more bytes than the one it
         // replaces.
-        successor(truncate(value, MAX_SK_BYTES - 4)).map(|above| (above, false))
+        prefix_successor(truncate(value, MAX_SK_BYTES - 4)).map(|above| (above, false))
     } else {
         Some((value.clone(), inclusive))
     }
@@ -164,25 +138,6 @@ fn truncate(s: &str, bytes: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// The least string greater than every string that starts with `prefix`, in code-point
-/// (UTF-8 byte) order, or `None` when no string is: for "" and for a prefix made only of
-/// the last code point.
-fn successor(prefix: &str) -> Option<String> {
-    let mut successor = prefix.to_owned();
-    while let Some(last) = successor.pop() {
-        // Trailing last code points cannot grow, so the one before them grows instead.
-        let next = match last {
-            char::MAX => continue,
-            // The surrogates are not characters; the next one after them is.
-            '\u{D7FF}' => '\u{E000}',
-            _ => char::from_u32(u32::from(last) + 1)?,
-        };
-        successor.push(next);
-        return Some(successor);
-    }
-    None
 }
 
 #[cfg(test)]
@@ -200,16 +155,6 @@ mod tests {
     }
 
     use SkCondition::*;
-
-    #[test]
-    fn successor_increments_the_last_code_point_that_can_grow() {
-        assert_eq!(successor(""), None);
-        assert_eq!(successor("a#"), Some("a$".into()));
-        assert_eq!(successor("\u{7F}"), Some("\u{80}".into()));
-        assert_eq!(successor("x\u{D7FF}"), Some("x\u{E000}".into()));
-        assert_eq!(successor("ab\u{10FFFF}\u{10FFFF}"), Some("ac".into()));
-        assert_eq!(successor("\u{10FFFF}"), None);
-    }
 
     #[test]
     fn a_prefix_alone_is_begins_with() {

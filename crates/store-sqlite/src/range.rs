@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 
+use std::ops::Bound;
+
 use store::Query;
 
 /// The SQL of one query page and the sort-key bounds it binds after the partition key
@@ -16,29 +18,15 @@ pub(crate) struct PageSql<'q> {
 impl<'q> PageSql<'q> {
     /// The statement for `query`.
     pub(crate) fn of(query: &'q Query) -> Self {
-        let prefix = query.sk_prefix.as_str();
-        let successor = successor(prefix);
-        let after = query.after.as_deref();
-        // `after` may lie anywhere, even outside the prefix, so it and the prefix's bound on
-        // the same side are both limits and the tighter one is kept (Rust compares strings
-        // by their bytes, as BINARY does).
-        let (lower, upper): (Option<(&str, Cow<'q, str>)>, _) = if query.descending {
-            let upper = match (after, successor) {
-                (Some(after), Some(successor)) if successor.as_str() <= after => {
-                    Some(Cow::Owned(successor))
-                }
-                (Some(after), _) => Some(Cow::Borrowed(after)),
-                (None, successor) => successor.map(Cow::Owned),
+        let bound =
+            |bound: Bound<String>, inclusive: &'static str, exclusive: &'static str| match bound {
+                Bound::Unbounded => None,
+                Bound::Included(value) => Some((inclusive, Cow::Owned(value))),
+                Bound::Excluded(value) => Some((exclusive, Cow::Owned(value))),
             };
-            let lower = (!prefix.is_empty()).then_some((">=", Cow::Borrowed(prefix)));
-            (lower, upper.map(|bound| ("<", bound)))
-        } else {
-            let lower = match after {
-                Some(after) if after >= prefix => Some((">", Cow::Borrowed(after))),
-                _ => (!prefix.is_empty()).then_some((">=", Cow::Borrowed(prefix))),
-            };
-            (lower, successor.map(|bound| ("<", Cow::Owned(bound))))
-        };
+        let (lower, upper) = query.sk_range();
+        let (lower, upper): (Option<(&str, Cow<'q, str>)>, _) =
+            (bound(lower, ">=", ">"), bound(upper, "<=", "<"));
 
         let mut sql = String::from("SELECT sk, attrs FROM items WHERE pk = ?1");
         let mut bounds = Vec::with_capacity(2);
@@ -52,41 +40,9 @@ impl<'q> PageSql<'q> {
     }
 }
 
-/// The least string greater than every string that starts with `prefix`, in code-point
-/// (UTF-8 byte) order, or `None` when no string is: for "" and for a prefix made only of
-/// the last code point.
-fn successor(prefix: &str) -> Option<String> {
-    let mut successor = prefix.to_owned();
-    while let Some(last) = successor.pop() {
-        // Trailing last code points cannot grow, so the one before them grows instead.
-        let next = match last {
-            char::MAX => continue,
-            // The surrogates are not characters; the next one after them is.
-            '\u{D7FF}' => '\u{E000}',
-            _ => char::from_u32(u32::from(last) + 1)?,
-        };
-        successor.push(next);
-        return Some(successor);
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn successor_increments_the_last_code_point_that_can_grow() {
-        assert_eq!(successor(""), None);
-        assert_eq!(successor("a"), Some("b".into()));
-        assert_eq!(successor("a#"), Some("a$".into()));
-        assert_eq!(successor("é"), Some("ê".into()));
-        assert_eq!(successor("\u{7F}"), Some("\u{80}".into()));
-        assert_eq!(successor("\u{FFFF}"), Some("\u{10000}".into()));
-        assert_eq!(successor("x\u{D7FF}"), Some("x\u{E000}".into()));
-        assert_eq!(successor("ab\u{10FFFF}\u{10FFFF}"), Some("ac".into()));
-        assert_eq!(successor("\u{10FFFF}"), None);
-    }
 
     #[test]
     fn bounds_follow_direction_prefix_and_after() {

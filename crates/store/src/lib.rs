@@ -8,6 +8,8 @@
 //! services write themselves. The `conformance` feature holds the suite that pins these
 //! semantics for every adapter.
 
+use std::ops::Bound;
+
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
@@ -169,6 +171,61 @@ impl Query {
     }
 }
 
+impl Query {
+    /// The sort keys this query reads, exactly. The prefix gives `prefix <= sk <
+    /// successor(prefix)`; `after` may be any string, even outside the prefix, and it and
+    /// the prefix's bound on the side the read starts from are both limits, of which the
+    /// tighter is kept. Strings compare by their UTF-8 bytes, as both stores do. The range
+    /// may be empty (an `after` before the prefix in a descending read).
+    pub fn sk_range(&self) -> (Bound<String>, Bound<String>) {
+        let prefix = self.sk_prefix.as_str();
+        let successor = prefix_successor(prefix);
+        let after = self.after.as_deref();
+        let from_prefix = || {
+            if prefix.is_empty() {
+                Bound::Unbounded
+            } else {
+                Bound::Included(prefix.to_owned())
+            }
+        };
+        if self.descending {
+            let upper = match (after, successor) {
+                (Some(after), Some(successor)) if successor.as_str() <= after => {
+                    Bound::Excluded(successor)
+                }
+                (Some(after), _) => Bound::Excluded(after.to_owned()),
+                (None, successor) => successor.map_or(Bound::Unbounded, Bound::Excluded),
+            };
+            (from_prefix(), upper)
+        } else {
+            let lower = match after {
+                Some(after) if after >= prefix => Bound::Excluded(after.to_owned()),
+                _ => from_prefix(),
+            };
+            (lower, successor.map_or(Bound::Unbounded, Bound::Excluded))
+        }
+    }
+}
+
+/// The least string greater than every string that starts with `prefix`, in code-point
+/// (UTF-8 byte) order, or `None` when no string is: for "" and for a prefix made only of
+/// the last code point.
+pub fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut successor = prefix.to_owned();
+    while let Some(last) = successor.pop() {
+        // Trailing last code points cannot grow, so the one before them grows instead.
+        let next = match last {
+            char::MAX => continue,
+            // The surrogates are not characters; the next one after them is.
+            '\u{D7FF}' => '\u{E000}',
+            _ => char::from_u32(u32::from(last) + 1)?,
+        };
+        successor.push(next);
+        return Some(successor);
+    }
+    None
+}
+
 /// One page of a query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
@@ -303,6 +360,22 @@ impl<S: Store + ?Sized> StoreExt for S {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn successor_increments_the_last_code_point_that_can_grow() {
+        assert_eq!(prefix_successor(""), None);
+        assert_eq!(prefix_successor("a"), Some("b".into()));
+        assert_eq!(prefix_successor("a#"), Some("a$".into()));
+        assert_eq!(prefix_successor("é"), Some("ê".into()));
+        assert_eq!(prefix_successor("\u{7F}"), Some("\u{80}".into()));
+        assert_eq!(prefix_successor("\u{FFFF}"), Some("\u{10000}".into()));
+        assert_eq!(prefix_successor("x\u{D7FF}"), Some("x\u{E000}".into()));
+        assert_eq!(
+            prefix_successor("ab\u{10FFFF}\u{10FFFF}"),
+            Some("ac".into())
+        );
+        assert_eq!(prefix_successor("\u{10FFFF}"), None);
+    }
 
     fn update(set: &[&str], add: &[&str]) -> Write {
         Write::Update {
