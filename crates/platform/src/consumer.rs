@@ -6,15 +6,26 @@
 //! condition re-plans from fresh reads.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bus::{Handler, Outcome, Subscription};
 use domain::events::{Envelope, EventType};
+use rand::Rng;
 use serde_json::{Map, json};
 use store::{Condition, Item, Key, Store, StoreError, Write};
 
 /// How often a plan whose reads went stale is made again before the bus retries later.
-const REPLANS: usize = 10;
+const REPLANS: u32 = 20;
+
+/// The pause before replan `attempt`: random, so deliveries racing on one hot item (a
+/// movie's score during a burst of reviews, handled by every replica at once) take turns
+/// instead of colliding again, and growing, so a long burst still drains within seconds
+/// rather than falling through to the bus's much longer retry delays.
+fn replan_pause(attempt: u32) -> Duration {
+    let ceiling_ms = (5u64 << attempt.min(6)).min(250);
+    Duration::from_millis(rand::rng().random_range(0..=ceiling_ms))
+}
 
 /// A read model's update rule.
 #[async_trait]
@@ -87,10 +98,10 @@ impl<P: Projection> IdempotentConsumer<P> {
 #[async_trait]
 impl<P: Projection> Handler for IdempotentConsumer<P> {
     async fn handle(&self, envelope: &Envelope) -> Outcome {
-        for _ in 0..REPLANS {
+        for attempt in 0..REPLANS {
             match self.apply(envelope).await {
                 Ok(true) => return Outcome::Done,
-                Ok(false) => continue,
+                Ok(false) => tokio::time::sleep(replan_pause(attempt)).await,
                 Err(StoreError::Unavailable(reason)) => return Outcome::Retry(reason),
                 Err(error) => return Outcome::Reject(error.to_string()),
             }
