@@ -11,21 +11,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bus::{Handler, Outcome, Subscription};
 use domain::events::{Envelope, EventType};
-use rand::Rng;
 use serde_json::{Map, json};
 use store::{Condition, Item, Key, Store, StoreError, Write};
 
 /// How often a plan whose reads went stale is made again before the bus retries later.
 const REPLANS: u32 = 20;
 
-/// The pause before replan `attempt`: random, so deliveries racing on one hot item (a
-/// movie's score during a burst of reviews, handled by every replica at once) take turns
-/// instead of colliding again, and growing, so a long burst still drains within seconds
-/// rather than falling through to the bus's much longer retry delays.
-fn replan_pause(attempt: u32) -> Duration {
-    let ceiling_ms = (5u64 << attempt.min(6)).min(250);
-    Duration::from_millis(rand::rng().random_range(0..=ceiling_ms))
-}
+/// Re-plans back off (see [`store::backoff`]) from this first pause up to the cap: deliveries
+/// racing on one hot item (a movie's score during a burst of reviews, handled by every
+/// replica at once) take turns instead of colliding again, and a long burst still drains
+/// within seconds rather than falling through to the bus's much longer retry delays.
+const REPLAN_BACKOFF_BASE: Duration = Duration::from_millis(5);
+const REPLAN_BACKOFF_CAP: Duration = Duration::from_millis(250);
 
 /// A read model's update rule.
 #[async_trait]
@@ -99,9 +96,13 @@ impl<P: Projection> IdempotentConsumer<P> {
 impl<P: Projection> Handler for IdempotentConsumer<P> {
     async fn handle(&self, envelope: &Envelope) -> Outcome {
         for attempt in 0..REPLANS {
+            if attempt > 0 {
+                let pause = store::backoff(attempt, REPLAN_BACKOFF_BASE, REPLAN_BACKOFF_CAP);
+                tokio::time::sleep(pause).await;
+            }
             match self.apply(envelope).await {
                 Ok(true) => return Outcome::Done,
-                Ok(false) => tokio::time::sleep(replan_pause(attempt)).await,
+                Ok(false) => continue,
                 Err(StoreError::Unavailable(reason)) => return Outcome::Retry(reason),
                 Err(error) => return Outcome::Reject(error.to_string()),
             }

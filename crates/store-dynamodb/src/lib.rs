@@ -52,7 +52,7 @@ use store::{
 };
 
 use codec::{PK, Stored, attribute_name, attribute_value};
-use errors::{Outcome, backoff, read_error, transaction_outcome, write_outcome};
+use errors::{Outcome, read_error, transaction_outcome, write_outcome};
 use range::{KeyRange, SkCondition};
 
 /// Where the store's table is and how long calls may take.
@@ -199,7 +199,12 @@ impl DynamoStore {
                 }
                 Err(Outcome::Retry(reason)) => {
                     tracing::debug!(table = %self.table, tries, %reason, "retrying a write");
-                    tokio::time::sleep(backoff(tries, RETRY_BACKOFF_BASE, RETRY_BACKOFF_CAP)).await;
+                    tokio::time::sleep(store::backoff(
+                        tries,
+                        RETRY_BACKOFF_BASE,
+                        RETRY_BACKOFF_CAP,
+                    ))
+                    .await;
                 }
             }
         }
@@ -418,7 +423,12 @@ impl Store for DynamoStore {
                         pending.len()
                     )));
                 }
-                tokio::time::sleep(backoff(stalls, RETRY_BACKOFF_BASE, RETRY_BACKOFF_CAP)).await;
+                tokio::time::sleep(store::backoff(
+                    stalls,
+                    RETRY_BACKOFF_BASE,
+                    RETRY_BACKOFF_CAP,
+                ))
+                .await;
             }
         }
         Ok(keys.iter().map(|key| found.get(key).cloned()).collect())

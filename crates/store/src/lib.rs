@@ -13,8 +13,11 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+mod backoff;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+
+pub use backoff::backoff;
 
 /// An item's attributes.
 pub type Attrs = Map<String, Value>;
