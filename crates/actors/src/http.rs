@@ -1,19 +1,19 @@
 //! The actor endpoints of API.md: `POST /actors`, `GET /actors`, `GET /actors/{id}`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use domain::NewActor;
 use platform::ApiError;
-use platform::auth::{Authenticator, Principal};
-use platform::http::JsonBody;
+use platform::auth::{Admin, Authenticator};
+use platform::http::{JsonBody, Query};
 use platform::pagination::{self, PageOf, PageRequest};
 use platform::problem::Problem;
 use projector::search::{self, ActorListing, Index, SearchCursor};
+use serde::Deserialize;
 use serde::Serialize;
 use utoipa::OpenApi;
 
@@ -44,23 +44,21 @@ pub fn router(api: ActorsApi) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     paths(create_actor, list_actors, get_actor),
-    components(schemas(ActorView, ActorListing, CreateActor))
+    components(schemas(ActorView, ActorListing, NewActor))
 )]
 pub struct ActorsDoc;
 
-/// `POST /actors` body.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // Describes the body for the OpenAPI document; the body is read by `NewActor::parse`.
-pub struct CreateActor {
-    /// 1..200 characters, trimmed.
-    name: String,
-    /// `YYYY-MM-DD`, not in the future.
-    date_of_birth: Option<String>,
-    bio: Option<String>,
-    /// http(s) URL.
-    thumbnail_url: Option<String>,
-    /// http(s) URLs.
-    pictures: Option<Vec<String>>,
+/// `GET /actors` parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActorListQuery {
+    /// Words that must start words of the name; case and accents ignored.
+    search: Option<String>,
+    /// Page size, 1..100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// A page of actors.
@@ -70,39 +68,36 @@ pub struct ActorPage {
     next_cursor: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/actors", tag = "actors", request_body = CreateActor,
+#[utoipa::path(post, path = "/api/v1/actors", tag = "actors", request_body = NewActor,
     security(("bearer" = [])),
     responses((status = 201, body = ActorView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_actor(
     State(api): State<ActorsApi>,
-    principal: Principal,
-    JsonBody(body): JsonBody,
+    _: Admin,
+    JsonBody(actor): JsonBody<NewActor>,
 ) -> Result<(StatusCode, Json<ActorView>), ApiError> {
-    principal.require_admin()?;
-    let actor = NewActor::parse(&body)?;
     Ok((StatusCode::CREATED, Json(api.service.create(actor).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/actors", tag = "actors",
-    params(("search" = Option<String>, Query, description = "words that must start words of the name"),
-           ("limit" = Option<usize>, Query, description = "1..100, default 20"),
-           ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    params(ActorListQuery),
     responses((status = 200, body = ActorPage), (status = 422, body = Problem)))]
 async fn list_actors(
     State(api): State<ActorsApi>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(query): Query<ActorListQuery>,
 ) -> Result<Json<PageOf<ActorListing>>, ApiError> {
     let store = api.service.store_handle();
-    let search_text = params.get("search").map(|s| s.trim()).unwrap_or("");
+    let search_text = query.search.as_deref().map(str::trim).unwrap_or("");
+    let (limit, cursor) = (query.limit.as_deref(), query.cursor.as_deref());
     if domain::text::words(search_text).is_empty() {
-        let PageRequest { limit, cursor } = pagination::page_request::<String>(&params)?;
+        let PageRequest { limit, cursor } = pagination::page_request::<String>(limit, cursor)?;
         let (items, next) = search::actors_page(store.as_ref(), cursor.as_deref(), limit).await?;
         return Ok(Json(PageOf {
             items,
             next_cursor: next.as_ref().map(pagination::encode),
         }));
     }
-    let PageRequest { limit, cursor } = pagination::page_request::<SearchCursor>(&params)?;
+    let PageRequest { limit, cursor } = pagination::page_request::<SearchCursor>(limit, cursor)?;
     let (found, next) =
         search::search_page(store.as_ref(), Index::Actors, search_text, cursor, limit).await?;
     let items = found.iter().filter_map(|(id, item)| {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use domain::events::{ActorCreated, Envelope, Event};
 use domain::{ActorSummaryRef, NewActor};
 use platform::ApiError;
-use platform::directory::ActorDirectory;
+use platform::directory::{ActorDirectory, DirectoryError};
 use platform::outbox::Outbox;
 use projector::filmography::{FilmographyEntry, filmography};
 use serde::Serialize;
@@ -132,7 +132,7 @@ impl LocalActorDirectory {
 
 #[async_trait]
 impl ActorDirectory for LocalActorDirectory {
-    async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, ApiError> {
+    async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, DirectoryError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(store::MAX_BATCH_GET_KEYS) {
             let keys: Vec<Key> = chunk.iter().map(actor_key).collect();

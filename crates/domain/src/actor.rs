@@ -3,15 +3,23 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::input::{Fields, ValidationErrors};
+use crate::input::{Fields, RequestBody, ValidationErrors};
 
 /// A validated `POST /actors` body.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct NewActor {
+    /// 1..200 characters, trimmed.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    /// `YYYY-MM-DD`, not in the future.
     pub date_of_birth: Option<time::Date>,
+    /// At most 10,000 characters.
+    #[schema(max_length = 10000)]
     pub bio: Option<String>,
+    /// An http(s) URL.
     pub thumbnail_url: Option<String>,
+    /// At most 20 http(s) URLs.
+    #[schema(required = false, max_items = 20)]
     pub pictures: Vec<String>,
 }
 
@@ -28,13 +36,9 @@ pub const BIO_MAX: usize = 10_000;
 const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
-impl NewActor {
-    /// Reads and checks a request body.
-    pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
-        let mut f = Fields::new(
-            body,
-            &["name", "date_of_birth", "bio", "thumbnail_url", "pictures"],
-        );
+impl RequestBody for NewActor {
+    fn parse(body: &Value) -> Result<Self, ValidationErrors> {
+        let mut f = Fields::of::<NewActor>(body);
         let name = f.name("name", ACTOR_NAME_MAX);
         let date_of_birth = match f.raw("date_of_birth").map(Value::as_str) {
             None => None,

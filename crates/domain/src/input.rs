@@ -1,5 +1,8 @@
 //! Reading a JSON request body field by field, so that a bad request is answered with
-//! every failing field at once rather than only the first one serde meets.
+//! every failing field at once rather than only the first one serde meets. A request body
+//! type is also the type the OpenAPI document describes: its fields are the schema's
+//! properties, and the properties are the only fields the parser accepts, so the document
+//! and the parser cannot drift apart.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -24,6 +27,38 @@ impl ValidationErrors {
             message: message.into(),
         }])
     }
+
+    /// Both values, or every failure of either: parts of a request checked apart still
+    /// report all their failing fields together.
+    pub fn join<A, B>(
+        a: Result<A, ValidationErrors>,
+        b: Result<B, ValidationErrors>,
+    ) -> Result<(A, B), ValidationErrors> {
+        match (a, b) {
+            (Ok(a), Ok(b)) => Ok((a, b)),
+            (Err(mut a), Err(b)) => {
+                a.0.extend(b.0);
+                Err(a)
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    }
+}
+
+/// A JSON request body type: documented by its schema, read by its parser.
+pub trait RequestBody: utoipa::ToSchema + Sized {
+    /// Reads and checks a body, reporting every failing field. Implementations start with
+    /// [`Fields::of`], so the fields they accept are the schema's properties.
+    fn parse(body: &Value) -> Result<Self, ValidationErrors>;
+}
+
+/// The property names of a body type's schema.
+fn properties<T: utoipa::ToSchema>() -> Vec<String> {
+    use utoipa::openapi::{RefOr, schema::Schema};
+    match T::schema() {
+        RefOr::T(Schema::Object(object)) => object.properties.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A request body being read: each accessor records a failure and returns `None`
@@ -34,8 +69,16 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    /// Starts reading `body` as a `T`: a JSON object whose keys are all properties of
+    /// `T`'s schema.
+    pub fn of<T: RequestBody>(body: &'a Value) -> Self {
+        let known = properties::<T>();
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        Self::new(body, &known)
+    }
+
     /// Starts reading `body`, which must be a JSON object whose keys are all in `known`.
-    pub fn new(body: &'a Value, known: &[&str]) -> Self {
+    fn new(body: &'a Value, known: &[&str]) -> Self {
         let mut fields = Fields {
             object: body.as_object(),
             errors: Vec::new(),
@@ -240,6 +283,27 @@ mod tests {
         let errors = fields.finish(|| Some(())).unwrap_err().0;
         let names: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(names, ["extra", "title", "year", "genres"]);
+    }
+
+    #[test]
+    fn a_body_accepts_exactly_the_properties_of_its_schema() {
+        assert_eq!(
+            properties::<crate::NewMovie>(),
+            [
+                "actors",
+                "genres",
+                "overview",
+                "pictures",
+                "release_year",
+                "thumbnail_url",
+                "title"
+            ]
+        );
+        let errors = crate::NewReview::parse(&json!({"score": 5, "rating": 1}))
+            .unwrap_err()
+            .0;
+        assert_eq!(errors[0].field, "rating");
+        assert_eq!(errors[0].message, "unknown field");
     }
 
     #[test]

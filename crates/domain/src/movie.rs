@@ -3,28 +3,65 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::input::{Fields, ValidationErrors};
+use crate::input::{Fields, RequestBody, ValidationErrors};
 use crate::timestamp::current_year;
 
 /// A validated `POST /movies` body. Actor ids are checked for existence by the movies
 /// service, which asks the actors service.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct NewMovie {
+    /// 1..300 characters, trimmed.
+    #[schema(min_length = 1, max_length = 300)]
     pub title: String,
+    /// 1870..(current year + 10).
+    #[schema(minimum = 1870)]
     pub release_year: i32,
-    /// Lower-case, trimmed, duplicates merged, in the order first given.
+    /// 1..10 names of 1..40 characters; stored lower-case and trimmed, duplicates merged,
+    /// in the order first given.
+    #[schema(min_items = 1, max_items = 10)]
     pub genres: Vec<String>,
-    pub cast: Vec<CastEntry>,
+    /// The cast: existing actors and the role each plays (at most 50).
+    #[schema(required = false, max_items = 50)]
+    pub actors: Vec<CastEntry>,
+    /// At most 10,000 characters.
+    #[schema(max_length = 10000)]
     pub overview: Option<String>,
+    /// An http(s) URL.
     pub thumbnail_url: Option<String>,
+    /// At most 20 http(s) URLs.
+    #[schema(required = false, max_items = 20)]
     pub pictures: Vec<String>,
 }
 
 /// One cast member as requested: an actor id and the role played.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CastEntry {
+    /// An existing actor's id.
     pub actor_id: Uuid,
+    /// 1..100 characters: a character or a billing ("Neo", "lead").
+    #[schema(min_length = 1, max_length = 100)]
     pub role: String,
+}
+
+impl RequestBody for CastEntry {
+    fn parse(item: &Value) -> Result<Self, ValidationErrors> {
+        let mut entry = Fields::of::<CastEntry>(item);
+        let actor_id = entry.string("actor_id");
+        let role = entry.name("role", ROLE_MAX);
+        let actor_id = actor_id.and_then(|text| {
+            let id = crate::ids::parse_id(&text);
+            if id.is_none() {
+                entry.fail("actor_id", "is not an actor id");
+            }
+            id
+        });
+        entry.finish(|| {
+            Some(CastEntry {
+                actor_id: actor_id?,
+                role: role?,
+            })
+        })
+    }
 }
 
 pub const TITLE_MAX: usize = 300;
@@ -36,26 +73,14 @@ pub const OVERVIEW_MAX: usize = 10_000;
 pub const PICTURES_MAX: usize = 20;
 pub const FIRST_RELEASE_YEAR: i64 = 1870;
 
-impl NewMovie {
-    /// Reads and checks a request body.
-    pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
-        let mut f = Fields::new(
-            body,
-            &[
-                "title",
-                "release_year",
-                "genres",
-                "actors",
-                "overview",
-                "thumbnail_url",
-                "pictures",
-            ],
-        );
+impl RequestBody for NewMovie {
+    fn parse(body: &Value) -> Result<Self, ValidationErrors> {
+        let mut f = Fields::of::<NewMovie>(body);
         let title = f.name("title", TITLE_MAX);
         let latest = i64::from(current_year()) + 10;
         let release_year = f.integer("release_year", FIRST_RELEASE_YEAR..=latest);
         let genres = parse_genres(&mut f);
-        let cast = parse_cast(&mut f);
+        let actors = parse_cast(&mut f);
         let overview = f.optional_text("overview", OVERVIEW_MAX);
         let thumbnail_url = f.optional_url("thumbnail_url");
         let pictures = f.url_list("pictures", PICTURES_MAX);
@@ -64,7 +89,7 @@ impl NewMovie {
                 title: title?,
                 release_year: i32::try_from(release_year?).ok()?,
                 genres: genres?,
-                cast,
+                actors,
                 overview,
                 thumbnail_url,
                 pictures,
@@ -118,33 +143,18 @@ fn parse_cast(f: &mut Fields<'_>) -> Vec<CastEntry> {
     }
     let mut cast = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let mut entry = Fields::new(item, &["actor_id", "role"]);
-        let actor_id = entry.string("actor_id");
-        let role = entry.name("role", ROLE_MAX);
-        let mut errors = match entry.finish(|| Some(())) {
-            Ok(()) => Vec::new(),
-            Err(errors) => errors.0,
-        };
-        let actor_id = actor_id.and_then(|text| {
-            let id = crate::ids::parse_id(&text);
-            if id.is_none() {
-                errors.push(crate::FieldError {
-                    field: "actor_id".into(),
-                    message: "is not an actor id".into(),
-                });
+        match CastEntry::parse(item) {
+            Ok(entry) => cast.push(entry),
+            Err(errors) => {
+                for error in errors.0 {
+                    let field = if error.field.is_empty() {
+                        format!("actors[{i}]")
+                    } else {
+                        format!("actors[{i}].{}", error.field)
+                    };
+                    f.fail(&field, error.message);
+                }
             }
-            id
-        });
-        for error in errors {
-            let field = if error.field.is_empty() {
-                format!("actors[{i}]")
-            } else {
-                format!("actors[{i}].{}", error.field)
-            };
-            f.fail(&field, error.message);
-        }
-        if let (Some(actor_id), Some(role)) = (actor_id, role) {
-            cast.push(CastEntry { actor_id, role });
         }
     }
     cast
@@ -165,7 +175,7 @@ mod tests {
         .unwrap();
         assert_eq!(movie.title, "The Matrix");
         assert_eq!(movie.genres, ["sci-fi", "action"]);
-        assert_eq!(movie.cast[0].role, "Neo");
+        assert_eq!(movie.actors[0].role, "Neo");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::input::{Fields, ValidationErrors};
+use crate::input::{Fields, RequestBody, ValidationErrors};
 
 pub const COMMENT_MAX: usize = 5000;
 
@@ -10,17 +10,19 @@ pub const COMMENT_MAX: usize = 5000;
 pub type ReviewScore = i64;
 
 /// A validated `POST /movies/{id}/reviews` body.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct NewReview {
+    /// An integer 1..10.
+    #[schema(minimum = 1, maximum = 10)]
     pub score: ReviewScore,
-    /// Absent when the reviewer wrote none.
+    /// 0..5000 characters; absent when the reviewer wrote none.
+    #[schema(max_length = 5000)]
     pub comment: Option<String>,
 }
 
-impl NewReview {
-    /// Reads and checks a request body.
-    pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
-        let mut f = Fields::new(body, &["score", "comment"]);
+impl RequestBody for NewReview {
+    fn parse(body: &Value) -> Result<Self, ValidationErrors> {
+        let mut f = Fields::of::<NewReview>(body);
         let score = f.integer("score", 1..=10);
         let comment = f.optional_text("comment", COMMENT_MAX);
         f.finish(|| {

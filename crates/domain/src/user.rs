@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::input::{Fields, ValidationErrors};
+use crate::input::{Fields, RequestBody, ValidationErrors};
 
 pub const USER_NAME_MAX: usize = 100;
 pub const PASSWORD_MIN: usize = 8;
@@ -11,30 +11,38 @@ pub const EMAIL_MAX: usize = 254;
 
 /// A validated `POST /users` body. The e-mail is kept as given (trimmed); uniqueness is
 /// decided on its lower-case form, [`email_key`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct NewUser {
+    /// 1..100 characters, trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
+    /// An e-mail address, unique case-insensitively.
+    #[schema(max_length = 254)]
     pub email: String,
+    /// 8..128 characters; stored only as an argon2id hash.
+    #[schema(min_length = 8, max_length = 128, format = Password)]
     pub password: String,
 }
 
 /// A `POST /auth/token` body.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Credentials {
     pub email: String,
+    #[schema(format = Password)]
     pub password: String,
 }
 
 /// A validated `PATCH /users/{id}` body.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct Rename {
+    /// 1..100 characters, trimmed.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 
-impl NewUser {
-    /// Reads and checks a request body.
-    pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
-        let mut f = Fields::new(body, &["name", "email", "password"]);
+impl RequestBody for NewUser {
+    fn parse(body: &Value) -> Result<Self, ValidationErrors> {
+        let mut f = Fields::of::<NewUser>(body);
         let name = f.name("name", USER_NAME_MAX);
         let email = f.string("email").map(|e| e.trim().to_owned());
         if let Some(email) = &email
@@ -62,10 +70,10 @@ impl NewUser {
     }
 }
 
-impl Credentials {
-    /// Reads a request body; only the shape is checked, never the password rules.
-    pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
-        let mut f = Fields::new(body, &["email", "password"]);
+/// Only the shape of credentials is checked, never the password rules.
+impl RequestBody for Credentials {
+    fn parse(body: &Value) -> Result<Self, ValidationErrors> {
+        let mut f = Fields::of::<Credentials>(body);
         let email = f.string("email");
         let password = f.string("password");
         f.finish(|| {
@@ -77,10 +85,9 @@ impl Credentials {
     }
 }
 
-impl Rename {
-    /// Reads and checks a request body.
-    pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
-        let mut f = Fields::new(body, &["name"]);
+impl RequestBody for Rename {
+    fn parse(body: &Value) -> Result<Self, ValidationErrors> {
+        let mut f = Fields::of::<Rename>(body);
         let name = f.name("name", USER_NAME_MAX);
         f.finish(|| Some(Rename { name: name? }))
     }

@@ -1,21 +1,20 @@
 //! The movie, review, genre and top-rated endpoints of API.md.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, Path, Query, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use domain::{NewMovie, NewReview};
+use domain::{CastEntry, NewMovie, NewReview, ValidationErrors};
 use platform::ApiError;
-use platform::auth::{Authenticator, Principal};
-use platform::http::JsonBody;
-use platform::pagination::{self, PageOf, PageRequest};
+use platform::auth::{Admin, Authenticator, Principal};
+use platform::http::{JsonBody, Query};
+use platform::pagination::{self, PageOf, PageParams, PageRequest};
 use platform::problem::Problem;
 use projector::catalog::{self, GenreCount, MovieSummary};
 use projector::search::{self, Index, SearchCursor};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 use uuid::Uuid;
 
@@ -77,9 +76,9 @@ pub fn router(api: MoviesApi) -> Router {
         CastView,
         ReviewView,
         GenreCount,
-        CreateMovie,
-        CastRequest,
-        WriteReview,
+        NewMovie,
+        CastEntry,
+        NewReview,
         MoviePage,
         ReviewPage,
         SummaryList,
@@ -88,40 +87,46 @@ pub fn router(api: MoviesApi) -> Router {
 )]
 pub struct MoviesDoc;
 
-/// `POST /movies` body.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // Describes the body for the OpenAPI document; the body is read by `NewMovie::parse`.
-pub struct CreateMovie {
-    /// 1..300 characters, trimmed.
-    title: String,
-    /// 1870..(current year + 10).
-    release_year: i32,
-    /// 1..10 names of 1..40 characters; stored lower-case, duplicates merged.
-    genres: Vec<String>,
-    actors: Option<Vec<CastRequest>>,
-    overview: Option<String>,
-    thumbnail_url: Option<String>,
-    pictures: Option<Vec<String>>,
+/// `GET /movies` parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MovieListQuery {
+    /// Every word must start a word of the title; case and accents ignored.
+    search: Option<String>,
+    /// Page size, 1..100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
-/// A cast member of a new movie.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // Describes the body for the OpenAPI document.
-pub struct CastRequest {
-    /// An existing actor's id.
-    actor_id: Uuid,
-    /// 1..100 characters: a character or a billing.
-    role: String,
+/// `GET /movies/top-rated` parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TopRatedQuery {
+    /// How many movies, 1..100 (default 10).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    limit: Option<String>,
+    /// Only movies with at least this many reviews (default 1).
+    #[param(value_type = Option<u32>, minimum = 1)]
+    min_reviews: Option<String>,
 }
 
-/// `POST /movies/{id}/reviews` body.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // Describes the body for the OpenAPI document; the body is read by `NewReview::parse`.
-pub struct WriteReview {
-    /// An integer 1..10.
-    score: i64,
-    /// 0..5000 characters.
-    comment: Option<String>,
+impl TopRatedQuery {
+    /// The checked limit and minimum review count, every failing parameter listed.
+    fn read(&self) -> Result<(usize, i64), ValidationErrors> {
+        let min_reviews = match self.min_reviews.as_deref() {
+            None => Ok(1),
+            Some(text) => match text.trim().parse::<i64>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(ValidationErrors::single(
+                    "min_reviews",
+                    "must be an integer of at least 1",
+                )),
+            },
+        };
+        ValidationErrors::join(pagination::limit(self.limit.as_deref(), 10), min_reviews)
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -150,31 +155,28 @@ fn movie_id(text: &str) -> Result<Uuid, ApiError> {
     domain::ids::parse_id(text).ok_or(ApiError::NotFound("no such movie"))
 }
 
-#[utoipa::path(post, path = "/api/v1/movies", tag = "movies", request_body = CreateMovie, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/movies", tag = "movies", request_body = NewMovie, security(("bearer" = [])),
     responses((status = 201, body = MovieView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_movie(
     State(api): State<MoviesApi>,
-    principal: Principal,
-    JsonBody(body): JsonBody,
+    _: Admin,
+    JsonBody(movie): JsonBody<NewMovie>,
 ) -> Result<(StatusCode, Json<MovieView>), ApiError> {
-    principal.require_admin()?;
-    let movie = NewMovie::parse(&body)?;
     Ok((StatusCode::CREATED, Json(api.service.create(movie).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/movies", tag = "movies",
-    params(("search" = Option<String>, Query, description = "every word must start a word of the title; case and accents ignored"),
-           ("limit" = Option<usize>, Query, description = "1..100, default 20"),
-           ("cursor" = Option<String>, Query)),
+    params(MovieListQuery),
     responses((status = 200, body = MoviePage), (status = 422, body = Problem)))]
 async fn list_movies(
     State(api): State<MoviesApi>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(query): Query<MovieListQuery>,
 ) -> Result<Json<PageOf<MovieSummary>>, ApiError> {
     let store = api.service.store_handle();
-    let search_text = params.get("search").map(|s| s.trim()).unwrap_or("");
+    let search_text = query.search.as_deref().map(str::trim).unwrap_or("");
+    let (limit, cursor) = (query.limit.as_deref(), query.cursor.as_deref());
     if domain::text::words(search_text).is_empty() {
-        let PageRequest { limit, cursor } = pagination::page_request::<String>(&params)?;
+        let PageRequest { limit, cursor } = pagination::page_request::<String>(limit, cursor)?;
         let (items, next) =
             catalog::all_movies_page(store.as_ref(), cursor.as_deref(), limit).await?;
         return Ok(Json(PageOf {
@@ -182,7 +184,7 @@ async fn list_movies(
             next_cursor: next.as_ref().map(pagination::encode),
         }));
     }
-    let PageRequest { limit, cursor } = pagination::page_request::<SearchCursor>(&params)?;
+    let PageRequest { limit, cursor } = pagination::page_request::<SearchCursor>(limit, cursor)?;
     let (found, next) =
         search::search_page(store.as_ref(), Index::Movies, search_text, cursor, limit).await?;
     let ids: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
@@ -210,41 +212,21 @@ async fn get_movie(
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn delete_movie(
     State(api): State<MoviesApi>,
-    principal: Principal,
+    _: Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    principal.require_admin()?;
     api.service.delete(&movie_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/top-rated", tag = "movies",
-    params(("limit" = Option<usize>, Query, description = "1..100, default 10"),
-           ("min_reviews" = Option<i64>, Query, description = "at least 1, default 1")),
+    params(TopRatedQuery),
     responses((status = 200, body = SummaryList), (status = 422, body = Problem)))]
 async fn top_rated(
     State(api): State<MoviesApi>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(query): Query<TopRatedQuery>,
 ) -> Result<Json<SummaryList>, ApiError> {
-    let limit = pagination::limit(&params, 10);
-    let min_reviews = match params.get("min_reviews") {
-        None => Ok(1),
-        Some(text) => match text.trim().parse::<i64>() {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err(ApiError::invalid(
-                "min_reviews",
-                "must be an integer of at least 1",
-            )),
-        },
-    };
-    let (limit, min_reviews) = match (limit, min_reviews) {
-        (Ok(limit), Ok(min)) => (limit, min),
-        (Err(ApiError::Validation(mut a)), Err(ApiError::Validation(b))) => {
-            a.0.extend(b.0);
-            return Err(ApiError::Validation(a));
-        }
-        (Err(e), _) | (_, Err(e)) => return Err(e),
-    };
+    let (limit, min_reviews) = query.read()?;
     let items =
         projector::scores::top_rated(api.service.store_handle().as_ref(), limit, min_reviews)
             .await?;
@@ -258,14 +240,14 @@ async fn list_genres(State(api): State<MoviesApi>) -> Result<Json<GenreList>, Ap
 }
 
 #[utoipa::path(get, path = "/api/v1/genres/{genre}/movies", tag = "genres",
-    params(("genre" = String, Path, description = "case-insensitive"), ("limit" = Option<usize>, Query), ("cursor" = Option<String>, Query)),
+    params(("genre" = String, Path, description = "case-insensitive"), PageParams),
     responses((status = 200, body = MoviePage), (status = 422, body = Problem)))]
 async fn genre_movies(
     State(api): State<MoviesApi>,
     Path(genre): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(page): Query<PageParams>,
 ) -> Result<Json<PageOf<MovieSummary>>, ApiError> {
-    let PageRequest { limit, cursor } = pagination::page_request::<String>(&params)?;
+    let PageRequest { limit, cursor } = page.read::<String>()?;
     let genre = domain::genre_key(&genre);
     let (items, next) = catalog::genre_page(
         api.service.store_handle().as_ref(),
@@ -281,17 +263,16 @@ async fn genre_movies(
 }
 
 #[utoipa::path(post, path = "/api/v1/movies/{id}/reviews", tag = "reviews", params(("id" = String, Path)),
-    request_body = WriteReview, security(("bearer" = [])),
+    request_body = NewReview, security(("bearer" = [])),
     responses((status = 201, body = ReviewView, description = "a new review"), (status = 200, body = ReviewView, description = "replaced the user's earlier review"),
               (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn write_review(
     State(api): State<MoviesApi>,
     principal: Principal,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
+    JsonBody(review): JsonBody<NewReview>,
 ) -> Result<(StatusCode, Json<ReviewView>), ApiError> {
     let id = movie_id(&id)?;
-    let review = NewReview::parse(&body)?;
     let (view, written) = api.service.upsert_review(&id, principal, review).await?;
     let status = if written == Written::Created {
         StatusCode::CREATED
@@ -302,15 +283,15 @@ async fn write_review(
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}/reviews", tag = "reviews",
-    params(("id" = String, Path), ("limit" = Option<usize>, Query), ("cursor" = Option<String>, Query)),
+    params(("id" = String, Path), PageParams),
     responses((status = 200, body = ReviewPage), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn list_reviews(
     State(api): State<MoviesApi>,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Query(page): Query<PageParams>,
 ) -> Result<Json<PageOf<ReviewView>>, ApiError> {
     let id = movie_id(&id)?;
-    let PageRequest { limit, cursor } = pagination::page_request::<String>(&params)?;
+    let PageRequest { limit, cursor } = page.read::<String>()?;
     let (items, next) = api.service.reviews_page(&id, cursor, limit).await?;
     Ok(Json(PageOf {
         items,

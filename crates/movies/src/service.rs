@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use domain::events::{CastMember, Envelope, Event, MovieSnapshot};
 use domain::{FieldError, NewMovie, ValidationErrors};
 use platform::ApiError;
-use platform::directory::{ActorDirectory, MovieDirectory, MovieRef, UserDirectory};
+use platform::directory::{
+    ActorDirectory, DirectoryError, MovieDirectory, MovieRef, UserDirectory,
+};
 use platform::outbox::Outbox;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -110,7 +112,7 @@ impl MoviesService {
     }
 
     async fn resolve_cast(&self, movie: &NewMovie) -> Result<Vec<CastMember>, ApiError> {
-        let ids: Vec<Uuid> = movie.cast.iter().map(|c| c.actor_id).collect();
+        let ids: Vec<Uuid> = movie.actors.iter().map(|c| c.actor_id).collect();
         let mut errors = Vec::new();
         for (i, id) in ids.iter().enumerate() {
             if ids[..i].contains(id) {
@@ -126,7 +128,7 @@ impl MoviesService {
             self.actors.actors(&ids).await?
         };
         let mut cast = Vec::with_capacity(ids.len());
-        for (i, (entry, actor)) in movie.cast.iter().zip(found).enumerate() {
+        for (i, (entry, actor)) in movie.actors.iter().zip(found).enumerate() {
             match actor {
                 Some(actor) => cast.push(CastMember {
                     actor_id: actor.id,
@@ -263,13 +265,13 @@ impl LocalMovieDirectory {
 
 #[async_trait]
 impl MovieDirectory for LocalMovieDirectory {
-    async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, ApiError> {
+    async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, DirectoryError> {
         let Some(item) = self.store.get(&keys::movie(&id)).await? else {
             return Ok(None);
         };
         // A movie item missing its title or year is a bug to see, not a movie to hide: the
         // same check the movie's page and its events make.
-        let malformed = || ApiError::Internal("movie item is malformed".into());
+        let malformed = || DirectoryError::Failed("movie item is malformed".into());
         Ok(Some(MovieRef {
             id,
             title: item.str("title").ok_or_else(malformed)?.to_owned(),

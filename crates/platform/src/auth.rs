@@ -13,7 +13,23 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::ApiError;
-use crate::directory::UserDirectory;
+use crate::directory::{DirectoryError, UserDirectory};
+
+/// Why a request's principal was refused, or a token could not be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AuthError {
+    /// No valid token where one is required.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// A valid token without the right.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Whether the token's user exists could not be learnt.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error("signing a token: {0}")]
+    Signing(String),
+}
 
 /// The bearer of a valid token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,10 +48,10 @@ impl Principal {
     }
 
     /// Refuses anyone but the admin.
-    pub fn require_admin(self) -> Result<(), ApiError> {
+    pub fn require_admin(self) -> Result<(), AuthError> {
         match self {
             Principal::Admin => Ok(()),
-            Principal::User(_) => Err(ApiError::Forbidden("only the admin may do this")),
+            Principal::User(_) => Err(AuthError::Forbidden("only the admin may do this")),
         }
     }
 }
@@ -86,7 +102,7 @@ impl Authenticator {
     }
 
     /// A signed token for the user, valid for the configured lifetime.
-    pub fn issue(&self, user_id: Uuid) -> Result<IssuedToken, ApiError> {
+    pub fn issue(&self, user_id: Uuid) -> Result<IssuedToken, AuthError> {
         let now = unix_now();
         let lifetime = self.token_lifetime.as_secs();
         let claims = Claims {
@@ -96,7 +112,7 @@ impl Authenticator {
         };
         let access_token =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-                .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))?;
+                .map_err(|e| AuthError::Signing(e.to_string()))?;
         Ok(IssuedToken {
             access_token,
             expires_in: lifetime,
@@ -105,7 +121,7 @@ impl Authenticator {
 
     /// The principal of an `Authorization` header value; 401 for anything that is not a
     /// valid admin token or a valid token of an existing user.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, ApiError> {
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
         let token = authorization
             .and_then(|value| {
                 value
@@ -114,19 +130,19 @@ impl Authenticator {
             })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthenticated("a bearer token is required"))?;
+            .ok_or(AuthError::Unauthenticated("a bearer token is required"))?;
         if bool::from(token.as_bytes().ct_eq(self.admin_token.as_bytes())) {
             return Ok(Principal::Admin);
         }
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| {
-                ApiError::Unauthenticated("the token is malformed, expired or badly signed")
+                AuthError::Unauthenticated("the token is malformed, expired or badly signed")
             })?
             .claims;
         // A deleted user's tokens stop working at once, so existence is checked on every use.
         match self.users.user(claims.sub).await? {
             Some(_) => Ok(Principal::User(claims.sub)),
-            None => Err(ApiError::Unauthenticated(
+            None => Err(AuthError::Unauthenticated(
                 "the token's user no longer exists",
             )),
         }
@@ -153,7 +169,27 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        authenticator.authenticate(header).await
+        Ok(authenticator.authenticate(header).await?)
+    }
+}
+
+/// The admin: a request that only the admin may make is refused (401, 403) before its body
+/// is read.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl<S> FromRequestParts<S> for Admin
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Principal::from_request_parts(parts, state)
+            .await?
+            .require_admin()?;
+        Ok(Admin)
     }
 }
 
@@ -180,7 +216,9 @@ where
         };
         match authenticator.authenticate(Some(header)).await {
             Ok(principal) => Ok(Viewer(Some(principal))),
-            Err(ApiError::Unavailable(reason)) => Err(ApiError::Unavailable(reason)),
+            Err(AuthError::Directory(DirectoryError::Unavailable(reason))) => {
+                Err(ApiError::Unavailable(reason))
+            }
             Err(_) => Ok(Viewer(None)),
         }
     }
@@ -196,7 +234,7 @@ mod tests {
 
     #[async_trait]
     impl UserDirectory for OnlyUser {
-        async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, ApiError> {
+        async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, DirectoryError> {
             Ok((id == self.0).then(|| UserProfile {
                 id,
                 name: "Ann".into(),

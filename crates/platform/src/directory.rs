@@ -5,9 +5,30 @@
 
 use async_trait::async_trait;
 use domain::ActorSummaryRef;
+use store::StoreError;
 use uuid::Uuid;
 
-use crate::ApiError;
+/// Why a directory could not answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DirectoryError {
+    /// The owning service or its store cannot be reached now; worth retrying later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The owner failed or answered something that makes no sense: a bug to log.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<StoreError> for DirectoryError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(reason) => {
+                DirectoryError::Unavailable(format!("store: {reason}"))
+            }
+            other => DirectoryError::Failed(other.to_string()),
+        }
+    }
+}
 
 /// A user as other services need to know one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,14 +41,14 @@ pub struct UserProfile {
 #[async_trait]
 pub trait UserDirectory: Send + Sync + 'static {
     /// The user, or `None` when there is no such user (or it was deleted).
-    async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, ApiError>;
+    async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, DirectoryError>;
 }
 
 /// Answers questions about actors; owned by the actors service.
 #[async_trait]
 pub trait ActorDirectory: Send + Sync + 'static {
     /// The actors with these ids, in the same order, `None` for ids that name no actor.
-    async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, ApiError>;
+    async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, DirectoryError>;
 }
 
 /// A movie as other services need to know one: its identity and catalogue facts. Its page
@@ -45,5 +66,5 @@ pub struct MovieRef {
 #[async_trait]
 pub trait MovieDirectory: Send + Sync + 'static {
     /// The movie, or `None` when there is no such movie (or it was deleted).
-    async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, ApiError>;
+    async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, DirectoryError>;
 }

@@ -1,14 +1,17 @@
-//! HTTP plumbing shared by every service's router: reading a JSON body the way API.md
-//! wants it refused, the 404 fallback, and the layers every router gets (body limit,
-//! per-route metrics, panics turned into problem+json).
+//! HTTP plumbing shared by every service's router: reading a JSON body and a query string
+//! the way API.md wants them refused, the 404 fallback, and the layers every router gets
+//! (body limit, per-route metrics, panics turned into problem+json).
 
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, MatchedPath, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use domain::input::RequestBody;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::ApiError;
@@ -16,11 +19,11 @@ use crate::ApiError;
 /// Request bodies over this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A JSON request body, read as a value so that the domain can list every failing field.
+/// A JSON request body read as `T`: every failing field is listed in one 422.
 /// No or another content type → 415; too large → 413; not JSON → 400.
-pub struct JsonBody(pub Value);
+pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl<S: Send + Sync, T: RequestBody> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -36,9 +39,34 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     ApiError::MalformedJson(rejection.body_text())
                 }
             })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|error| ApiError::MalformedJson(error.to_string()))
+        let body: Value = serde_json::from_slice(&bytes)
+            .map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+        Ok(JsonBody(T::parse(&body)?))
+    }
+}
+
+/// A query string read as `T`. Query types take each parameter as text (so reading them
+/// fails only for a query string that is not one) and check them in methods that list every
+/// failing parameter; the same type is the `IntoParams` of the OpenAPI document.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let unreadable =
+            |error: String| ApiError::MalformedJson(format!("the query string: {error}"));
+        // A parameter given twice counts once, with its last value, as it always has.
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query).map_err(|e| unreadable(e.to_string()))?;
+        let params: serde_json::Map<String, Value> = pairs
+            .into_iter()
+            .map(|(name, value)| (name, Value::String(value)))
+            .collect();
+        serde_json::from_value(Value::Object(params))
+            .map(Query)
+            .map_err(|e| unreadable(e.to_string()))
     }
 }
 

@@ -2,20 +2,27 @@
 //! which the next page starts, encoded as base64url JSON; it is validated on the way in,
 //! and a cursor that does not decode is a 422 naming `cursor`.
 
-use std::collections::HashMap;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
+use domain::ValidationErrors;
 use serde::de::DeserializeOwned;
-
-use crate::ApiError;
+use serde::{Deserialize, Serialize};
 
 /// A page of a list as every list endpoint returns it.
 #[derive(Debug, Serialize)]
 pub struct PageOf<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+impl<T> PageOf<T> {
+    /// A page whose next position, if any, is given out as an opaque cursor.
+    pub fn new<C: Serialize>(items: Vec<T>, next: Option<C>) -> Self {
+        PageOf {
+            items,
+            next_cursor: next.as_ref().map(encode),
+        }
+    }
 }
 
 /// The requested page size and, on later pages, the decoded position.
@@ -29,13 +36,31 @@ pub struct PageRequest<C> {
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
-/// Reads `limit` (1..=100, default `default`) from the query string; 422 when out of range.
-pub fn limit(params: &HashMap<String, String>, default: usize) -> Result<usize, ApiError> {
-    match params.get("limit") {
+/// The query of a list that takes only the page parameters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1..100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The checked page request.
+    pub fn read<C: DeserializeOwned>(&self) -> Result<PageRequest<C>, ValidationErrors> {
+        page_request(self.limit.as_deref(), self.cursor.as_deref())
+    }
+}
+
+/// Checks a `limit` parameter: 1..=100, `default` when absent.
+pub fn limit(text: Option<&str>, default: usize) -> Result<usize, ValidationErrors> {
+    match text {
         None => Ok(default),
         Some(text) => match text.trim().parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid(
+            _ => Err(ValidationErrors::single(
                 "limit",
                 format!("must be an integer from 1 to {MAX_LIMIT}"),
             )),
@@ -43,23 +68,17 @@ pub fn limit(params: &HashMap<String, String>, default: usize) -> Result<usize, 
     }
 }
 
-/// Reads `limit` and `cursor`.
+/// Checks `limit` (default [`DEFAULT_LIMIT`]) and `cursor` (empty means none) together.
 pub fn page_request<C: DeserializeOwned>(
-    params: &HashMap<String, String>,
-) -> Result<PageRequest<C>, ApiError> {
-    let limit = limit(params, DEFAULT_LIMIT);
-    let cursor = match params.get("cursor").filter(|c| !c.is_empty()) {
+    limit_text: Option<&str>,
+    cursor_text: Option<&str>,
+) -> Result<PageRequest<C>, ValidationErrors> {
+    let cursor = match cursor_text.filter(|c| !c.is_empty()) {
         None => Ok(None),
         Some(text) => decode(text).map(Some),
     };
-    match (limit, cursor) {
-        (Ok(limit), Ok(cursor)) => Ok(PageRequest { limit, cursor }),
-        (Err(ApiError::Validation(mut a)), Err(ApiError::Validation(b))) => {
-            a.0.extend(b.0);
-            Err(ApiError::Validation(a))
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    }
+    let (limit, cursor) = ValidationErrors::join(limit(limit_text, DEFAULT_LIMIT), cursor)?;
+    Ok(PageRequest { limit, cursor })
 }
 
 /// Encodes a position as an opaque cursor.
@@ -68,8 +87,8 @@ pub fn encode<C: Serialize>(position: &C) -> String {
 }
 
 /// Decodes a cursor made by [`encode`].
-pub fn decode<C: DeserializeOwned>(cursor: &str) -> Result<C, ApiError> {
-    let bad = || ApiError::invalid("cursor", "is not a cursor this list gave out");
+pub fn decode<C: DeserializeOwned>(cursor: &str) -> Result<C, ValidationErrors> {
+    let bad = || ValidationErrors::single("cursor", "is not a cursor this list gave out");
     let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| bad())?;
     serde_json::from_slice(&bytes).map_err(|_| bad())
 }
@@ -78,34 +97,30 @@ pub fn decode<C: DeserializeOwned>(cursor: &str) -> Result<C, ApiError> {
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn params(limit: Option<&str>, cursor: Option<&str>) -> PageParams {
+        PageParams {
+            limit: limit.map(str::to_owned),
+            cursor: cursor.map(str::to_owned),
+        }
     }
 
     #[test]
     fn limit_is_checked() {
-        assert_eq!(limit(&params(&[]), 20).unwrap(), 20);
-        assert_eq!(limit(&params(&[("limit", "100")]), 20).unwrap(), 100);
+        assert_eq!(limit(None, 20).unwrap(), 20);
+        assert_eq!(limit(Some("100"), 20).unwrap(), 100);
         for bad in ["0", "101", "-1", "x", ""] {
-            assert!(limit(&params(&[("limit", bad)]), 20).is_err(), "{bad}");
+            assert!(limit(Some(bad), 20).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let cursor = encode(&("k".to_owned(), 3));
-        let request: PageRequest<(String, i32)> =
-            page_request(&params(&[("cursor", &cursor)])).unwrap();
+        let request: PageRequest<(String, i32)> = params(None, Some(&cursor)).read().unwrap();
         assert_eq!(request.cursor, Some(("k".to_owned(), 3)));
-        assert!(page_request::<(String, i32)>(&params(&[("cursor", "!!!")])).is_err());
-        let both =
-            page_request::<String>(&params(&[("cursor", "!!!"), ("limit", "0")])).unwrap_err();
-        match both {
-            ApiError::Validation(errors) => assert_eq!(errors.0.len(), 2),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(request.limit, DEFAULT_LIMIT);
+        assert!(params(None, Some("!!!")).read::<(String, i32)>().is_err());
+        let both = params(Some("0"), Some("!!!")).read::<String>().unwrap_err();
+        assert_eq!(both.0.len(), 2);
     }
 }

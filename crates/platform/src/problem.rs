@@ -85,6 +85,27 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::directory::DirectoryError> for ApiError {
+    fn from(error: crate::directory::DirectoryError) -> Self {
+        match error {
+            crate::directory::DirectoryError::Unavailable(reason) => ApiError::Unavailable(reason),
+            crate::directory::DirectoryError::Failed(reason) => ApiError::Internal(reason),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(error: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError;
+        match error {
+            AuthError::Unauthenticated(why) => ApiError::Unauthenticated(why),
+            AuthError::Forbidden(why) => ApiError::Forbidden(why),
+            AuthError::Directory(error) => error.into(),
+            AuthError::Signing(reason) => ApiError::Internal(reason),
+        }
+    }
+}
+
 /// The problem+json body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {

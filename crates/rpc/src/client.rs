@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::ActorSummaryRef;
-use platform::ApiError;
-use platform::directory::{ActorDirectory, MovieDirectory, MovieRef, UserDirectory, UserProfile};
+use platform::directory::{
+    ActorDirectory, DirectoryError, MovieDirectory, MovieRef, UserDirectory, UserProfile,
+};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 use uuid::Uuid;
@@ -84,16 +85,16 @@ fn describe(status: &Status) -> String {
     text
 }
 
-fn from_status(service: &'static str, status: &Status) -> ApiError {
+fn from_status(service: &'static str, status: &Status) -> DirectoryError {
     if is_transport_failure(status) {
-        ApiError::Unavailable(format!("{service} service: {}", describe(status)))
+        DirectoryError::Unavailable(format!("{service} service: {}", describe(status)))
     } else {
-        ApiError::Internal(format!("{service} service: {}", describe(status)))
+        DirectoryError::Failed(format!("{service} service: {}", describe(status)))
     }
 }
 
-fn malformed(service: &'static str, what: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(format!("{service} service answered malformed: {what}"))
+fn malformed(service: &'static str, what: impl std::fmt::Display) -> DirectoryError {
+    DirectoryError::Failed(format!("{service} service answered malformed: {what}"))
 }
 
 /// A request that tells the server our deadline (`grpc-timeout`), so that it may stop
@@ -109,12 +110,12 @@ fn request<T>(message: T, deadline: Duration) -> Request<T> {
 async fn within<T>(
     service: &'static str,
     deadline: Duration,
-    call: impl Future<Output = Result<T, ApiError>>,
-) -> Result<T, ApiError> {
+    call: impl Future<Output = Result<T, DirectoryError>>,
+) -> Result<T, DirectoryError> {
     tokio::time::timeout(deadline, call)
         .await
         .unwrap_or_else(|_| {
-            Err(ApiError::Unavailable(format!(
+            Err(DirectoryError::Unavailable(format!(
                 "{service} service: no answer within {deadline:?}"
             )))
         })
@@ -148,7 +149,7 @@ impl GrpcUserDirectory {
 
 #[async_trait]
 impl UserDirectory for GrpcUserDirectory {
-    async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, ApiError> {
+    async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, DirectoryError> {
         // tonic clients take `&mut self`; a clone is a handle to the same channel.
         let mut client = self.client.clone();
         let message = GetUserRequest { id: id.to_string() };
@@ -203,7 +204,7 @@ impl GrpcActorDirectory {
 
 #[async_trait]
 impl ActorDirectory for GrpcActorDirectory {
-    async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, ApiError> {
+    async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, DirectoryError> {
         let mut client = self.client.clone();
         // One deadline for the whole answer, however many calls it takes.
         within(ACTORS, self.deadline, async {
@@ -269,7 +270,7 @@ impl GrpcMovieDirectory {
 
 #[async_trait]
 impl MovieDirectory for GrpcMovieDirectory {
-    async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, ApiError> {
+    async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, DirectoryError> {
         let mut client = self.client.clone();
         let message = GetMovieRequest { id: id.to_string() };
         within(MOVIES, self.deadline, async {
@@ -315,7 +316,7 @@ mod tests {
         ] {
             let error = from_status(USERS, &Status::new(code, "no"));
             assert!(
-                matches!(error, ApiError::Internal(_)),
+                matches!(error, DirectoryError::Failed(_)),
                 "{code:?}: {error:?}"
             );
         }
@@ -326,7 +327,7 @@ mod tests {
         for code in [Code::Unavailable, Code::DeadlineExceeded, Code::Cancelled] {
             let error = from_status(USERS, &Status::new(code, "gone"));
             assert!(
-                matches!(&error, ApiError::Unavailable(m) if m.starts_with("users service: ")),
+                matches!(&error, DirectoryError::Unavailable(m) if m.starts_with("users service: ")),
                 "{code:?}: {error:?}"
             );
         }
@@ -335,12 +336,12 @@ mod tests {
         )));
         assert!(matches!(
             from_status(USERS, &reset),
-            ApiError::Unavailable(_)
+            DirectoryError::Unavailable(_)
         ));
         let torn = Status::internal("h2 protocol error: connection closed");
         assert!(matches!(
             from_status(USERS, &torn),
-            ApiError::Unavailable(_)
+            DirectoryError::Unavailable(_)
         ));
     }
 }

@@ -12,7 +12,7 @@
 //! - Client side: [`GrpcActorDirectory`], [`GrpcUserDirectory`] and [`GrpcMovieDirectory`]
 //!   implement the same ports over a lazily connecting channel, so a service does not know
 //!   whether its directory is in-process or remote. Every call has a deadline; a peer that
-//!   cannot be reached or does not answer in time is `ApiError::Unavailable`, which the HTTP
+//!   cannot be reached or does not answer in time is `DirectoryError::Unavailable`, which the HTTP
 //!   layer turns into a 503 for the one request that needed it.
 //!
 //! # Serving
@@ -34,10 +34,12 @@
 //!   for bare errors) then wrap the gRPC routes too; none of them changes a gRPC answer,
 //!   since gRPC answers are HTTP 200 with the outcome in trailers.
 //!
-//! The separate port is the better fit here: these services are for other MovieBook
-//! processes only, and the public address is the gateway's, so keeping gRPC on its own
-//! listener lets the network keep it private and keeps the HTTP middleware out of its way.
-
+//! MovieBook takes the second way: each process has one port, on which REST and gRPC share
+//! the router (the README's `MOVIEBOOK_*_URL` settings name one base URL per service), so a
+//! deployment opens one address per process. The gRPC services are for other MovieBook
+//! processes only; keeping them off the public network is the gateway's job, which
+//! forwards `/api/v1/...` routes and nothing else.
+//!
 mod client;
 mod server;
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use platform::ApiError;
+use platform::directory::DirectoryError;
 use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
@@ -28,9 +28,9 @@ fn parse_id(field: &str, text: &str) -> Result<Uuid, Status> {
 
 /// A directory's failure as the caller should see it: an outage stays an outage (the caller
 /// may retry or answer 503), anything else is this server's fault.
-fn to_status(service: &'static str, error: ApiError) -> Status {
+fn to_status(service: &'static str, error: DirectoryError) -> Status {
     match error {
-        ApiError::Unavailable(reason) => Status::unavailable(reason),
+        DirectoryError::Unavailable(reason) => Status::unavailable(reason),
         other => {
             // The caller only learns that it failed; the cause is logged where it happened.
             tracing::error!(service, error = %other, "gRPC request failed");
@@ -83,7 +83,7 @@ impl ActorService for ActorGrpc {
         if found.len() != ids.len() {
             return Err(to_status(
                 "actors",
-                ApiError::Internal(format!(
+                DirectoryError::Failed(format!(
                     "the actor directory answered {} of {} ids",
                     found.len(),
                     ids.len()

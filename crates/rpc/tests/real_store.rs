@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{any_port, serve_on};
 use domain::{CastEntry, NewActor, NewMovie, NewUser};
-use platform::ApiError;
 use platform::auth::Authenticator;
+use platform::directory::DirectoryError;
 use platform::directory::{ActorDirectory, MovieDirectory, MovieRef, UserDirectory, UserProfile};
 use platform::outbox::Outbox;
 use rpc::{ClientConfig, GrpcActorDirectory, GrpcMovieDirectory, GrpcUserDirectory};
@@ -87,7 +87,7 @@ async fn created_actors_and_movies_are_answered_from_the_store() {
             title: "Stalker".into(),
             release_year: 1979,
             genres: vec!["drama".into(), "science fiction".into()],
-            cast: vec![CastEntry {
+            actors: vec![CastEntry {
                 actor_id: actor.id,
                 role: "the Stalker's wife".into(),
             }],
@@ -154,14 +154,17 @@ async fn a_malformed_movie_item_is_internal_not_absent() {
         .unwrap();
 
     let local = movies::LocalMovieDirectory::new(store.clone());
-    assert!(matches!(local.movie(id).await, Err(ApiError::Internal(_))));
+    assert!(matches!(
+        local.movie(id).await,
+        Err(DirectoryError::Failed(_))
+    ));
 
     let (routes, _health) = rpc::grpc_routes(None, None, Some(Arc::new(local))).await;
     let server = serve_on(any_port(), routes);
     let movies = GrpcMovieDirectory::connect_lazy(&server.url(), &ClientConfig::default()).unwrap();
     let error = movies.movie(id).await.unwrap_err();
     assert!(
-        matches!(&error, ApiError::Internal(m) if m.starts_with("movies service: ")),
+        matches!(&error, DirectoryError::Failed(m) if m.starts_with("movies service: ")),
         "{error:?}"
     );
     server.stop().await;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Memory, any_port, serve_on};
-use platform::ApiError;
+use platform::directory::DirectoryError;
 use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
 use rpc::{ClientConfig, GrpcActorDirectory, GrpcMovieDirectory, GrpcUserDirectory};
 use uuid::Uuid;
@@ -34,7 +34,7 @@ async fn nothing_listening_is_unavailable_within_the_deadline() {
     let took = started.elapsed();
     println!("nothing listening: {user} after {took:?}");
     assert!(
-        matches!(&user, ApiError::Unavailable(m) if m.starts_with("users service: ")),
+        matches!(&user, DirectoryError::Unavailable(m) if m.starts_with("users service: ")),
         "{user:?}"
     );
     assert!(took < Duration::from_secs(5), "{took:?}");
@@ -44,11 +44,11 @@ async fn nothing_listening_is_unavailable_within_the_deadline() {
     let movie = movies.movie(Uuid::now_v7()).await.unwrap_err();
     let took = started.elapsed();
     assert!(
-        matches!(&actor, ApiError::Unavailable(m) if m.starts_with("actors service: ")),
+        matches!(&actor, DirectoryError::Unavailable(m) if m.starts_with("actors service: ")),
         "{actor:?}"
     );
     assert!(
-        matches!(&movie, ApiError::Unavailable(m) if m.starts_with("movies service: ")),
+        matches!(&movie, DirectoryError::Unavailable(m) if m.starts_with("movies service: ")),
         "{movie:?}"
     );
     assert!(took < Duration::from_secs(5), "{took:?}");
@@ -85,7 +85,7 @@ async fn a_peer_that_never_accepts_is_unavailable_within_the_deadline() {
     let error = users.user(Uuid::now_v7()).await.unwrap_err();
     let took = started.elapsed();
     println!("never accepting: {error} after {took:?}");
-    assert!(matches!(error, ApiError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, DirectoryError::Unavailable(_)), "{error:?}");
     assert!(took < Duration::from_secs(2), "{took:?}");
     drop(listener);
 }
@@ -116,7 +116,7 @@ async fn a_restarted_peer_is_reached_again_by_the_same_client() {
     let started = Instant::now();
     let down = users.user(id).await.unwrap_err();
     println!("peer stopped: {down} after {:?}", started.elapsed());
-    assert!(matches!(down, ApiError::Unavailable(_)), "{down:?}");
+    assert!(matches!(down, DirectoryError::Unavailable(_)), "{down:?}");
 
     let server = serve_on(addr, routes().await);
     let started = Instant::now();
@@ -218,7 +218,7 @@ async fn a_peer_that_crashed_and_came_back_is_reached_again() {
     let started = Instant::now();
     let down = users.user(id).await.unwrap_err();
     println!("crashed: {down} after {:?}", started.elapsed());
-    assert!(matches!(down, ApiError::Unavailable(_)), "{down:?}");
+    assert!(matches!(down, DirectoryError::Unavailable(_)), "{down:?}");
 
     let server = tokio::task::spawn_blocking(move || Crashable::start(addr, id))
         .await

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Failing, Failure, Memory, serve_all, serve_memory};
-use platform::ApiError;
+use platform::directory::DirectoryError;
 use platform::directory::{ActorDirectory, MovieDirectory, MovieRef, UserDirectory, UserProfile};
 use rpc::pb::actor_service_client::ActorServiceClient;
 use rpc::pb::movie_service_client::MovieServiceClient;
@@ -188,7 +188,7 @@ async fn a_directory_outage_reaches_the_client_as_unavailable() {
     ];
     for (error, service) in errors.iter().zip(["users", "actors", "movies"]) {
         match error {
-            ApiError::Unavailable(reason) => {
+            DirectoryError::Unavailable(reason) => {
                 assert!(
                     reason.starts_with(&format!("{service} service: ")),
                     "{reason}"
@@ -217,7 +217,7 @@ async fn a_broken_directory_reaches_the_client_as_internal() {
     let users = GrpcUserDirectory::connect_lazy(&server.url(), &config()).unwrap();
     let error = users.user(Uuid::now_v7()).await.unwrap_err();
     assert!(
-        matches!(&error, ApiError::Internal(m) if m.starts_with("users service: ")),
+        matches!(&error, DirectoryError::Failed(m) if m.starts_with("users service: ")),
         "{error:?}"
     );
     server.stop().await;
@@ -236,7 +236,7 @@ async fn a_slow_peer_is_unavailable_once_the_deadline_passes() {
     let started = Instant::now();
     let error = users.user(Uuid::now_v7()).await.unwrap_err();
     let took = started.elapsed();
-    assert!(matches!(error, ApiError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, DirectoryError::Unavailable(_)), "{error:?}");
     assert!(took >= Duration::from_millis(300), "{took:?}");
     assert!(took < Duration::from_secs(2), "{took:?}");
     println!("slow peer: unavailable after {took:?} (deadline 300 ms)");

@@ -16,8 +16,10 @@ use serde_json::{Map, Value};
 mod backoff;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod record;
 
 pub use backoff::backoff;
+pub use record::{Record, attr_equals, attrs_of};
 
 /// An item's attributes.
 pub type Attrs = Map<String, Value>;
@@ -44,7 +46,8 @@ impl Key {
     }
 }
 
-/// A stored item.
+/// A stored item. Services read and write items as typed [`Record`]s; the attribute
+/// accessors are for adapters and their tests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub key: Key,
@@ -250,6 +253,10 @@ pub enum StoreError {
     /// counter added to an attribute that is not an integer).
     #[error("invalid store request: {0}")]
     Invalid(String),
+    /// A stored item does not decode as the record its key says it is: a bug or an
+    /// incompatible version, not a request to retry.
+    #[error("malformed stored item: {0}")]
+    Malformed(String),
 }
 
 /// The store port.

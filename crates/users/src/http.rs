@@ -51,61 +51,31 @@ pub fn router(api: UsersApi) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     paths(sign_up, get_user, rename_user, delete_user, log_in),
-    components(schemas(UserView, TokenResponse, SignUp, LogIn, RenameUser))
+    components(schemas(UserView, TokenResponse, NewUser, Credentials, Rename))
 )]
 pub struct UsersDoc;
-
-/// `POST /users` body.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // Describes the body for the OpenAPI document; the body is read by `NewUser::parse`.
-pub struct SignUp {
-    /// 1..100 characters, trimmed.
-    name: String,
-    /// Unique, case-insensitively.
-    email: String,
-    /// 8..128 characters.
-    password: String,
-}
-
-/// `POST /auth/token` body.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // Describes the body for the OpenAPI document; the body is read by `Credentials::parse`.
-pub struct LogIn {
-    email: String,
-    password: String,
-}
-
-/// `PATCH /users/{id}` body.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // Describes the body for the OpenAPI document; the body is read by `Rename::parse`.
-pub struct RenameUser {
-    /// 1..100 characters, trimmed.
-    name: String,
-}
 
 fn user_id(text: &str) -> Result<Uuid, ApiError> {
     domain::ids::parse_id(text).ok_or(ApiError::NotFound("no such user"))
 }
 
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = SignUp,
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
     responses((status = 201, body = UserView), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn sign_up(
     State(api): State<UsersApi>,
-    JsonBody(body): JsonBody,
+    JsonBody(user): JsonBody<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let user = NewUser::parse(&body)?;
     Ok((StatusCode::CREATED, Json(api.service.sign_up(user).await?)))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/token", tag = "users", request_body = LogIn,
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "users", request_body = Credentials,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn log_in(
     State(api): State<UsersApi>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let credentials = Credentials::parse(&body)?;
     let forwarded = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
@@ -128,17 +98,16 @@ async fn get_user(
     Ok(Json(api.service.get(&user_id(&id)?, viewer).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = RenameUser,
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = Rename,
     security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn rename_user(
     State(api): State<UsersApi>,
     principal: Principal,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody,
+    JsonBody(rename): JsonBody<Rename>,
 ) -> Result<Json<UserView>, ApiError> {
     let id = user_id(&id)?;
-    let rename = Rename::parse(&body)?;
     Ok(Json(api.service.rename(&id, principal, rename.name).await?))
 }
 

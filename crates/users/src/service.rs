@@ -8,6 +8,7 @@ use domain::events::{Envelope, Event, UserDeleted, UserRenamed};
 use domain::{Credentials, NewUser, email_key};
 use platform::ApiError;
 use platform::auth::{Authenticator, IssuedToken, Principal};
+use platform::directory::DirectoryError;
 use platform::directory::{UserDirectory, UserProfile};
 use platform::outbox::Outbox;
 use projector::user_reviews::{UserReview, user_reviews};
@@ -282,7 +283,7 @@ impl LocalUserDirectory {
 
 #[async_trait]
 impl UserDirectory for LocalUserDirectory {
-    async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, ApiError> {
+    async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, DirectoryError> {
         let item = self.store.get(&user_key(&id)).await?;
         Ok(item.and_then(|i| {
             Some(UserProfile {

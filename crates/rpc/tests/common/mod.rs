@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::ActorSummaryRef;
-use platform::ApiError;
+use platform::directory::DirectoryError;
 use platform::directory::{ActorDirectory, MovieDirectory, MovieRef, UserDirectory, UserProfile};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
@@ -31,7 +31,7 @@ pub struct Memory {
 
 #[async_trait]
 impl UserDirectory for Memory {
-    async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, ApiError> {
+    async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, DirectoryError> {
         Ok(self.users.get(&id).map(|name| UserProfile {
             id,
             name: name.clone(),
@@ -41,7 +41,7 @@ impl UserDirectory for Memory {
 
 #[async_trait]
 impl ActorDirectory for Memory {
-    async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, ApiError> {
+    async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, DirectoryError> {
         Ok(ids
             .iter()
             .map(|id| {
@@ -56,7 +56,7 @@ impl ActorDirectory for Memory {
 
 #[async_trait]
 impl MovieDirectory for Memory {
-    async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, ApiError> {
+    async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, DirectoryError> {
         Ok(self.movies.get(&id).cloned())
     }
 }
@@ -76,13 +76,15 @@ pub enum Failure {
 pub struct Failing(pub Failure);
 
 impl Failing {
-    async fn fail<T>(&self) -> Result<T, ApiError> {
+    async fn fail<T>(&self) -> Result<T, DirectoryError> {
         match self.0 {
-            Failure::Unavailable => Err(ApiError::Unavailable("store: connection refused".into())),
-            Failure::Internal => Err(ApiError::Internal("item is malformed".into())),
+            Failure::Unavailable => Err(DirectoryError::Unavailable(
+                "store: connection refused".into(),
+            )),
+            Failure::Internal => Err(DirectoryError::Failed("item is malformed".into())),
             Failure::Slow(delay) => {
                 tokio::time::sleep(delay).await;
-                Err(ApiError::Internal("answered too late to matter".into()))
+                Err(DirectoryError::Failed("answered too late to matter".into()))
             }
         }
     }
@@ -90,21 +92,21 @@ impl Failing {
 
 #[async_trait]
 impl UserDirectory for Failing {
-    async fn user(&self, _: Uuid) -> Result<Option<UserProfile>, ApiError> {
+    async fn user(&self, _: Uuid) -> Result<Option<UserProfile>, DirectoryError> {
         self.fail().await
     }
 }
 
 #[async_trait]
 impl ActorDirectory for Failing {
-    async fn actors(&self, _: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, ApiError> {
+    async fn actors(&self, _: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, DirectoryError> {
         self.fail().await
     }
 }
 
 #[async_trait]
 impl MovieDirectory for Failing {
-    async fn movie(&self, _: Uuid) -> Result<Option<MovieRef>, ApiError> {
+    async fn movie(&self, _: Uuid) -> Result<Option<MovieRef>, DirectoryError> {
         self.fail().await
     }
 }
