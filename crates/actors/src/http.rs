@@ -12,7 +12,7 @@ use platform::auth::{Admin, Authenticator};
 use platform::http::{JsonBody, Query};
 use platform::pagination::{self, PageOf, PageRequest};
 use platform::problem::Problem;
-use projector::search::{self, ActorListing, Index, SearchCursor};
+use projector::search::{self, ActorListing, SearchCursor};
 use serde::Deserialize;
 use serde::Serialize;
 use utoipa::OpenApi;
@@ -98,17 +98,8 @@ async fn list_actors(
         }));
     }
     let PageRequest { limit, cursor } = pagination::page_request::<SearchCursor>(limit, cursor)?;
-    let (found, next) =
-        search::search_page(store.as_ref(), Index::Actors, search_text, cursor, limit).await?;
-    let items = found.iter().filter_map(|(id, item)| {
-        let mut listing = search::actor_listing(item)?;
-        listing.id = *id;
-        Some(listing)
-    });
-    Ok(Json(PageOf {
-        items: items.collect(),
-        next_cursor: next.as_ref().map(pagination::encode),
-    }))
+    let (items, next) = search::search_actors(store.as_ref(), search_text, cursor, limit).await?;
+    Ok(Json(PageOf::new(items, next)))
 }
 
 #[utoipa::path(get, path = "/api/v1/actors/{id}", tag = "actors", params(("id" = String, Path)),

@@ -13,7 +13,7 @@ use platform::http::{JsonBody, Query};
 use platform::pagination::{self, PageOf, PageParams, PageRequest};
 use platform::problem::Problem;
 use projector::catalog::{self, GenreCount, MovieSummary};
-use projector::search::{self, Index, SearchCursor};
+use projector::search::{self, SearchCursor};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 use uuid::Uuid;
@@ -185,18 +185,8 @@ async fn list_movies(
         }));
     }
     let PageRequest { limit, cursor } = pagination::page_request::<SearchCursor>(limit, cursor)?;
-    let (found, next) =
-        search::search_page(store.as_ref(), Index::Movies, search_text, cursor, limit).await?;
-    let ids: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
-    let items = catalog::summaries(store.as_ref(), &ids)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
-    Ok(Json(PageOf {
-        items,
-        next_cursor: next.as_ref().map(pagination::encode),
-    }))
+    let (items, next) = search::search_movies(store.as_ref(), search_text, cursor, limit).await?;
+    Ok(Json(PageOf::new(items, next)))
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}", tag = "movies", params(("id" = String, Path)),

@@ -201,6 +201,35 @@ pub enum SearchCursor {
     Words(String),
 }
 
+/// One page of the summaries of the movies whose titles match `query`, exact matches first.
+pub async fn search_movies(
+    store: &dyn Store,
+    query: &str,
+    cursor: Option<SearchCursor>,
+    limit: usize,
+) -> Result<(Vec<crate::catalog::MovieSummary>, Option<SearchCursor>), StoreError> {
+    let (found, next) = search_page(store, Index::Movies, query, cursor, limit).await?;
+    let ids: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
+    let summaries = crate::catalog::summaries(store, &ids).await?;
+    Ok((summaries.into_iter().flatten().collect(), next))
+}
+
+/// One page of the actors whose names match `query`, exact matches first.
+pub async fn search_actors(
+    store: &dyn Store,
+    query: &str,
+    cursor: Option<SearchCursor>,
+    limit: usize,
+) -> Result<(Vec<ActorListing>, Option<SearchCursor>), StoreError> {
+    let (found, next) = search_page(store, Index::Actors, query, cursor, limit).await?;
+    let listings = found.iter().filter_map(|(id, item)| {
+        let mut listing = actor_listing(item)?;
+        listing.id = *id;
+        Some(listing)
+    });
+    Ok((listings.collect(), next))
+}
+
 /// One page of ids matching `query`, exact matches first.
 pub async fn search_page(
     store: &dyn Store,
@@ -341,7 +370,7 @@ pub async fn actors_page(
 }
 
 /// The listing an actor index item carries.
-pub fn actor_listing(item: &Item) -> Option<ActorListing> {
+fn actor_listing(item: &Item) -> Option<ActorListing> {
     Some(ActorListing {
         id: item.str("actor_id")?.parse().ok()?,
         name: item.str("name")?.to_owned(),
