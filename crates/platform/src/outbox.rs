@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use bus::Bus;
 use domain::events::Envelope;
 use serde_json::Map;
@@ -22,6 +23,17 @@ const BATCH: usize = 100;
 /// The longest the relay sleeps when nobody wakes it: bounds the delay for records written
 /// by another process, or left over from before a crash.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The pauses of the relay after a failed publish (the bus or the store is down), growing from
+/// 25–50 ms to 2.5–5 s (backon's jitter adds up to one more step) and never running out: a
+/// short outage is bridged at once, a long one costs a try every few seconds. Jittered,
+/// because the relay of every replica retries against the same broker and store when they
+/// come back.
+const RETRY_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_jitter()
+    .with_min_delay(Duration::from_millis(25))
+    .with_max_delay(Duration::from_millis(2500))
+    .without_max_times();
 
 fn shard_of(envelope: &Envelope) -> u32 {
     // The low bytes of a v7 id are random, so they spread records evenly.
@@ -113,17 +125,18 @@ impl Relay {
     }
 
     async fn publish_until(&self, shutdown: &CancellationToken) {
-        let mut backoff = Duration::from_millis(50);
+        let mut pauses = RETRY_BACKOFF.build();
         loop {
             match self.drain().await {
-                Ok(()) => backoff = Duration::from_millis(50),
+                Ok(()) => pauses = RETRY_BACKOFF.build(),
                 Err(error) => {
-                    tracing::warn!(%error, "outbox relay could not publish; will retry");
+                    // The pauses never run out; were they to, the relay would wait as if idle.
+                    let pause = pauses.next().unwrap_or(POLL_INTERVAL);
+                    tracing::warn!(%error, ?pause, "outbox relay could not publish; will retry");
                     tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
+                        () = tokio::time::sleep(pause) => {}
                         () = shutdown.cancelled() => return,
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;
                 }
             }

@@ -1,4 +1,5 @@
-//! How DynamoDB's answers become the port's errors, and the back-off between our own retries.
+//! How DynamoDB's answers become the port's errors, and which failed writes the adapter may
+//! retry itself (its back-off is `RETRY_BACKOFF` in the crate root).
 //!
 //! The SDK already retries what it knows to be transient (throttling, 5xx, dropped
 //! connections, timeouts) a few times; what still fails is `Unavailable`, which the port
