@@ -8,6 +8,7 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bus::Bus;
 use domain::events::Envelope;
+use domain::ids::shard_of;
 use serde_json::Map;
 use store::{Condition, Item, Key, Query, Store, StoreError, Write};
 use tokio::sync::Notify;
@@ -35,12 +36,6 @@ const RETRY_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
     .with_max_delay(Duration::from_millis(2500))
     .without_max_times();
 
-fn shard_of(envelope: &Envelope) -> u32 {
-    // The low bytes of a v7 id are random, so they spread records evenly.
-    let bytes = envelope.id.as_bytes();
-    u32::from(bytes[15]) % OUTBOX_SHARDS
-}
-
 fn partition(shard: u32) -> String {
     format!("outbox#{shard}")
 }
@@ -52,7 +47,10 @@ pub fn record(envelope: &Envelope) -> Result<Write, StoreError> {
     attrs.insert("envelope".into(), value);
     Ok(Write::Put {
         item: Item::new(
-            Key::new(partition(shard_of(envelope)), envelope.id.to_string()),
+            Key::new(
+                partition(shard_of(&envelope.id, OUTBOX_SHARDS)),
+                envelope.id.to_string(),
+            ),
             attrs,
         ),
         condition: Condition::NotExists,
