@@ -9,8 +9,8 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use bus::Bus;
 use domain::events::Envelope;
 use domain::ids::shard_of;
-use serde_json::Map;
-use store::{Condition, Item, Key, Query, Store, StoreError, Write};
+use serde::{Deserialize, Serialize};
+use store::{Condition, Item, Key, Query, Record, Store, StoreError, Write};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -40,19 +40,27 @@ fn partition(shard: u32) -> String {
     format!("outbox#{shard}")
 }
 
+/// An event waiting in the outbox, keyed by its shard and its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct OutboxRecord {
+    envelope: Envelope,
+}
+
+impl Record for OutboxRecord {
+    const KIND: &'static str = "outbox record";
+}
+
 /// The write that records an event in the outbox.
 pub fn record(envelope: &Envelope) -> Result<Write, StoreError> {
-    let mut attrs = Map::new();
-    let value = serde_json::to_value(envelope).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    attrs.insert("envelope".into(), value);
+    let key = Key::new(
+        partition(shard_of(&envelope.id, OUTBOX_SHARDS)),
+        envelope.id.to_string(),
+    );
+    let record = OutboxRecord {
+        envelope: envelope.clone(),
+    };
     Ok(Write::Put {
-        item: Item::new(
-            Key::new(
-                partition(shard_of(&envelope.id, OUTBOX_SHARDS)),
-                envelope.id.to_string(),
-            ),
-            attrs,
-        ),
+        item: record.to_item(key)?,
         condition: Condition::NotExists,
     })
 }
@@ -191,17 +199,63 @@ impl Relay {
 }
 
 fn decode(item: &Item) -> Option<Envelope> {
-    let decoded = item
-        .get("envelope")
-        .cloned()
-        .map(serde_json::from_value::<Envelope>);
-    match decoded {
-        Some(Ok(envelope)) => Some(envelope),
+    match OutboxRecord::from_item(item) {
+        Ok(record) => Some(record.envelope),
         // Only this code writes records, so an undecodable one is from an incompatible
         // version; it is logged and dropped rather than blocking every later event.
-        _ => {
-            tracing::error!(key = ?item.key, "dropping an outbox record that does not decode");
+        Err(error) => {
+            tracing::error!(key = ?item.key, %error, "dropping an outbox record that does not decode");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::events::{Event, UserDeleted};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn envelope() -> Envelope {
+        Envelope::new(Event::UserDeleted(UserDeleted {
+            user_id: domain::ids::new_id(),
+        }))
+    }
+
+    #[test]
+    fn an_event_is_stored_whole_in_the_envelope_attribute_of_its_shard() {
+        let envelope = envelope();
+        let Ok(Write::Put { item, condition }) = record(&envelope) else {
+            panic!("an outbox record is a put");
+        };
+        assert_eq!(condition, Condition::NotExists);
+        let shard = u32::from(envelope.id.as_bytes()[15]) % OUTBOX_SHARDS;
+        assert_eq!(
+            item.key,
+            Key::new(format!("outbox#{shard}"), envelope.id.to_string())
+        );
+        assert_eq!(
+            Value::Object(item.attrs.clone()),
+            json!({ "envelope": envelope })
+        );
+        assert_eq!(decode(&item), Some(envelope));
+    }
+
+    #[test]
+    fn a_record_that_does_not_decode_is_dropped() {
+        let Value::Object(attrs) = json!({ "envelope": { "id": "not an event" } }) else {
+            panic!("an object");
+        };
+        assert_eq!(decode(&Item::new(Key::new("outbox#0", "x"), attrs)), None);
+    }
+
+    #[test]
+    fn the_relay_backs_off_up_to_five_seconds_and_never_gives_up() {
+        let pauses: Vec<Duration> = RETRY_BACKOFF.build().take(20).collect();
+        assert_eq!(pauses.len(), 20);
+        assert!(pauses[0] >= Duration::from_millis(25) && pauses[0] < Duration::from_millis(50));
+        assert!(pauses.iter().all(|pause| *pause <= Duration::from_secs(5)));
+        assert!(pauses[19] >= Duration::from_millis(2500));
     }
 }
