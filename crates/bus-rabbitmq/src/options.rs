@@ -83,8 +83,8 @@ impl RabbitOptions {
     /// The pauses between reconnection attempts, which never run out: the broker comes back
     /// when it comes back. backon's jitter adds up to one more step to each, so the steps are
     /// half the bounds (and never zero, which would not grow). Defaults: 50–100 ms first,
-    /// 2.5–5 s at most, so a broker restart of a few seconds is noticed within a second or
-    /// so, while a long outage costs every replica a try only every few seconds.
+    /// 2.5–5 s at most, so a brief drop is bridged within a fraction of a second, while a long
+    /// outage costs every replica a try only every few seconds.
     pub(crate) fn reconnect_backoff(&self) -> ExponentialBuilder {
         let step = |bound: Duration| (bound / 2).max(Duration::from_nanos(1));
         ExponentialBuilder::new()
