@@ -7,9 +7,9 @@
 //!   (persistent, routed to at least one queue), so the outbox forgets only what the broker
 //!   has stored;
 //! - consumers ack only after the handler's outcome is settled; `Retry` waits in a retry
-//!   queue (exponential delays, no hot loop), and what keeps failing, is rejected, or does
-//!   not decode goes to the consumer's dead-letter queue with its reason — never blocking the
-//!   queue;
+//!   queue (one per configured delay, 1 s growing to a minute by default, never zero: no hot
+//!   loop), and what keeps failing, is rejected, or does not decode goes to the consumer's
+//!   dead-letter queue with its reason — never blocking the queue;
 //! - a supervisor task owns the connection and rebuilds everything after a drop or a broker
 //!   restart; meanwhile `publish` answers `Unavailable` at once so the outbox keeps its
 //!   records.

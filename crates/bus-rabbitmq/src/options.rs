@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use backon::ExponentialBuilder;
+
 use crate::error::RabbitError;
 
 /// The longest name RabbitMQ accepts for a queue or an exchange (an AMQP short string).
@@ -36,7 +38,9 @@ pub struct RabbitOptions {
     pub publish_timeout: Duration,
     /// The longest one attempt to connect and declare the topology may take.
     pub connect_timeout: Duration,
-    /// The first and the longest pause between reconnection attempts (doubling, jittered).
+    /// The longest first pause and the longest of all pauses between reconnection attempts:
+    /// the pauses double from one to the other, each a random 50–100% of its bound, so that
+    /// replicas that lost the broker together do not reconnect in lockstep.
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
     /// How often the supervisor checks that the connection and its channels are open, besides
@@ -54,6 +58,9 @@ impl Default for RabbitOptions {
             exchange: "moviebook.events".into(),
             queue_prefix: "moviebook".into(),
             prefetch: 32,
+            // Not a back-off computed in a loop but part of the topology: each delay is a
+            // retry queue whose message TTL holds the event, so the list is fixed. It grows
+            // from a second (a conflict or a blip) to a minute (a dependency restarting).
             retry_delays: vec![
                 Duration::from_secs(1),
                 Duration::from_secs(4),
@@ -73,6 +80,20 @@ impl Default for RabbitOptions {
 }
 
 impl RabbitOptions {
+    /// The pauses between reconnection attempts, which never run out: the broker comes back
+    /// when it comes back. backon's jitter adds up to one more step to each, so the steps are
+    /// half the bounds (and never zero, which would not grow). Defaults: 50–100 ms first,
+    /// 2.5–5 s at most, so a brief drop is bridged within a fraction of a second, while a long
+    /// outage costs every replica a try only every few seconds.
+    pub(crate) fn reconnect_backoff(&self) -> ExponentialBuilder {
+        let step = |bound: Duration| (bound / 2).max(Duration::from_nanos(1));
+        ExponentialBuilder::new()
+            .with_jitter()
+            .with_min_delay(step(self.reconnect_min))
+            .with_max_delay(step(self.reconnect_max))
+            .without_max_times()
+    }
+
     /// How many times a handler is tried before its event is dead-lettered.
     pub fn attempts(&self) -> u32 {
         u32::try_from(self.retry_delays.len())
@@ -197,6 +218,18 @@ mod tests {
         );
         assert_eq!(options.queue_names("projector").len(), 6);
         assert_eq!(options.attempts(), 5);
+    }
+
+    #[test]
+    fn reconnection_pauses_grow_within_their_bounds_and_never_run_out() {
+        use backon::BackoffBuilder;
+
+        let options = RabbitOptions::default();
+        let pauses: Vec<Duration> = options.reconnect_backoff().build().take(30).collect();
+        assert_eq!(pauses.len(), 30);
+        assert!(pauses[0] >= options.reconnect_min / 2 && pauses[0] < options.reconnect_min);
+        assert!(pauses.iter().all(|pause| *pause <= options.reconnect_max));
+        assert!(pauses[29] >= options.reconnect_max / 2);
     }
 
     #[test]

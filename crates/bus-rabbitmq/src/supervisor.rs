@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use backon::BackoffBuilder;
 use bus::Subscription;
 use futures::{Stream, StreamExt};
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection, ConnectionProperties};
-use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -174,7 +174,7 @@ pub(crate) async fn run(
                 teardown(running, 320, "reconnecting").await;
             }
         }
-        let mut backoff = shared.options.reconnect_min;
+        let mut pauses = shared.options.reconnect_backoff().build();
         running = loop {
             let attempt = tokio::select! {
                 () = shared.shutdown.cancelled() => {
@@ -183,7 +183,7 @@ pub(crate) async fn run(
                 }
                 attempt = establish(&shared, generation + 1, &subscriptions) => attempt,
             };
-            match attempt {
+            let pause = match attempt {
                 Ok(running) => {
                     generation += 1;
                     metrics::counter!("moviebook_bus_reconnects_total").increment(1);
@@ -195,10 +195,12 @@ pub(crate) async fn run(
                     break running;
                 }
                 Err(error) => {
-                    tracing::warn!(generation, %error, ?backoff, "cannot reconnect to RabbitMQ yet");
+                    // The pauses never run out; were they to, the longest one would do.
+                    let pause = pauses.next().unwrap_or(shared.options.reconnect_max);
+                    tracing::warn!(generation, %error, ?pause, "cannot reconnect to RabbitMQ yet");
+                    pause
                 }
-            }
-            let pause = jitter(backoff);
+            };
             let deadline = tokio::time::Instant::now() + pause;
             // While disconnected, subscriptions are answered at once rather than queued.
             loop {
@@ -211,7 +213,6 @@ pub(crate) async fn run(
                     Some(command) = commands.recv() => refuse(command),
                 }
             }
-            backoff = (backoff * 2).min(shared.options.reconnect_max);
         };
     }
 }
@@ -222,12 +223,6 @@ fn refuse(command: Command) {
             let _ = reply.send(Err(RabbitError::NotConnected("reconnecting")));
         }
     }
-}
-
-/// Between 75% and 125% of `pause`, so that replicas do not reconnect in lockstep.
-fn jitter(pause: Duration) -> Duration {
-    let factor = rand::rng().random_range(0.75..1.25);
-    pause.mul_f64(factor)
 }
 
 async fn watch_session(

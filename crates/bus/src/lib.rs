@@ -1,6 +1,8 @@
 //! The bus port: publish events, and subscribe named consumers to the event types they
 //! need. A consumer's handler answers done, retry or reject; the adapter retries with
-//! back-off and sets aside what keeps failing, so one bad event never blocks the rest.
+//! back-off and sets aside what is rejected, so one bad event never blocks the rest. What
+//! keeps asking for a retry goes to the consumer's dead-letter queue on RabbitMQ; the
+//! in-process bus fails the publish instead, so the outbox keeps the event for a later try.
 //!
 //! `memory` is the in-process adapter of the embedded deployment.
 

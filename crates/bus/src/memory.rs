@@ -7,14 +7,24 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backon::{BackoffBuilder, ExponentialBuilder};
 use domain::events::Envelope;
 use futures::StreamExt;
 
 use crate::{Bus, BusError, Outcome, Subscription};
 
-/// How often a handler that asks for a retry is tried before publishing gives up for now.
+/// How often a handler that asks for a retry is tried before publishing gives up for now (the
+/// outbox keeps the event and publishes it again later).
 const ATTEMPTS: u32 = 5;
-const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+/// The pauses between those tries. Publishing waits through them, holding up the relay, so
+/// they stay short: 10–20 ms growing to 80–160 ms (backon's jitter adds up to one more step),
+/// at most 0.3 s in all. Jittered, because a batch's deliveries run at once and those racing
+/// on one hot item would otherwise retry in lockstep.
+const RETRY_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_jitter()
+    .with_min_delay(Duration::from_millis(10))
+    .with_max_delay(Duration::from_millis(80))
+    .with_max_times(ATTEMPTS as usize - 1);
 /// How many deliveries run at once.
 const IN_FLIGHT: usize = 32;
 
@@ -51,8 +61,9 @@ impl MemoryBus {
         subscription: &Subscription,
         envelope: &Envelope,
     ) -> Result<(), BusError> {
-        let mut backoff = FIRST_BACKOFF;
-        for attempt in 1..=ATTEMPTS {
+        let mut pauses = RETRY_BACKOFF.build();
+        let mut attempt = 1;
+        loop {
             match subscription.handler.handle(envelope).await {
                 Outcome::Done => {
                     metrics::counter!("moviebook_events_handled_total", "consumer" => subscription.consumer.clone())
@@ -76,18 +87,17 @@ impl MemoryBus {
                     metrics::counter!("moviebook_events_retried_total", "consumer" => subscription.consumer.clone())
                         .increment(1);
                     tracing::warn!(consumer = %subscription.consumer, event = %envelope.id, attempt, %reason, "event will be retried");
-                    if attempt == ATTEMPTS {
+                    let Some(pause) = pauses.next() else {
                         return Err(BusError::Unavailable(format!(
                             "consumer {} could not handle event {}: {reason}",
                             subscription.consumer, envelope.id
                         )));
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
+                    };
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
                 }
             }
         }
-        Ok(())
     }
 }
 

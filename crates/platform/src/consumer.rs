@@ -9,20 +9,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use backon::{BackoffBuilder, ExponentialBuilder};
 use bus::{Handler, Outcome, Subscription};
 use domain::events::{Envelope, EventType};
 use serde_json::{Map, json};
 use store::{Condition, Item, Key, Store, StoreError, Write};
 
-/// How often a plan whose reads went stale is made again before the bus retries later.
-const REPLANS: u32 = 20;
-
-/// Re-plans back off (see [`store::backoff`]) from this first pause up to the cap: deliveries
-/// racing on one hot item (a movie's score during a burst of reviews, handled by every
-/// replica at once) take turns instead of colliding again, and a long burst still drains
-/// within seconds rather than falling through to the bus's much longer retry delays.
-const REPLAN_BACKOFF_BASE: Duration = Duration::from_millis(5);
-const REPLAN_BACKOFF_CAP: Duration = Duration::from_millis(250);
+/// The pauses before each re-plan of a plan whose reads went stale; when they run out the
+/// bus retries later. Jittered and growing, so deliveries racing on one hot item (a movie's
+/// score during a burst of reviews, handled by every replica at once) take turns instead of
+/// colliding again. backon's jitter adds up to one more step, so the pauses lie in 2.5–5 ms,
+/// 5–10 ms, … up to 125–250 ms: 19 pauses (20 plans) let a long burst drain within seconds
+/// rather than fall through to the bus's much longer retry delays.
+const REPLAN_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_jitter()
+    .with_min_delay(Duration::from_micros(2500))
+    .with_max_delay(Duration::from_millis(125))
+    .with_max_times(19);
 
 /// A read model's update rule.
 #[async_trait]
@@ -95,18 +98,21 @@ impl<P: Projection> IdempotentConsumer<P> {
 #[async_trait]
 impl<P: Projection> Handler for IdempotentConsumer<P> {
     async fn handle(&self, envelope: &Envelope) -> Outcome {
-        for attempt in 0..REPLANS {
-            if attempt > 0 {
-                let pause = store::backoff(attempt, REPLAN_BACKOFF_BASE, REPLAN_BACKOFF_CAP);
-                tokio::time::sleep(pause).await;
-            }
+        let mut pauses = REPLAN_BACKOFF.build();
+        loop {
             match self.apply(envelope).await {
                 Ok(true) => return Outcome::Done,
-                Ok(false) => continue,
+                Ok(false) => match pauses.next() {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => {
+                        return Outcome::Retry(
+                            "the read model kept changing while the event was applied".into(),
+                        );
+                    }
+                },
                 Err(StoreError::Unavailable(reason)) => return Outcome::Retry(reason),
                 Err(error) => return Outcome::Reject(error.to_string()),
             }
         }
-        Outcome::Retry("the read model kept changing while the event was applied".into())
     }
 }

@@ -5,10 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use bus::Bus;
 use domain::events::Envelope;
-use serde_json::Map;
-use store::{Condition, Item, Key, Query, Store, StoreError, Write};
+use domain::ids::shard_of;
+use serde::{Deserialize, Serialize};
+use store::{Condition, Item, Key, Query, Record, Store, StoreError, Write};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -23,26 +25,42 @@ const BATCH: usize = 100;
 /// by another process, or left over from before a crash.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
-fn shard_of(envelope: &Envelope) -> u32 {
-    // The low bytes of a v7 id are random, so they spread records evenly.
-    let bytes = envelope.id.as_bytes();
-    u32::from(bytes[15]) % OUTBOX_SHARDS
-}
+/// The pauses of the relay after a failed publish (the bus or the store is down), growing from
+/// 25–50 ms to 2.5–5 s (backon's jitter adds up to one more step) and never running out: a
+/// short outage is bridged at once, a long one costs a try every few seconds. Jittered,
+/// because the relay of every replica retries against the same broker and store when they
+/// come back.
+const RETRY_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_jitter()
+    .with_min_delay(Duration::from_millis(25))
+    .with_max_delay(Duration::from_millis(2500))
+    .without_max_times();
 
 fn partition(shard: u32) -> String {
     format!("outbox#{shard}")
 }
 
+/// An event waiting in the outbox, keyed by its shard and its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct OutboxRecord {
+    envelope: Envelope,
+}
+
+impl Record for OutboxRecord {
+    const KIND: &'static str = "outbox record";
+}
+
 /// The write that records an event in the outbox.
 pub fn record(envelope: &Envelope) -> Result<Write, StoreError> {
-    let mut attrs = Map::new();
-    let value = serde_json::to_value(envelope).map_err(|e| StoreError::Invalid(e.to_string()))?;
-    attrs.insert("envelope".into(), value);
+    let key = Key::new(
+        partition(shard_of(&envelope.id, OUTBOX_SHARDS)),
+        envelope.id.to_string(),
+    );
+    let record = OutboxRecord {
+        envelope: envelope.clone(),
+    };
     Ok(Write::Put {
-        item: Item::new(
-            Key::new(partition(shard_of(envelope)), envelope.id.to_string()),
-            attrs,
-        ),
+        item: record.to_item(key)?,
         condition: Condition::NotExists,
     })
 }
@@ -113,17 +131,18 @@ impl Relay {
     }
 
     async fn publish_until(&self, shutdown: &CancellationToken) {
-        let mut backoff = Duration::from_millis(50);
+        let mut pauses = RETRY_BACKOFF.build();
         loop {
             match self.drain().await {
-                Ok(()) => backoff = Duration::from_millis(50),
+                Ok(()) => pauses = RETRY_BACKOFF.build(),
                 Err(error) => {
-                    tracing::warn!(%error, "outbox relay could not publish; will retry");
+                    // The pauses never run out; were they to, the relay would wait as if idle.
+                    let pause = pauses.next().unwrap_or(POLL_INTERVAL);
+                    tracing::warn!(%error, ?pause, "outbox relay could not publish; will retry");
                     tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
+                        () = tokio::time::sleep(pause) => {}
                         () = shutdown.cancelled() => return,
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
                     continue;
                 }
             }
@@ -180,17 +199,63 @@ impl Relay {
 }
 
 fn decode(item: &Item) -> Option<Envelope> {
-    let decoded = item
-        .get("envelope")
-        .cloned()
-        .map(serde_json::from_value::<Envelope>);
-    match decoded {
-        Some(Ok(envelope)) => Some(envelope),
+    match OutboxRecord::from_item(item) {
+        Ok(record) => Some(record.envelope),
         // Only this code writes records, so an undecodable one is from an incompatible
         // version; it is logged and dropped rather than blocking every later event.
-        _ => {
-            tracing::error!(key = ?item.key, "dropping an outbox record that does not decode");
+        Err(error) => {
+            tracing::error!(key = ?item.key, %error, "dropping an outbox record that does not decode");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::events::{Event, UserDeleted};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn envelope() -> Envelope {
+        Envelope::new(Event::UserDeleted(UserDeleted {
+            user_id: domain::ids::new_id(),
+        }))
+    }
+
+    #[test]
+    fn an_event_is_stored_whole_in_the_envelope_attribute_of_its_shard() {
+        let envelope = envelope();
+        let Ok(Write::Put { item, condition }) = record(&envelope) else {
+            panic!("an outbox record is a put");
+        };
+        assert_eq!(condition, Condition::NotExists);
+        let shard = u32::from(envelope.id.as_bytes()[15]) % OUTBOX_SHARDS;
+        assert_eq!(
+            item.key,
+            Key::new(format!("outbox#{shard}"), envelope.id.to_string())
+        );
+        assert_eq!(
+            Value::Object(item.attrs.clone()),
+            json!({ "envelope": envelope })
+        );
+        assert_eq!(decode(&item), Some(envelope));
+    }
+
+    #[test]
+    fn a_record_that_does_not_decode_is_dropped() {
+        let Value::Object(attrs) = json!({ "envelope": { "id": "not an event" } }) else {
+            panic!("an object");
+        };
+        assert_eq!(decode(&Item::new(Key::new("outbox#0", "x"), attrs)), None);
+    }
+
+    #[test]
+    fn the_relay_backs_off_up_to_five_seconds_and_never_gives_up() {
+        let pauses: Vec<Duration> = RETRY_BACKOFF.build().take(20).collect();
+        assert_eq!(pauses.len(), 20);
+        assert!(pauses[0] >= Duration::from_millis(25) && pauses[0] < Duration::from_millis(50));
+        assert!(pauses.iter().all(|pause| *pause <= Duration::from_secs(5)));
+        assert!(pauses[19] >= Duration::from_millis(2500));
     }
 }

@@ -3,20 +3,16 @@
 //! key returned: sort keys end in the entity id, so they are unique across shards and
 //! "after this key" means the same thing in every shard.
 
+use domain::ids::shard_of;
 use store::{Item, Query, Store, StoreError};
 use uuid::Uuid;
 
 /// Partitions per sharded list.
 pub const SHARDS: u32 = 4;
 
-/// The shard of an entity, from the random low bytes of its v7 id.
-pub fn shard_of(id: &Uuid) -> u32 {
-    u32::from(id.as_bytes()[15]) % SHARDS
-}
-
 /// The partition key of `id`'s shard of the list `base`.
 pub fn partition(base: &str, id: &Uuid) -> String {
-    format!("{base}#{}", shard_of(id))
+    format!("{base}#{}", shard_of(id, SHARDS))
 }
 
 /// One merged page of the sharded list `base`, in sort-key order (descending when asked),

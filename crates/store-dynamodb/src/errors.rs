@@ -1,10 +1,12 @@
-//! How DynamoDB's answers become the port's errors, and the back-off between our own retries.
+//! How DynamoDB's answers become the port's errors, and which failed writes the adapter may
+//! retry itself (its back-off is `RETRY_BACKOFF` in the crate root).
 //!
 //! The SDK already retries what it knows to be transient (throttling, 5xx, dropped
-//! connections, timeouts) a few times; what still fails is `Unavailable`, which the port
-//! promises is worth retrying later. A request DynamoDB refuses as malformed is `Invalid`.
-//! Conflicts between transactions are not retried by the SDK, so [`Outcome::Retry`] lets
-//! the write path retry them itself.
+//! connections, timeouts) a few times. A read that still fails is `Unavailable`, which the
+//! port promises is worth retrying later. A write that still fails for throttling or a server
+//! error, or that conflicted with another transaction (which the SDK does not retry), is
+//! [`Outcome::Retry`]: the write path tries it again itself before it gives up with
+//! `Unavailable`. A request DynamoDB refuses as malformed is `Invalid`.
 
 use std::error::Error;
 
@@ -18,11 +20,11 @@ pub(crate) enum Outcome {
     /// Final: the port's error.
     Fail(StoreError),
     /// Nothing was written and trying again may work (a conflict with another
-    /// transaction, or throttling that outlasted the SDK's retries).
+    /// transaction, or throttling or a server error that outlasted the SDK's retries).
     Retry(String),
 }
 
-/// Service error codes that mean "too busy or in the way right now", not "wrong".
+/// Service error codes that mean "too busy, in the way or failing right now", not "wrong".
 const RETRYABLE_CODES: [&str; 6] = [
     "TransactionConflictException",
     "TransactionInProgressException",

@@ -46,6 +46,7 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
+use backon::{BackoffBuilder, ExponentialBuilder};
 use store::{
     Condition, Item, Key, Page, Query, Store, StoreError, Write, check_batch_get, check_query,
     check_transaction,
@@ -153,13 +154,19 @@ pub struct DynamoStore {
     table: String,
 }
 
-/// Attempts of a write that DynamoDB cancelled for a conflict or throttling.
-const WRITE_ATTEMPTS: u32 = 6;
-/// The back-off between our own retries (of writes and of unprocessed batch-get keys).
-const RETRY_BACKOFF_BASE: Duration = Duration::from_millis(10);
-const RETRY_BACKOFF_CAP: Duration = Duration::from_millis(500);
-/// Rounds of a batch get in a row that may leave every key unprocessed (throttling).
-const BATCH_GET_STALLS: u32 = 6;
+/// The pauses of our own retries: of a write DynamoDB cancelled for a conflict or for
+/// throttling, and of a batch get round that left every key unprocessed. Nothing was written
+/// or read, so trying again is safe; when the pauses run out the call is `Unavailable`.
+/// Jittered, because the writers that collided on a hot item would otherwise collide again in
+/// lockstep. Five pauses make six attempts (docs/data-model.md). backon's jitter adds up to
+/// one more step, so the pauses lie in 5–10 ms, 10–20 ms, … 80–160 ms (at most 0.3 s in all,
+/// and never over 0.5 s each): a conflict clears within milliseconds, and a call must still
+/// answer well inside its 5 s operation timeout.
+const RETRY_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_jitter()
+    .with_min_delay(Duration::from_millis(5))
+    .with_max_delay(Duration::from_millis(250))
+    .with_max_times(5);
 
 impl DynamoStore {
     /// Connects to the configured table, creating it when missing and waiting until it is
@@ -186,25 +193,21 @@ impl DynamoStore {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<(), Outcome>>,
     {
-        let mut tries = 0;
+        let mut pauses = RETRY_BACKOFF.build();
+        let mut tries = 1;
         loop {
-            tries += 1;
             match attempt().await {
                 Ok(()) => return Ok(()),
                 Err(Outcome::Fail(error)) => return Err(error),
-                Err(Outcome::Retry(reason)) if tries >= WRITE_ATTEMPTS => {
-                    return Err(StoreError::Unavailable(format!(
-                        "{reason} (gave up after {tries} attempts)"
-                    )));
-                }
                 Err(Outcome::Retry(reason)) => {
-                    tracing::debug!(table = %self.table, tries, %reason, "retrying a write");
-                    tokio::time::sleep(store::backoff(
-                        tries,
-                        RETRY_BACKOFF_BASE,
-                        RETRY_BACKOFF_CAP,
-                    ))
-                    .await;
+                    let Some(pause) = pauses.next() else {
+                        return Err(StoreError::Unavailable(format!(
+                            "{reason} (gave up after {tries} attempts)"
+                        )));
+                    };
+                    tracing::debug!(table = %self.table, tries, %reason, ?pause, "retrying a write");
+                    tokio::time::sleep(pause).await;
+                    tries += 1;
                 }
             }
         }
@@ -385,6 +388,7 @@ impl Store for DynamoStore {
         wanted.dedup();
         let mut pending: Vec<Stored> = wanted.into_iter().map(codec::key).collect();
         let mut found: HashMap<Key, Item> = HashMap::with_capacity(pending.len());
+        let mut pauses = RETRY_BACKOFF.build();
         let mut stalls = 0;
         while !pending.is_empty() {
             let asked = pending.len();
@@ -417,18 +421,13 @@ impl Store for DynamoStore {
                 .unwrap_or_default();
             if !pending.is_empty() && pending.len() >= asked {
                 stalls += 1;
-                if stalls >= BATCH_GET_STALLS {
+                let Some(pause) = pauses.next() else {
                     return Err(StoreError::Unavailable(format!(
                         "DynamoDB BatchGetItem left {} keys unprocessed {stalls} times",
                         pending.len()
                     )));
-                }
-                tokio::time::sleep(store::backoff(
-                    stalls,
-                    RETRY_BACKOFF_BASE,
-                    RETRY_BACKOFF_CAP,
-                ))
-                .await;
+                };
+                tokio::time::sleep(pause).await;
             }
         }
         Ok(keys.iter().map(|key| found.get(key).cloned()).collect())

@@ -13,12 +13,10 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-mod backoff;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod record;
 
-pub use backoff::backoff;
 pub use record::{Record, attr_equals, attrs_of};
 
 /// An item's attributes.
