@@ -22,7 +22,9 @@ use crate::{ActorListQuery, ActorPage, ActorView, ActorsError, ActorsService};
 /// What the actor handlers share.
 #[derive(Clone)]
 pub struct ActorsApi {
+    /// What every handler calls.
     pub service: ActorsService,
+    /// Reads the admin token of `POST /actors`.
     pub auth: Arc<Authenticator>,
 }
 

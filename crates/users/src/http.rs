@@ -22,7 +22,9 @@ use crate::{TokenResponse, UserView, UsersError, UsersService};
 /// What the user handlers share.
 #[derive(Clone)]
 pub struct UsersApi {
+    /// What every handler calls.
     pub service: UsersService,
+    /// Reads the bearer token of the routes that need one.
     pub auth: Arc<Authenticator>,
     /// Take the client's address from `X-Forwarded-For`: only for a service that is
     /// reached through the gateway, which sets it (anyone else could forge it).

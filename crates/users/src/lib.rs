@@ -1,5 +1,5 @@
 //! The users service: owns users and their credentials (items `user#{id}` and the
-//! uniqueness item `email#{address}`), issues tokens, throttles failed logins, answers other
+//! uniqueness item `email#{lower-case address}`), issues tokens, throttles failed logins, answers other
 //! services' questions about users, and serves the user and auth endpoints.
 
 mod directory;
