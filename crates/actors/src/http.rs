@@ -1,4 +1,6 @@
 //! The actor endpoints of API.md: `POST /actors`, `GET /actors`, `GET /actors/{id}`.
+//! Handlers only read the request and call [`ActorsService`]; this is also the one place
+//! where an [`ActorsError`] becomes a problem+json.
 
 use std::sync::Arc;
 
@@ -10,19 +12,19 @@ use domain::NewActor;
 use platform::ApiError;
 use platform::auth::{Admin, Authenticator};
 use platform::http::{JsonBody, Query};
-use platform::pagination::{self, PageOf, PageRequest};
 use platform::problem::Problem;
-use projector::search::{self, ActorListing, SearchCursor};
-use serde::Deserialize;
-use serde::Serialize;
+use projector::search::ActorListing;
 use utoipa::OpenApi;
+use uuid::Uuid;
 
-use crate::{ActorView, ActorsService};
+use crate::{ActorListQuery, ActorPage, ActorView, ActorsError, ActorsService};
 
 /// What the actor handlers share.
 #[derive(Clone)]
 pub struct ActorsApi {
+    /// What every handler calls.
     pub service: ActorsService,
+    /// Reads the admin token of `POST /actors`.
     pub auth: Arc<Authenticator>,
 }
 
@@ -48,24 +50,18 @@ pub fn router(api: ActorsApi) -> Router {
 )]
 pub struct ActorsDoc;
 
-/// `GET /actors` parameters.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ActorListQuery {
-    /// Words that must start words of the name; case and accents ignored.
-    search: Option<String>,
-    /// Page size, 1..100 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
+impl From<ActorsError> for ApiError {
+    fn from(error: ActorsError) -> Self {
+        match error {
+            ActorsError::NotFound => ApiError::NotFound("no such actor"),
+            ActorsError::Store(error) => error.into(),
+        }
+    }
 }
 
-/// A page of actors.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ActorPage {
-    items: Vec<ActorListing>,
-    next_cursor: Option<String>,
+/// An actor id from the path; text that is no id names no actor.
+fn actor_id(text: &str) -> Result<Uuid, ActorsError> {
+    domain::ids::parse_id(text).ok_or(ActorsError::NotFound)
 }
 
 #[utoipa::path(post, path = "/api/v1/actors", tag = "actors", request_body = NewActor,
@@ -85,21 +81,8 @@ async fn create_actor(
 async fn list_actors(
     State(api): State<ActorsApi>,
     Query(query): Query<ActorListQuery>,
-) -> Result<Json<PageOf<ActorListing>>, ApiError> {
-    let store = api.service.store_handle();
-    let search_text = query.search.as_deref().map(str::trim).unwrap_or("");
-    let (limit, cursor) = (query.limit.as_deref(), query.cursor.as_deref());
-    if domain::text::words(search_text).is_empty() {
-        let PageRequest { limit, cursor } = pagination::page_request::<String>(limit, cursor)?;
-        let (items, next) = search::actors_page(store.as_ref(), cursor.as_deref(), limit).await?;
-        return Ok(Json(PageOf {
-            items,
-            next_cursor: next.as_ref().map(pagination::encode),
-        }));
-    }
-    let PageRequest { limit, cursor } = pagination::page_request::<SearchCursor>(limit, cursor)?;
-    let (items, next) = search::search_actors(store.as_ref(), search_text, cursor, limit).await?;
-    Ok(Json(PageOf::new(items, next)))
+) -> Result<Json<ActorPage>, ApiError> {
+    Ok(Json(api.service.list(query.read()?).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/actors/{id}", tag = "actors", params(("id" = String, Path)),
@@ -108,6 +91,5 @@ async fn get_actor(
     State(api): State<ActorsApi>,
     Path(id): Path<String>,
 ) -> Result<Json<ActorView>, ApiError> {
-    let id = domain::ids::parse_id(&id).ok_or(ApiError::NotFound("no such actor"))?;
-    Ok(Json(api.service.get(&id).await?))
+    Ok(Json(api.service.get(&actor_id(&id)?).await?))
 }

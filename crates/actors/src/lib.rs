@@ -1,8 +1,17 @@
 //! The actors service: owns actors (items `actor#{id}`), answers other services' questions
-//! about them, and serves the actor endpoints. An actor's filmography and the actor search
-//! are read models kept by the projector.
+//! about them, and serves the actor endpoints. An actor's filmography and the actor lists
+//! (all actors, and the name search) are read models kept by the projector.
 
+mod directory;
+mod error;
 pub mod http;
+mod list;
+mod record;
 mod service;
+mod view;
 
-pub use service::{ActorView, ActorsService, LocalActorDirectory};
+pub use directory::LocalActorDirectory;
+pub use error::ActorsError;
+pub use list::{ActorList, ActorListQuery};
+pub use service::ActorsService;
+pub use view::{ActorPage, ActorView};

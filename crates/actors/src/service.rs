@@ -1,36 +1,20 @@
-//! Creating and reading actors.
+//! The actors service: creating actors, and reading an actor's page and the actor lists.
+//! It owns the actor record (`crate::record`) and reads the filmography and the actor lists
+//! from the projector's read models.
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
+use domain::NewActor;
 use domain::events::{ActorCreated, Envelope, Event};
-use domain::{ActorSummaryRef, NewActor};
-use platform::ApiError;
-use platform::directory::{ActorDirectory, DirectoryError};
 use platform::outbox::Outbox;
-use projector::filmography::{FilmographyEntry, filmography};
-use serde::Serialize;
-use serde_json::{Map, Value, json};
-use store::{Condition, Item, Key, Store, Write};
+use platform::pagination::{self, PageRequest};
+use projector::filmography::filmography;
+use projector::search;
+use store::{Condition, Record, Store, Write};
 use uuid::Uuid;
 
-fn actor_key(id: &Uuid) -> Key {
-    Key::new(format!("actor#{id}"), "actor")
-}
-
-/// An actor's page.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ActorView {
-    pub id: Uuid,
-    pub name: String,
-    /// `YYYY-MM-DD`.
-    pub date_of_birth: Option<String>,
-    pub bio: Option<String>,
-    pub thumbnail_url: Option<String>,
-    pub pictures: Vec<String>,
-    /// The filmography, newest release first (at most 100).
-    pub movies: Vec<FilmographyEntry>,
-}
+use crate::ActorsError;
+use crate::list::ActorList;
+use crate::record::ActorRecord;
+use crate::view::{ActorPage, ActorView};
 
 /// The actors service's commands and queries.
 #[derive(Clone)]
@@ -39,6 +23,7 @@ pub struct ActorsService {
 }
 
 impl ActorsService {
+    /// The service writing through `outbox` (and reading its store).
     pub fn new(outbox: Outbox) -> Self {
         ActorsService { outbox }
     }
@@ -47,104 +32,57 @@ impl ActorsService {
         self.outbox.store().as_ref()
     }
 
-    /// The store, for the read models the actor endpoints serve.
-    pub fn store_handle(&self) -> Arc<dyn Store> {
-        self.outbox.store().clone()
-    }
-
     /// Creates an actor and announces it.
-    pub async fn create(&self, actor: NewActor) -> Result<ActorView, ApiError> {
+    pub async fn create(&self, actor: NewActor) -> Result<ActorView, ActorsError> {
         let id = domain::ids::new_id();
-        let mut attrs = Map::new();
-        attrs.insert("id".into(), json!(id));
-        attrs.insert("name".into(), json!(actor.name));
-        attrs.insert(
-            "date_of_birth".into(),
-            json!(actor.date_of_birth.map(domain::format_date)),
-        );
-        attrs.insert("bio".into(), json!(actor.bio));
-        attrs.insert("thumbnail_url".into(), json!(actor.thumbnail_url));
-        attrs.insert("pictures".into(), json!(actor.pictures));
-        attrs.insert("created_at".into(), json!(domain::timestamp::now_micros()));
-        let item = Item::new(actor_key(&id), attrs);
-        let view =
-            to_view(&item, Vec::new()).ok_or_else(|| ApiError::Internal("actor item".into()))?;
+        let record = ActorRecord {
+            id,
+            name: actor.name,
+            date_of_birth: actor.date_of_birth.map(domain::format_date),
+            bio: actor.bio,
+            thumbnail_url: actor.thumbnail_url,
+            pictures: actor.pictures,
+            created_at: domain::timestamp::now_micros(),
+        };
         let event = Envelope::new(Event::ActorCreated(ActorCreated {
             actor_id: id,
-            name: actor.name,
-            thumbnail_url: actor.thumbnail_url,
+            name: record.name.clone(),
+            thumbnail_url: record.thumbnail_url.clone(),
         }));
-        self.outbox
-            .commit(
-                vec![Write::Put {
-                    item,
-                    condition: Condition::NotExists,
-                }],
-                &[event],
-            )
-            .await?;
-        Ok(view)
+        let put = Write::Put {
+            item: record.to_item(ActorRecord::key(&id))?,
+            condition: Condition::NotExists,
+        };
+        self.outbox.commit(vec![put], &[event]).await?;
+        Ok(ActorView::of(record, Vec::new()))
     }
 
     /// An actor with its filmography.
-    pub async fn get(&self, id: &Uuid) -> Result<ActorView, ApiError> {
+    pub async fn get(&self, id: &Uuid) -> Result<ActorView, ActorsError> {
         let item = self
             .store()
-            .get(&actor_key(id))
+            .get(&ActorRecord::key(id))
             .await?
-            .ok_or(ApiError::NotFound("no such actor"))?;
+            .ok_or(ActorsError::NotFound)?;
+        let actor = ActorRecord::from_item(&item)?;
         let movies = filmography(self.store(), id).await?;
-        to_view(&item, movies).ok_or_else(|| ApiError::Internal("actor item is malformed".into()))
+        Ok(ActorView::of(actor, movies))
     }
-}
 
-fn to_view(item: &Item, movies: Vec<FilmographyEntry>) -> Option<ActorView> {
-    let text = |name: &str| item.str(name).map(str::to_owned);
-    Some(ActorView {
-        id: item.str("id")?.parse().ok()?,
-        name: text("name")?,
-        date_of_birth: text("date_of_birth"),
-        bio: text("bio"),
-        thumbnail_url: text("thumbnail_url"),
-        pictures: item
-            .get("pictures")
-            .and_then(Value::as_array)
-            .map(|p| {
-                p.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        movies,
-    })
-}
-
-/// Answers "which of these actors exist, and what are their names" from the actors' own items.
-pub struct LocalActorDirectory {
-    store: Arc<dyn Store>,
-}
-
-impl LocalActorDirectory {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        LocalActorDirectory { store }
-    }
-}
-
-#[async_trait]
-impl ActorDirectory for LocalActorDirectory {
-    async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, DirectoryError> {
-        let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(store::MAX_BATCH_GET_KEYS) {
-            let keys: Vec<Key> = chunk.iter().map(actor_key).collect();
-            for item in self.store.batch_get(&keys).await? {
-                found.push(item.and_then(|i| {
-                    Some(ActorSummaryRef {
-                        id: i.str("id")?.parse().ok()?,
-                        name: i.str("name")?.to_owned(),
-                    })
-                }));
+    /// One page of the actors a list asks for, from the actor-search read model.
+    pub async fn list(&self, list: ActorList) -> Result<ActorPage, ActorsError> {
+        let (items, next_cursor) = match list {
+            ActorList::All(PageRequest { limit, cursor }) => {
+                let (items, next) =
+                    search::actors_page(self.store(), cursor.as_deref(), limit).await?;
+                (items, next.as_ref().map(pagination::encode))
             }
-        }
-        Ok(found)
+            ActorList::Search { text, page } => {
+                let (items, next) =
+                    search::search_actors(self.store(), &text, page.cursor, page.limit).await?;
+                (items, next.as_ref().map(pagination::encode))
+            }
+        };
+        Ok(ActorPage { items, next_cursor })
     }
 }

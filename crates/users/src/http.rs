@@ -1,5 +1,6 @@
 //! The user and auth endpoints of API.md: `POST /users`, `GET|PATCH|DELETE /users/{id}`,
-//! `POST /auth/token`.
+//! `POST /auth/token`. Handlers only read the request and call [`UsersService`]; this is
+//! also the one place where a [`UsersError`] becomes a problem+json.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -16,13 +17,14 @@ use platform::problem::Problem;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
-use crate::UsersService;
-use crate::service::{TokenResponse, UserView};
+use crate::{TokenResponse, UserView, UsersError, UsersService};
 
 /// What the user handlers share.
 #[derive(Clone)]
 pub struct UsersApi {
+    /// What every handler calls.
     pub service: UsersService,
+    /// Reads the bearer token of the routes that need one.
     pub auth: Arc<Authenticator>,
     /// Take the client's address from `X-Forwarded-For`: only for a service that is
     /// reached through the gateway, which sets it (anyone else could forge it).
@@ -55,8 +57,26 @@ pub fn router(api: UsersApi) -> Router {
 )]
 pub struct UsersDoc;
 
-fn user_id(text: &str) -> Result<Uuid, ApiError> {
-    domain::ids::parse_id(text).ok_or(ApiError::NotFound("no such user"))
+impl From<UsersError> for ApiError {
+    fn from(error: UsersError) -> Self {
+        match error {
+            UsersError::NotFound => ApiError::NotFound("no such user"),
+            UsersError::Forbidden(why) => ApiError::Forbidden(why),
+            UsersError::EmailTaken => ApiError::Conflict("that e-mail is already registered"),
+            UsersError::WrongCredentials => ApiError::Unauthenticated("wrong e-mail or password"),
+            UsersError::Throttled { retry_after_secs } => {
+                ApiError::TooManyRequests { retry_after_secs }
+            }
+            UsersError::Store(error) => error.into(),
+            UsersError::Auth(error) => error.into(),
+            UsersError::Passwords(error) => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+/// A user id from the path; text that is no id names no user.
+fn user_id(text: &str) -> Result<Uuid, UsersError> {
+    domain::ids::parse_id(text).ok_or(UsersError::NotFound)
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,

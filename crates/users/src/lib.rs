@@ -1,11 +1,19 @@
 //! The users service: owns users and their credentials (items `user#{id}` and the
-//! uniqueness item `email#{address}`), issues tokens, throttles failed logins, answers other
+//! uniqueness item `email#{lower-case address}`), issues tokens, throttles failed logins, answers other
 //! services' questions about users, and serves the user and auth endpoints.
 
+mod directory;
+mod error;
 pub mod http;
 mod passwords;
+mod record;
 mod service;
 mod throttle;
+mod view;
 
-pub use service::{LocalUserDirectory, UserView, UsersService};
+pub use directory::LocalUserDirectory;
+pub use error::UsersError;
+pub use passwords::PasswordError;
+pub use service::UsersService;
 pub use throttle::LoginThrottle;
+pub use view::{TokenResponse, UserView};

@@ -9,8 +9,13 @@ use std::sync::Arc;
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use platform::ApiError;
 use tokio::sync::Semaphore;
+
+/// Why a password could not be hashed or checked: always a fault of this process or of the
+/// stored hash, never of the password given.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PasswordError(String);
 
 /// Hashes and verifies passwords, a bounded number at a time.
 #[derive(Clone)]
@@ -29,21 +34,21 @@ impl Default for Passwords {
 
 impl Passwords {
     /// Hashes a password for storage (PHC string: algorithm, parameters, salt and hash).
-    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
         self.run(move || {
             Argon2::default()
                 .hash_password(password.as_bytes())
                 .map(|hash| hash.to_string())
-                .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))
+                .map_err(|e| PasswordError(format!("hashing a password: {e}")))
         })
         .await
     }
 
     /// True when `password` matches the stored hash.
-    pub async fn verify(&self, password: String, stored: String) -> Result<bool, ApiError> {
+    pub async fn verify(&self, password: String, stored: String) -> Result<bool, PasswordError> {
         self.run(move || {
             let parsed = PasswordHash::new(&stored)
-                .map_err(|e| ApiError::Internal(format!("stored hash: {e}")))?;
+                .map_err(|e| PasswordError(format!("stored hash: {e}")))?;
             Ok(Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok())
@@ -53,15 +58,15 @@ impl Passwords {
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+        work: impl FnOnce() -> Result<T, PasswordError> + Send + 'static,
+    ) -> Result<T, PasswordError> {
         let _permit = self
             .permits
             .acquire()
             .await
-            .map_err(|_| ApiError::Internal("the password hasher is closed".into()))?;
+            .map_err(|_| PasswordError("the password hasher is closed".into()))?;
         tokio::task::spawn_blocking(work)
             .await
-            .map_err(|e| ApiError::Internal(format!("password task: {e}")))?
+            .map_err(|e| PasswordError(format!("password task: {e}")))?
     }
 }

@@ -1,0 +1,14 @@
+//! How the actors service's commands and queries fail, in its own terms; the HTTP edge
+//! (`crate::http`) turns each case into its problem+json once.
+
+use store::StoreError;
+
+/// Why an actors service call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActorsError {
+    /// No actor has that id.
+    #[error("no such actor")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
