@@ -9,7 +9,7 @@
 
 #[macro_use]
 #[allow(dead_code, unused_macros)]
-#[path = "../api/support.rs"]
+#[path = "../api/support/mod.rs"]
 mod support;
 
 /// The server is the external cluster: nothing to configure.

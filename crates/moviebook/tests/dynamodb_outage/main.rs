@@ -9,7 +9,7 @@
 
 #[macro_use]
 #[allow(dead_code, unused_macros)]
-#[path = "../api/support.rs"]
+#[path = "../api/support/mod.rs"]
 mod support;
 
 /// The store settings come from the test itself (`spawn_with`): it starts its own DynamoDB.
