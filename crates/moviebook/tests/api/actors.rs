@@ -184,13 +184,8 @@ async fn actor_list_items_are_summaries_with_id_name_thumbnail() {
     );
     if app.owns_server() {
         let want = vec![id.clone()];
-        eventually("GET /actors lists every actor", async || {
-            let all = ids(&app.all("/actors").await);
-            if all == want {
-                Ok(())
-            } else {
-                Err(format!("{all:?}"))
-            }
+        eventually_equals("GET /actors lists every actor", &want, async || {
+            ids(&app.all("/actors").await)
         })
         .await;
     }
@@ -220,16 +215,13 @@ async fn actor_search_matches_name_word_prefixes_case_and_accent_insensitively()
         let mut expected = expected;
         expected.sort();
         let query = format!("{query} {tag}");
-        eventually(
+        eventually_equals(
             &format!("actor search {query:?} finds exactly {expected:?}"),
+            &expected,
             async || {
                 let mut found = ids(&app.all(&format!("/actors?search={}", enc(&query))).await);
                 found.sort();
-                if found == expected {
-                    Ok(())
-                } else {
-                    Err(format!("found {found:?}"))
-                }
+                found
             },
         )
         .await;

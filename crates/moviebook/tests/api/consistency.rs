@@ -255,26 +255,15 @@ async fn deleting_a_movie_removes_it_from_every_list() {
         let all = ids(&app.all("/movies").await);
         let found = ids(&app.all(&search).await);
         let in_genre = ids(&app.all(&format!("/genres/{genre}/movies")).await);
-        let genres = app.get("/genres").await.items();
-        let count = genres
-            .iter()
-            .find(|g| g["name"] == json!(genre))
-            .map(|g| g["movie_count"].clone());
+        let count = app.genre_count(&genre).await;
         let top = ids(&app
             .get("/movies/top-rated?limit=100&min_reviews=3")
             .await
             .items());
         let film = app.get_ok(&format!("/actors/{actor_id}")).await["movies"].clone();
-        let film_ids: Vec<String> = film.as_array().map(|l| ids(l)).unwrap_or_default();
+        let film_ids = ids(array(&film));
         let user = app.get_ok(&format!("/users/{}", reviewer_ids[0])).await;
-        let user_movies: Vec<String> = user["reviews"]
-            .as_array()
-            .map(|l| {
-                l.iter()
-                    .map(|r| r["movie_id"].as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let user_movies = texts(array(&user["reviews"]), "movie_id");
         (all, found, in_genre, count, top, film_ids, user_movies)
     };
     eventually("every list shows the movie before the delete", async || {

@@ -96,11 +96,7 @@ async fn movie_created_before_a_sigkill_reaches_lists_and_search_after_restart()
         let all = ids(&app.all("/movies").await);
         let found = ids(&app.all(&format!("/movies?search={tag}")).await);
         let in_genre = ids(&app.all(&format!("/genres/{genre}/movies")).await);
-        let genres = app.get("/genres").await.items();
-        let count = genres
-            .iter()
-            .find(|g| g["name"] == json!(genre))
-            .map(|g| g["movie_count"].clone());
+        let count = app.genre_count(&genre).await;
         let ok = all == vec![movie_id.clone()]
             && found == vec![movie_id.clone()]
             && in_genre == vec![movie_id.clone()]
@@ -158,19 +154,19 @@ async fn fifty_concurrent_reviewers_are_all_counted_exactly() {
 
     let mut want = second.clone();
     want.sort();
-    eventually("the review list holds every replacement", async || {
-        let list = app.all(&format!("/movies/{movie_id}/reviews")).await;
-        let mut listed: Vec<i64> = list
-            .iter()
-            .map(|r| r["score"].as_i64().unwrap_or(0))
-            .collect();
-        listed.sort();
-        if listed == want {
-            Ok(())
-        } else {
-            Err(format!("{listed:?}"))
-        }
-    })
+    eventually_equals(
+        "the review list holds every replacement",
+        &want,
+        async || {
+            let list = app.all(&format!("/movies/{movie_id}/reviews")).await;
+            let mut listed: Vec<i64> = list
+                .iter()
+                .map(|r| r["score"].as_i64().unwrap_or(0))
+                .collect();
+            listed.sort();
+            listed
+        },
+    )
     .await;
 
     eventually(
@@ -243,13 +239,9 @@ async fn concurrent_sign_ups_with_one_email_create_one_user() {
             format!("{}@Example.COM", local.to_uppercase())
         };
         async move {
-            app.post_json(
-                "/users",
-                None,
-                &json!({ "name": format!("Racer {i}"), "email": email, "password": "password1" }),
-            )
-            .await
-            .status
+            app.post_user(&format!("Racer {i}"), &email, "password1")
+                .await
+                .status
         }
     }))
     .await;
@@ -286,11 +278,7 @@ async fn concurrent_movie_creation_in_one_genre_counts_exactly() {
     eventually("the genre lists and counts all 20 movies", async || {
         let mut listed = ids(&app.all(&format!("/genres/{genre}/movies")).await);
         listed.sort();
-        let genres = app.get("/genres").await.items();
-        let count = genres
-            .iter()
-            .find(|g| g["name"] == json!(genre))
-            .map(|g| g["movie_count"].clone());
+        let count = app.genre_count(&genre).await;
         if listed == want && count == Some(json!(20)) {
             Ok(())
         } else {

@@ -270,18 +270,6 @@ async fn auth_errors_are_problem_json() {
         .await
         .problem(403);
     let email = format!("{}@example.com", tag());
-    app.post_json(
-        "/users",
-        None,
-        &json!({ "name": "A", "email": email, "password": "password1" }),
-    )
-    .await
-    .expect(201);
-    app.post_json(
-        "/users",
-        None,
-        &json!({ "name": "B", "email": email, "password": "password1" }),
-    )
-    .await
-    .problem(409);
+    app.post_user("A", &email, "password1").await.expect(201);
+    app.post_user("B", &email, "password1").await.problem(409);
 }

@@ -1,7 +1,7 @@
 //! Black-box HTTP tests of MovieBook against the public contract (`shared/API.md`).
 //!
 //! Every test starts its own `moviebook serve` on a fresh data directory (see
-//! `support.rs`), or, with `MOVIEBOOK_TEST_BASE_URL` set, runs against that server.
+//! `support/`), or, with `MOVIEBOOK_TEST_BASE_URL` set, runs against that server.
 
 #[macro_use]
 mod support;

@@ -403,18 +403,11 @@ async fn movie_list_is_newest_created_first_with_summary_fields() {
         created.push(movie);
     }
     let newest_first: Vec<String> = ids(&created).into_iter().rev().collect();
-    let items = eventually(
+    let items = eventually_in_order(
         "GET /movies lists the three new movies newest created first",
-        async || {
-            let items = app.all("/movies").await;
-            let all = ids(&items);
-            let ours = only(&all, &newest_first);
-            if ours == newest_first {
-                Ok(items)
-            } else {
-                Err(format!("ours in order: {ours:?}"))
-            }
-        },
+        &newest_first,
+        &newest_first,
+        async || app.all("/movies").await,
     )
     .await;
     if app.owns_server() {

@@ -129,11 +129,7 @@ async fn generated_admin_token_is_printed_once_kept_and_accepted_after_restart()
         .problem(401);
 
     app.sigterm();
-    let status = app
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .expect("exit after SIGTERM within 10 s");
-    assert!(status.success(), "exit status after SIGTERM: {status}");
+    app.await_clean_exit(Duration::from_secs(10)).await;
     app.restart().await;
 
     let stdout = app.stdout();
@@ -168,11 +164,7 @@ async fn data_and_user_tokens_survive_a_restart() {
     app.await_movie_score(&movie_id, &[8]).await;
 
     app.sigterm();
-    let status = app
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .expect("exit after SIGTERM within 10 s");
-    assert!(status.success(), "exit status after SIGTERM: {status}");
+    app.await_clean_exit(Duration::from_secs(10)).await;
     app.restart().await;
 
     assert_eq!(
@@ -220,11 +212,7 @@ async fn sigterm_exits_with_status_0_within_10_seconds() {
     let mut app = TestApp::spawn().await;
     app.create_movie("Before Stop", 2000, &["drama"], &[]).await;
     app.sigterm();
-    let status = app
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .expect("the server still runs 10 s after SIGTERM");
-    assert!(status.success(), "exit status after SIGTERM: {status}");
+    app.await_clean_exit(Duration::from_secs(10)).await;
 }
 
 #[tokio::test]
@@ -275,11 +263,7 @@ async fn sigterm_finishes_in_flight_requests_and_loses_no_answered_write() {
         let (results, ()) = tokio::join!(all, signal);
         results
     };
-    let status = app
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .expect("exit after SIGTERM within 10 s");
-    assert!(status.success(), "exit status after SIGTERM: {status}");
+    app.await_clean_exit(Duration::from_secs(10)).await;
     for (email, status, body) in results.iter().flatten() {
         assert!(
             matches!(status, 201 | 503),

@@ -17,15 +17,22 @@ async fn movies_in_genre(app: &TestApp, genre: &str, years: &[i64]) -> Vec<Value
     created
 }
 
+/// Every paged list: all movies, a search for `word` (in the drama `movie_id`'s title),
+/// actors, a genre, and the movie's reviews.
+fn paged_lists(movie_id: &str, word: &str) -> [String; 5] {
+    [
+        "/movies".to_owned(),
+        format!("/movies?search={word}"),
+        "/actors".to_owned(),
+        "/genres/drama/movies".to_owned(),
+        format!("/movies/{movie_id}/reviews"),
+    ]
+}
+
 /// Waits until the genre lists `n` movies.
 async fn await_genre_size(app: &TestApp, genre: &str, n: usize) {
-    eventually(&format!("genre {genre} lists {n} movies"), async || {
-        let got = app.all(&format!("/genres/{genre}/movies")).await.len();
-        if got == n {
-            Ok(())
-        } else {
-            Err(format!("{got} movies"))
-        }
+    eventually_equals(&format!("genre {genre} lists {n} movies"), &n, async || {
+        app.all(&format!("/genres/{genre}/movies")).await.len()
     })
     .await;
 }
@@ -63,23 +70,15 @@ async fn limit_outside_1_to_100_or_not_a_number_is_422() {
     let app = TestApp::spawn().await;
     let movie = app.create_movie("Limits", 2000, &["drama"], &[]).await;
     let movie_id = movie["id"].as_str().unwrap();
-    let lists = [
-        "/movies".to_owned(),
-        "/movies?search=limits".to_owned(),
-        "/actors".to_owned(),
-        "/genres/drama/movies".to_owned(),
-        format!("/movies/{movie_id}/reviews"),
-    ];
-    for list in &lists {
-        let separator = if list.contains('?') { '&' } else { '?' };
+    for list in &paged_lists(movie_id, "limits") {
         for bad in ["0", "101", "-1", "abc", "1.5"] {
-            app.get(&format!("{list}{separator}limit={bad}"))
+            app.get(&with_param(list, &format!("limit={bad}")))
                 .await
                 .invalid_field("limit");
         }
         for good in ["1", "100"] {
             let body = app
-                .get(&format!("{list}{separator}limit={good}"))
+                .get(&with_param(list, &format!("limit={good}")))
                 .await
                 .expect(200);
             let n = body["items"].as_array().map(Vec::len).unwrap_or(usize::MAX);
@@ -96,22 +95,14 @@ async fn malformed_cursor_is_422() {
     let app = TestApp::spawn().await;
     let movie = app.create_movie("Cursors", 2000, &["drama"], &[]).await;
     let movie_id = movie["id"].as_str().unwrap();
-    let lists = [
-        "/movies".to_owned(),
-        "/movies?search=cursors".to_owned(),
-        "/actors".to_owned(),
-        "/genres/drama/movies".to_owned(),
-        format!("/movies/{movie_id}/reviews"),
-    ];
-    for list in &lists {
-        let separator = if list.contains('?') { '&' } else { '?' };
+    for list in &paged_lists(movie_id, "cursors") {
         for bad in [
             "!!!not-a-cursor!!!",
             "AAAA",
             "%FF%FE",
             "eyJub3QiOiJhIGN1cnNvciJ9",
         ] {
-            app.get(&format!("{list}{separator}cursor={bad}"))
+            app.get(&with_param(list, &format!("cursor={bad}")))
                 .await
                 .invalid_field("cursor");
         }
@@ -220,18 +211,15 @@ async fn walking_actors_gives_each_once() {
         paths.push("/actors?limit=7".to_owned());
     }
     for path in paths {
-        eventually(
+        eventually_equals(
             &format!("walking {path} gives the 26 actors once each"),
+            &want,
             async || {
                 let (items, _) = app.walk(&path).await;
                 let mut got = ids(&items);
                 assert_no_duplicates(&got, &path);
                 got.sort();
-                if got == want {
-                    Ok(())
-                } else {
-                    Err(format!("{} actors", got.len()))
-                }
+                got
             },
         )
         .await;
@@ -254,21 +242,14 @@ async fn walking_reviews_gives_each_once_most_recent_first() {
         order.push(user_id);
     }
     order.reverse();
-    eventually(
+    eventually_equals(
         "walking the reviews by 4 gives all 15, newest first",
+        &(order, 4),
         async || {
             let (items, pages) = app
                 .walk(&format!("/movies/{movie_id}/reviews?limit=4"))
                 .await;
-            let got: Vec<String> = items
-                .iter()
-                .map(|r| r["user_id"].as_str().unwrap_or_default().to_owned())
-                .collect();
-            if got == order && pages == 4 {
-                Ok(())
-            } else {
-                Err(format!("{pages} pages: {got:?}"))
-            }
+            (texts(&items, "user_id"), pages)
         },
     )
     .await;
@@ -293,18 +274,15 @@ async fn walking_search_results_gives_each_once() {
     let mut want = ids(&created);
     want.sort();
     let path = format!("/movies?search={}&limit=5", enc(&format!("star {tag}")));
-    eventually(
+    eventually_equals(
         "walking the search by 5 gives the 17 movies once each",
+        &(want, 4),
         async || {
             let (items, pages) = app.walk(&path).await;
             let mut got = ids(&items);
             assert_no_duplicates(&got, &path);
             got.sort();
-            if got == want && pages == 4 {
-                Ok(())
-            } else {
-                Err(format!("{} movies in {pages} pages", got.len()))
-            }
+            (got, pages)
         },
     )
     .await;
@@ -360,14 +338,7 @@ async fn user_page_and_filmography_show_at_most_100_entries() {
         "the user page lists the 100 most recent of 101 reviews",
         async || {
             let page = app.get_ok(&format!("/users/{user_id}")).await;
-            let mut got: Vec<String> = page["reviews"]
-                .as_array()
-                .map(|l| {
-                    l.iter()
-                        .map(|r| r["movie_id"].as_str().unwrap_or_default().to_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let mut got = texts(array(&page["reviews"]), "movie_id");
             got.sort();
             if got == want_reviewed {
                 Ok(())
@@ -467,23 +438,8 @@ async fn a_movie_with_over_a_mebibyte_of_reviews_pages_and_deletes_every_one() {
     );
     // 240 reviews of one movie in a burst is a bulk load, not the normal load the 2 s
     // convergence promise is about: each one moves the same score tally, one at a time.
-    let expected = score_json(&scores);
-    eventually_within(
-        std::time::Duration::from_secs(90),
-        "the burst of reviews is counted",
-        async || {
-            let movie = app.get_ok(&format!("/movies/{movie_id}")).await;
-            if movie["review_count"] == json!(REVIEWERS) && same_score(&movie["score"], &expected) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "review_count {} score {}",
-                    movie["review_count"], movie["score"]
-                ))
-            }
-        },
-    )
-    .await;
+    app.await_movie_score_within(std::time::Duration::from_secs(90), &movie_id, &scores)
+        .await;
 
     app.delete(&format!("/movies/{movie_id}"), app.admin())
         .await

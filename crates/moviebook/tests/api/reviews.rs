@@ -244,10 +244,7 @@ async fn score_is_the_exact_mean_rounded_half_away_from_zero_to_2_decimals() {
     let scores_a = [10, 9, 9, 8, 5, 4, 2, 2]; // 49 / 8 = 6.125
     let scores_b = [10, 10, 9]; // 29 / 3 = 9.666…
     let scores_c = [10, 5, 5]; // 20 / 3 = 6.666…
-    let mut users = Vec::new();
-    for i in 0..8 {
-        users.push(app.sign_up(&format!("Rater {i}")).await.1);
-    }
+    let users = app.sign_up_tokens("Rater", 8).await;
     for (i, token) in users.iter().enumerate() {
         app.review(&a, token, scores_a[i], None).await.expect(201);
         if i < 3 {
@@ -425,14 +422,7 @@ async fn movie_page_shows_the_first_10_reviews_of_its_review_list() {
         "the movie page shows the 10 most recent reviews",
         async || {
             let moviedoc = app.get_ok(&format!("/movies/{movie_id}")).await;
-            let shown: Vec<String> = moviedoc["reviews"]
-                .as_array()
-                .map(|l| {
-                    l.iter()
-                        .map(|r| r["user_id"].as_str().unwrap_or_default().to_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let shown = texts(array(&moviedoc["reviews"]), "user_id");
             let list = app.all(&format!("/movies/{movie_id}/reviews")).await;
             // The movie page's reviews are the first 10 of the review list.
             if shown == order[..10] && list.len() == 12 && moviedoc["reviews"] == json!(list[..10])

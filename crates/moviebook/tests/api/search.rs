@@ -13,18 +13,14 @@ async fn search_ids(app: &TestApp, query: &str) -> Vec<String> {
 async fn expect_search(app: &TestApp, query: &str, expected: &[String]) {
     let mut expected = expected.to_vec();
     expected.sort();
-    eventually(
+    eventually_equals(
         &format!("search {query:?} finds exactly {expected:?}"),
+        &expected,
         async || {
-            let found = search_ids(app, query).await;
+            let mut found = search_ids(app, query).await;
             assert_no_duplicates(&found, query);
-            let mut sorted = found.clone();
-            sorted.sort();
-            if sorted == expected {
-                Ok(())
-            } else {
-                Err(format!("found {found:?}"))
-            }
+            found.sort();
+            found
         },
     )
     .await;
@@ -161,17 +157,11 @@ async fn empty_or_blank_search_is_the_same_as_no_search() {
         "/movies?search=%20%20%20",
         "/movies?search=+",
     ] {
-        let items = eventually(
+        let items = eventually_in_order(
             &format!("{path} lists the new movies newest first"),
-            async || {
-                let items = app.all(path).await;
-                let ours = only(&ids(&items), &newest_first);
-                if ours == newest_first {
-                    Ok(items)
-                } else {
-                    Err(format!("{ours:?}"))
-                }
-            },
+            &newest_first,
+            &newest_first,
+            async || app.all(path).await,
         )
         .await;
         if app.owns_server() {

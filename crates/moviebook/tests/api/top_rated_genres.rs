@@ -12,19 +12,10 @@ async fn top_rated(app: &TestApp, query: &str) -> Vec<Value> {
     items
 }
 
-/// Signs up `n` users and returns their tokens.
-async fn users(app: &TestApp, n: usize) -> Vec<String> {
-    let mut tokens = Vec::new();
-    for i in 0..n {
-        tokens.push(app.sign_up(&format!("Voter {i}")).await.1);
-    }
-    tokens
-}
-
 #[tokio::test]
 async fn top_rated_orders_by_exact_mean_then_review_count_then_id() {
     let app = TestApp::spawn().await;
-    let tokens = users(&app, 4).await;
+    let tokens = app.sign_up_tokens("Voter", 4).await;
     let tag = tag();
     // Every ranked movie has at least 3 reviews, so `min_reviews=3` keeps other tests'
     // movies (on a shared server) from crowding ours out of the first 100.
@@ -66,17 +57,11 @@ async fn top_rated_orders_by_exact_mean_then_review_count_then_id() {
     ];
     let mut all_ours: Vec<String> = by_name.values().map(|(id, _)| id.clone()).collect();
     all_ours.sort();
-    let items = eventually(
+    let items = eventually_in_order(
         "top-rated?min_reviews=3 orders our movies by mean, count, id",
-        async || {
-            let items = top_rated(&app, "?limit=100&min_reviews=3").await;
-            let ours = only(&ids(&items), &all_ours);
-            if ours == want {
-                Ok(items)
-            } else {
-                Err(format!("{ours:?}"))
-            }
-        },
+        &all_ours,
+        &want,
+        async || top_rated(&app, "?limit=100&min_reviews=3").await,
     )
     .await;
     if app.owns_server() {
@@ -89,16 +74,10 @@ async fn top_rated_orders_by_exact_mean_then_review_count_then_id() {
         // and the unreviewed movie is still absent.
         let mut with_h = want.clone();
         with_h.insert(1, id("H ten twice"));
-        eventually(
+        eventually_equals(
             "top-rated with the default min_reviews adds the 2-review movie",
-            async || {
-                let got = ids(&top_rated(&app, "?limit=100").await);
-                if got == with_h {
-                    Ok(())
-                } else {
-                    Err(format!("{got:?}, want {with_h:?}"))
-                }
-            },
+            &with_h,
+            async || ids(&top_rated(&app, "?limit=100").await),
         )
         .await;
     }
@@ -158,13 +137,8 @@ async fn top_rated_default_limit_is_10_and_limit_is_honoured() {
         assert_eq!(ids(&top_rated(&app, "?limit=3").await), created[..3]);
         assert_eq!(ids(&top_rated(&app, "?limit=1").await), created[..1]);
     } else {
-        eventually("top-rated has at least 10 movies", async || {
-            let n = top_rated(&app, "").await.len();
-            if n == 10 {
-                Ok(())
-            } else {
-                Err(format!("{n} items with the default limit"))
-            }
+        eventually_equals("top-rated has at least 10 movies", &10, async || {
+            top_rated(&app, "").await.len()
         })
         .await;
         assert_eq!(top_rated(&app, "?limit=3").await.len(), 3);
@@ -174,7 +148,7 @@ async fn top_rated_default_limit_is_10_and_limit_is_honoured() {
 #[tokio::test]
 async fn top_rated_min_reviews_keeps_movies_with_enough_reviews() {
     let app = TestApp::spawn().await;
-    let tokens = users(&app, 5).await;
+    let tokens = app.sign_up_tokens("Voter", 5).await;
     let tag = tag();
     // All 10s, with 3, 4 and 5 reviews: same mean, so more reviews rank first.
     let mut by_count = Vec::new();
@@ -268,7 +242,7 @@ async fn top_rated_parameters_are_validated() {
 #[tokio::test]
 async fn top_rated_shows_each_movie_once_as_scores_change() {
     let app = TestApp::spawn().await;
-    let tokens = users(&app, 3).await;
+    let tokens = app.sign_up_tokens("Voter", 3).await;
     let tag = tag();
     let a = app
         .create_movie(&format!("Swing A {tag}"), 2000, &["drama"], &[])

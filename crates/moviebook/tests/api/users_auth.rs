@@ -12,13 +12,7 @@ async fn sign_up_returns_201_with_the_user_including_email_but_no_password() {
     let app = TestApp::spawn().await;
     let email = format!("{}@example.com", tag());
     let password = "correct horse battery";
-    let resp = app
-        .post_json(
-            "/users",
-            None,
-            &json!({ "name": "  Ann Smith  ", "email": email, "password": password }),
-        )
-        .await;
+    let resp = app.post_user("  Ann Smith  ", &email, password).await;
     let user = resp.expect(201);
     assert_uuid_v7(&user["id"]);
     assert_eq!(user["name"], json!("Ann Smith"));
@@ -128,20 +122,12 @@ async fn sign_up_validation_lists_every_failing_field() {
             .invalid_field(field);
     }
     // The limits themselves are fine.
-    app.post_json(
-        "/users",
-        None,
-        &json!({ "name": "n".repeat(100), "email": email(), "password": "12345678" }),
-    )
-    .await
-    .expect(201);
-    app.post_json(
-        "/users",
-        None,
-        &json!({ "name": "N", "email": email(), "password": "p".repeat(128) }),
-    )
-    .await
-    .expect(201);
+    app.post_user(&"n".repeat(100), &email(), "12345678")
+        .await
+        .expect(201);
+    app.post_user("N", &email(), &"p".repeat(128))
+        .await
+        .expect(201);
 }
 
 #[tokio::test]
@@ -149,42 +135,23 @@ async fn email_is_unique_case_insensitively_409() {
     let app = TestApp::spawn().await;
     let local = tag();
     let email = format!("{local}@example.com");
-    app.post_json(
-        "/users",
-        None,
-        &json!({ "name": "First", "email": email, "password": "password1" }),
-    )
-    .await
-    .expect(201);
+    app.post_user("First", &email, "password1")
+        .await
+        .expect(201);
     let upper = format!("{}@EXAMPLE.COM", local.to_uppercase());
-    app.post_json(
-        "/users",
-        None,
-        &json!({ "name": "Second", "email": upper, "password": "password2" }),
-    )
-    .await
-    .problem(409);
-    app.post_json(
-        "/users",
-        None,
-        &json!({ "name": "Third", "email": email, "password": "password3" }),
-    )
-    .await
-    .problem(409);
+    app.post_user("Second", &upper, "password2")
+        .await
+        .problem(409);
+    app.post_user("Third", &email, "password3")
+        .await
+        .problem(409);
 }
 
 #[tokio::test]
 async fn login_returns_a_bearer_token_that_acts_as_the_user() {
     let app = TestApp::spawn().await;
     let email = format!("{}@example.com", tag());
-    let user = app
-        .post_json(
-            "/users",
-            None,
-            &json!({ "name": "Ann", "email": email, "password": "password1" }),
-        )
-        .await
-        .expect(201);
+    let user = app.post_user("Ann", &email, "password1").await.expect(201);
     let login = app.login(&email, "password1").await.expect(200);
     assert_eq!(login["token_type"], json!("Bearer"));
     assert_eq!(login["user_id"], user["id"]);

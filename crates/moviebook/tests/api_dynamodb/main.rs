@@ -3,7 +3,7 @@
 //! `scripts/test` starts DynamoDB Local and sets `MOVIEBOOK_TEST_DYNAMODB_ENDPOINT`.
 
 #[macro_use]
-#[path = "../api/support.rs"]
+#[path = "../api/support/mod.rs"]
 mod support;
 
 #[path = "../api/actors.rs"]

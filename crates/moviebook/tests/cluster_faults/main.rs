@@ -8,16 +8,11 @@
 //! shared processes, so they run one at a time (a nextest test group, and a lock here).
 
 #[macro_use]
-#[allow(dead_code, unused_macros)]
-#[path = "../api/support.rs"]
-mod support;
+#[path = "../faults/mod.rs"]
+mod faults;
 
-/// The server is the external cluster: nothing to configure.
-mod deployment {
-    pub fn server_env() -> Vec<(String, String)> {
-        Vec::new()
-    }
-}
+// `crate::support` and `crate::deployment`, as the shared support expects them.
+use faults::{deployment, support};
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -27,12 +22,11 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use crate::faults::{await_ready, within};
 use crate::support::*;
 
 /// How long a projection may take to be exact again after a projector replica came back.
 const RECOVERY: Duration = Duration::from_secs(60);
-/// The longest any request may take while a service is down.
-const ANSWER_DEADLINE: Duration = Duration::from_secs(15);
 /// Users (and so reviews per round) of the projector scenario.
 const USERS: usize = 40;
 /// Sign-ups at once (they are slow on purpose: argon2id).
@@ -132,17 +126,9 @@ impl Drop for Down<'_> {
     }
 }
 
-/// Sends one request, asserting that the answer came within [`ANSWER_DEADLINE`].
+/// Sends one request, failing the test when it does not answer within the deadline.
 async fn timed(what: &str, request: impl Future<Output = Resp>) -> Resp {
-    let started = Instant::now();
-    let resp = request.await;
-    let took = started.elapsed();
-    assert!(
-        took < ANSWER_DEADLINE,
-        "{what}: answered {} after {took:?}, more than {ANSWER_DEADLINE:?}",
-        resp.status
-    );
-    resp
+    within(what, request).await.0
 }
 
 /// The reviews of `movie_id` on a user's page.
@@ -237,22 +223,8 @@ async fn a_projector_killed_mid_stream_loses_and_doubles_nothing() {
     let scores: Vec<i64> = (0..USERS).map(last).collect();
     let expected = score_json(&scores);
     let recovery = Instant::now();
-    eventually_within(
-        RECOVERY,
-        &format!("movie {movie_id} shows review_count {USERS} and score {expected}"),
-        async || {
-            let movie = app.get(&format!("/movies/{movie_id}")).await.expect(200);
-            if movie["review_count"] == json!(USERS) && same_score(&movie["score"], &expected) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "review_count {} score {}",
-                    movie["review_count"], movie["score"]
-                ))
-            }
-        },
-    )
-    .await;
+    app.await_movie_score_within(RECOVERY, &movie_id, &scores)
+        .await;
     for (i, user) in users.iter().enumerate() {
         eventually_within(
             RECOVERY,
@@ -351,15 +323,7 @@ async fn a_dead_service_is_503_for_its_routes_only() {
 
     down.start().await;
     let back = Instant::now();
-    eventually_within(RECOVERY, "the gateway is ready again", async || {
-        let ready = app.root_get("/readyz").await;
-        if ready.status == 200 {
-            Ok(())
-        } else {
-            Err(format!("{} {}", ready.status, ready.text))
-        }
-    })
-    .await;
+    await_ready(&app, RECOVERY, "the gateway is ready again").await;
     app.get("/actors").await.expect(200);
     let again = app.get(&format!("/actors/{actor_id}")).await.expect(200);
     assert_eq!(again["name"], actor["name"], "the actor after the restart");

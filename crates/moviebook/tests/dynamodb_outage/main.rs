@@ -8,34 +8,24 @@
 //! writes exists or counted, and new writes work again.
 
 #[macro_use]
-#[allow(dead_code, unused_macros)]
-#[path = "../api/support.rs"]
-mod support;
+#[path = "../faults/mod.rs"]
+mod faults;
 
-/// The store settings come from the test itself (`spawn_with`): it starts its own DynamoDB.
-mod deployment {
-    pub fn server_env() -> Vec<(String, String)> {
-        Vec::new()
-    }
-}
+// `crate::support` and `crate::deployment`, as the shared support expects them.
+use faults::{deployment, support};
 
-use std::future::Future;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::faults::{await_ready, within};
+use crate::support::process::{dying_with_test, free_port};
 use crate::support::*;
 
-/// Runs a program with a parent-death signal (util-linux), as the harness does.
-const SETPRIV: &str = "/usr/bin/setpriv";
 /// How long DynamoDB Local may take to answer HTTP after its start.
 const DYNAMO_START_DEADLINE: Duration = Duration::from_secs(60);
-/// The longest any request may take while DynamoDB is down: a store call gives up within
-/// about 5 s, so this leaves room for a handler that makes a few of them.
-const ANSWER_DEADLINE: Duration = Duration::from_secs(15);
 /// Longer than the contract's 2 s convergence of derived views: after it, an event that a
 /// failed write might have left would have been applied.
 const SETTLE: Duration = Duration::from_secs(3);
@@ -52,13 +42,6 @@ fn jar_dir() -> PathBuf {
         dir.display()
     );
     dir
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("find a free port")
-        .port()
 }
 
 /// A DynamoDB Local process of this test: one port and one data folder for its lifetime,
@@ -115,13 +98,7 @@ impl DynamoLocal {
         self.starts += 1;
         let log = std::fs::File::create(self.log_path(self.starts)).expect("create the log");
         let log_err = log.try_clone().expect("clone the log file");
-        let mut command = if Path::new(SETPRIV).exists() {
-            let mut command = Command::new(SETPRIV);
-            command.args(["--pdeathsig", "KILL", "--", "java"]);
-            command
-        } else {
-            Command::new("java")
-        };
+        let mut command = dying_with_test("java");
         command
             .arg("-Djava.library.path=./DynamoDBLocal_lib")
             .args([
@@ -190,16 +167,6 @@ impl Drop for DynamoLocal {
         if std::thread::panicking() {
             eprintln!("===== DynamoDB Local logs =====\n{}", self.logs());
         }
-    }
-}
-
-/// Awaits a request, failing the test if it takes longer than [`ANSWER_DEADLINE`] (a hang),
-/// and returns the answer with how long it took.
-async fn within<T>(what: &str, request: impl Future<Output = T>) -> (T, Duration) {
-    let started = Instant::now();
-    match tokio::time::timeout(ANSWER_DEADLINE, request).await {
-        Ok(answer) => (answer, started.elapsed()),
-        Err(_) => panic!("{what}: no answer within {ANSWER_DEADLINE:?} while DynamoDB is down"),
     }
 }
 
@@ -338,17 +305,10 @@ async fn a_dynamodb_outage_answers_503_writes_nothing_and_recovers() {
     let restarting = Instant::now();
     dynamo.launch().await;
     let dynamo_answers_after = restarting.elapsed();
-    eventually_within(
+    await_ready(
+        &app,
         Duration::from_secs(30),
         "/readyz answers 200 again once DynamoDB is back",
-        async || {
-            let resp = app.root_get("/readyz").await;
-            if resp.status == 200 {
-                Ok(())
-            } else {
-                Err(format!("status {}: {}", resp.status, resp.text))
-            }
-        },
     )
     .await;
     let ready_again_after = restarting.elapsed();
