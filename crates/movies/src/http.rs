@@ -1,4 +1,5 @@
-//! The movie, review, genre and top-rated endpoints of API.md.
+//! The movie, review, genre and top-rated endpoints of API.md: handlers parse the request
+//! and call the movies or reviews service; the services' errors become problems here, once.
 
 use std::sync::Arc;
 
@@ -12,15 +13,16 @@ use platform::auth::{Admin, Authenticator, Principal};
 use platform::http::{JsonBody, Query};
 use platform::pagination::{self, PageOf, PageParams, PageRequest};
 use platform::problem::Problem;
-use projector::catalog::{self, GenreCount, MovieSummary};
-use projector::search::{self, SearchCursor};
+use projector::catalog::{GenreCount, MovieSummary};
+use projector::search::SearchCursor;
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 use uuid::Uuid;
 
-use crate::reviews::Written;
-use crate::service::CastView;
-use crate::{MovieView, MoviesService, ReviewView};
+use crate::error::MoviesError;
+use crate::reviews::ReviewsService;
+use crate::views::{CastView, MovieView, ReviewView};
+use crate::{MoviesService, Written};
 
 /// What the movie handlers share.
 #[derive(Clone)]
@@ -32,6 +34,33 @@ pub struct MoviesApi {
 impl FromRef<MoviesApi> for Arc<Authenticator> {
     fn from_ref(api: &MoviesApi) -> Self {
         api.auth.clone()
+    }
+}
+
+impl FromRef<MoviesApi> for MoviesService {
+    fn from_ref(api: &MoviesApi) -> Self {
+        api.service.clone()
+    }
+}
+
+impl FromRef<MoviesApi> for ReviewsService {
+    fn from_ref(api: &MoviesApi) -> Self {
+        api.service.reviews().clone()
+    }
+}
+
+impl From<MoviesError> for ApiError {
+    fn from(error: MoviesError) -> Self {
+        match error {
+            MoviesError::MovieNotFound => ApiError::NotFound("no such movie"),
+            MoviesError::ReviewNotFound => ApiError::NotFound("no such review"),
+            MoviesError::Forbidden(why) => ApiError::Forbidden(why),
+            MoviesError::UserGone => ApiError::Unauthenticated("the token's user no longer exists"),
+            MoviesError::Invalid(errors) => ApiError::Validation(errors),
+            kept @ MoviesError::KeptChanging(_) => ApiError::Unavailable(kept.to_string()),
+            MoviesError::Store(error) => error.into(),
+            MoviesError::Directory(error) => error.into(),
+        }
     }
 }
 
@@ -100,6 +129,33 @@ pub struct MovieListQuery {
     cursor: Option<String>,
 }
 
+/// The list `GET /movies` asks for.
+enum MovieListing {
+    /// Every movie, newest first.
+    All(PageRequest<String>),
+    /// The movies whose titles match the trimmed search text.
+    Search {
+        text: String,
+        page: PageRequest<SearchCursor>,
+    },
+}
+
+impl MovieListQuery {
+    /// The checked list request; a search without a word lists every movie, and each list
+    /// has its own cursors.
+    fn read(&self) -> Result<MovieListing, ValidationErrors> {
+        let text = self.search.as_deref().map(str::trim).unwrap_or("");
+        let (limit, cursor) = (self.limit.as_deref(), self.cursor.as_deref());
+        if domain::text::words(text).is_empty() {
+            return Ok(MovieListing::All(pagination::page_request(limit, cursor)?));
+        }
+        Ok(MovieListing::Search {
+            text: text.to_owned(),
+            page: pagination::page_request(limit, cursor)?,
+        })
+    }
+}
+
 /// `GET /movies/top-rated` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -129,83 +185,101 @@ impl TopRatedQuery {
     }
 }
 
+/// A page of movie summaries: every movie, a search, or a genre's movies.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MoviePage {
     items: Vec<MovieSummary>,
     next_cursor: Option<String>,
 }
 
+impl From<PageOf<MovieSummary>> for MoviePage {
+    fn from(page: PageOf<MovieSummary>) -> Self {
+        MoviePage {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// A page of a movie's reviews, most recently written first.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ReviewPage {
     items: Vec<ReviewView>,
     next_cursor: Option<String>,
 }
 
+impl From<PageOf<ReviewView>> for ReviewPage {
+    fn from(page: PageOf<ReviewView>) -> Self {
+        ReviewPage {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// The top-rated movies.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SummaryList {
     items: Vec<MovieSummary>,
 }
 
+/// Every genre with its number of movies.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct GenreList {
     items: Vec<GenreCount>,
 }
 
-fn movie_id(text: &str) -> Result<Uuid, ApiError> {
-    domain::ids::parse_id(text).ok_or(ApiError::NotFound("no such movie"))
+/// The movie id of a path; a malformed id names no movie.
+fn movie_id(text: &str) -> Result<Uuid, MoviesError> {
+    domain::ids::parse_id(text).ok_or(MoviesError::MovieNotFound)
+}
+
+/// The author's id of a review's path; a malformed id names no review.
+fn author_id(text: &str) -> Result<Uuid, MoviesError> {
+    domain::ids::parse_id(text).ok_or(MoviesError::ReviewNotFound)
 }
 
 #[utoipa::path(post, path = "/api/v1/movies", tag = "movies", request_body = NewMovie, security(("bearer" = [])),
     responses((status = 201, body = MovieView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_movie(
-    State(api): State<MoviesApi>,
+    State(movies): State<MoviesService>,
     _: Admin,
     JsonBody(movie): JsonBody<NewMovie>,
 ) -> Result<(StatusCode, Json<MovieView>), ApiError> {
-    Ok((StatusCode::CREATED, Json(api.service.create(movie).await?)))
+    Ok((StatusCode::CREATED, Json(movies.create(movie).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/movies", tag = "movies",
     params(MovieListQuery),
     responses((status = 200, body = MoviePage), (status = 422, body = Problem)))]
 async fn list_movies(
-    State(api): State<MoviesApi>,
+    State(movies): State<MoviesService>,
     Query(query): Query<MovieListQuery>,
-) -> Result<Json<PageOf<MovieSummary>>, ApiError> {
-    let store = api.service.store_handle();
-    let search_text = query.search.as_deref().map(str::trim).unwrap_or("");
-    let (limit, cursor) = (query.limit.as_deref(), query.cursor.as_deref());
-    if domain::text::words(search_text).is_empty() {
-        let PageRequest { limit, cursor } = pagination::page_request::<String>(limit, cursor)?;
-        let (items, next) =
-            catalog::all_movies_page(store.as_ref(), cursor.as_deref(), limit).await?;
-        return Ok(Json(PageOf {
-            items,
-            next_cursor: next.as_ref().map(pagination::encode),
-        }));
-    }
-    let PageRequest { limit, cursor } = pagination::page_request::<SearchCursor>(limit, cursor)?;
-    let (items, next) = search::search_movies(store.as_ref(), search_text, cursor, limit).await?;
-    Ok(Json(PageOf::new(items, next)))
+) -> Result<Json<MoviePage>, ApiError> {
+    let page = match query.read()? {
+        MovieListing::All(page) => movies.list(page).await?,
+        MovieListing::Search { text, page } => movies.search(&text, page).await?,
+    };
+    Ok(Json(page.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}", tag = "movies", params(("id" = String, Path)),
     responses((status = 200, body = MovieView), (status = 404, body = Problem)))]
 async fn get_movie(
-    State(api): State<MoviesApi>,
+    State(movies): State<MoviesService>,
     Path(id): Path<String>,
 ) -> Result<Json<MovieView>, ApiError> {
-    Ok(Json(api.service.get(&movie_id(&id)?).await?))
+    Ok(Json(movies.get(&movie_id(&id)?).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/movies/{id}", tag = "movies", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn delete_movie(
-    State(api): State<MoviesApi>,
+    State(movies): State<MoviesService>,
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    api.service.delete(&movie_id(&id)?).await?;
+    movies.delete(&movie_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -213,19 +287,17 @@ async fn delete_movie(
     params(TopRatedQuery),
     responses((status = 200, body = SummaryList), (status = 422, body = Problem)))]
 async fn top_rated(
-    State(api): State<MoviesApi>,
+    State(movies): State<MoviesService>,
     Query(query): Query<TopRatedQuery>,
 ) -> Result<Json<SummaryList>, ApiError> {
     let (limit, min_reviews) = query.read()?;
-    let items =
-        projector::scores::top_rated(api.service.store_handle().as_ref(), limit, min_reviews)
-            .await?;
+    let items = movies.top_rated(limit, min_reviews).await?;
     Ok(Json(SummaryList { items }))
 }
 
 #[utoipa::path(get, path = "/api/v1/genres", tag = "genres", responses((status = 200, body = GenreList)))]
-async fn list_genres(State(api): State<MoviesApi>) -> Result<Json<GenreList>, ApiError> {
-    let items = catalog::genres(api.service.store_handle().as_ref()).await?;
+async fn list_genres(State(movies): State<MoviesService>) -> Result<Json<GenreList>, ApiError> {
+    let items = movies.genres().await?;
     Ok(Json(GenreList { items }))
 }
 
@@ -233,23 +305,12 @@ async fn list_genres(State(api): State<MoviesApi>) -> Result<Json<GenreList>, Ap
     params(("genre" = String, Path, description = "case-insensitive"), PageParams),
     responses((status = 200, body = MoviePage), (status = 422, body = Problem)))]
 async fn genre_movies(
-    State(api): State<MoviesApi>,
+    State(movies): State<MoviesService>,
     Path(genre): Path<String>,
     Query(page): Query<PageParams>,
-) -> Result<Json<PageOf<MovieSummary>>, ApiError> {
-    let PageRequest { limit, cursor } = page.read::<String>()?;
-    let genre = domain::genre_key(&genre);
-    let (items, next) = catalog::genre_page(
-        api.service.store_handle().as_ref(),
-        &genre,
-        cursor.as_deref(),
-        limit,
-    )
-    .await?;
-    Ok(Json(PageOf {
-        items,
-        next_cursor: next.as_ref().map(pagination::encode),
-    }))
+) -> Result<Json<MoviePage>, ApiError> {
+    let page = movies.genre_page(&genre, page.read()?).await?;
+    Ok(Json(page.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/movies/{id}/reviews", tag = "reviews", params(("id" = String, Path)),
@@ -257,17 +318,17 @@ async fn genre_movies(
     responses((status = 201, body = ReviewView, description = "a new review"), (status = 200, body = ReviewView, description = "replaced the user's earlier review"),
               (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn write_review(
-    State(api): State<MoviesApi>,
+    State(reviews): State<ReviewsService>,
     principal: Principal,
     Path(id): Path<String>,
     JsonBody(review): JsonBody<NewReview>,
 ) -> Result<(StatusCode, Json<ReviewView>), ApiError> {
-    let id = movie_id(&id)?;
-    let (view, written) = api.service.upsert_review(&id, principal, review).await?;
-    let status = if written == Written::Created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+    let (view, written) = reviews
+        .write_review(&movie_id(&id)?, principal, review)
+        .await?;
+    let status = match written {
+        Written::Created => StatusCode::CREATED,
+        Written::Replaced => StatusCode::OK,
     };
     Ok((status, Json(view)))
 }
@@ -276,41 +337,78 @@ async fn write_review(
     params(("id" = String, Path), PageParams),
     responses((status = 200, body = ReviewPage), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn list_reviews(
-    State(api): State<MoviesApi>,
+    State(reviews): State<ReviewsService>,
     Path(id): Path<String>,
     Query(page): Query<PageParams>,
-) -> Result<Json<PageOf<ReviewView>>, ApiError> {
+) -> Result<Json<ReviewPage>, ApiError> {
     let id = movie_id(&id)?;
-    let PageRequest { limit, cursor } = page.read::<String>()?;
-    let (items, next) = api.service.reviews_page(&id, cursor, limit).await?;
-    Ok(Json(PageOf {
-        items,
-        next_cursor: next.as_ref().map(pagination::encode),
-    }))
+    let page = reviews.reviews_page(&id, page.read()?).await?;
+    Ok(Json(page.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}/reviews/{user_id}", tag = "reviews",
     params(("id" = String, Path), ("user_id" = String, Path)),
     responses((status = 200, body = ReviewView), (status = 404, body = Problem)))]
 async fn get_review(
-    State(api): State<MoviesApi>,
+    State(reviews): State<ReviewsService>,
     Path((id, user)): Path<(String, String)>,
 ) -> Result<Json<ReviewView>, ApiError> {
-    let user = domain::ids::parse_id(&user).ok_or(ApiError::NotFound("no such review"))?;
-    Ok(Json(api.service.review(&movie_id(&id)?, &user).await?))
+    let user = author_id(&user)?;
+    Ok(Json(reviews.review(&movie_id(&id)?, &user).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/movies/{id}/reviews/{user_id}", tag = "reviews",
     params(("id" = String, Path), ("user_id" = String, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn delete_review(
-    State(api): State<MoviesApi>,
+    State(reviews): State<ReviewsService>,
     principal: Principal,
     Path((id, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let user = domain::ids::parse_id(&user).ok_or(ApiError::NotFound("no such review"))?;
-    api.service
+    let user = author_id(&user)?;
+    reviews
         .delete_review(&movie_id(&id)?, &user, principal)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use store::StoreError;
+
+    use super::*;
+
+    #[test]
+    fn service_errors_keep_their_status_and_detail() {
+        let cases = [
+            (MoviesError::MovieNotFound, 404, "no such movie"),
+            (MoviesError::ReviewNotFound, 404, "no such review"),
+            (MoviesError::Forbidden("not yours"), 403, "not yours"),
+            (
+                MoviesError::UserGone,
+                401,
+                "the token's user no longer exists",
+            ),
+            (
+                MoviesError::KeptChanging("written"),
+                503,
+                "a backing service is unavailable: the review kept changing while it was written",
+            ),
+            (
+                MoviesError::Store(StoreError::Unavailable("down".into())),
+                503,
+                "a backing service is unavailable: store: down",
+            ),
+        ];
+        for (error, status, detail) in cases {
+            let problem = ApiError::from(error);
+            assert_eq!(problem.status().as_u16(), status, "{problem}");
+            assert_eq!(problem.to_string(), detail);
+        }
+        let invalid = ApiError::from(MoviesError::Invalid(ValidationErrors::single(
+            "actors[0].actor_id",
+            "no actor has this id",
+        )));
+        assert_eq!(invalid.status().as_u16(), 422);
+    }
 }

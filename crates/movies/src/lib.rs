@@ -1,22 +1,30 @@
 //! The movies service: owns movies and reviews, and serves the movie, genre, top-rated and
-//! review endpoints. It keeps its own index items beside them — reviews by time per movie,
+//! review endpoints. It keeps its own index entries beside them — reviews by time per movie,
 //! reviews per author, and its copy of each reviewer's name — and consumes the users'
 //! events to rename and delete reviewers' reviews, and its own movie deletions to remove a
 //! deleted movie's reviews.
 //!
-//! | item | key |
+//! | record (`records`) | key |
 //! |---|---|
-//! | movie | `movie#{id}` / `movie` |
-//! | review | `movie#{id}` / `review#{user}` |
-//! | reviews newest first | `recent#{movie}` / `{updated_at}#{user}` |
-//! | a reviewer's reviews | `reviewer#{user}` / `movie#{movie}` |
-//! | a reviewer's name | `reviewer#{user}` / `profile` |
+//! | `MovieRecord` | `movie#{id}` / `movie` |
+//! | `ReviewRecord` | `movie#{id}` / `review#{user}` |
+//! | `RecentEntry`: reviews newest first | `recent#{movie}` / `{updated_at}#{user}` |
+//! | `ReviewedEntry`: a reviewer's reviews | `reviewer#{user}` / `movie#{movie}` |
+//! | `ReviewerProfile`: a reviewer's name | `reviewer#{user}` / `profile` |
 
 pub mod consumers;
+mod directory;
+mod error;
 pub mod http;
-mod keys;
+mod movies;
+mod records;
+mod review_plan;
 mod reviews;
-mod service;
+mod views;
 
-pub use reviews::ReviewView;
-pub use service::{LocalMovieDirectory, MovieView, MoviesService};
+pub use directory::LocalMovieDirectory;
+pub use error::MoviesError;
+pub use movies::MoviesService;
+pub use review_plan::Written;
+pub use reviews::ReviewsService;
+pub use views::{CastView, MovieView, ReviewView};

@@ -1,230 +1,103 @@
-//! Writing, deleting and reading reviews. A movie has at most one review per user. Each
-//! write is one transaction over the review, its two index items, the reviewer's name copy
-//! and the outbox, conditional on what it read, and is made again if something changed
-//! in between (a concurrent write of the same review, a rename, the movie's deletion).
+//! The reviews service: writing, deleting and reading reviews, and keeping reviews in step
+//! with their reviewers and movies. A movie has at most one review per user. Each write is
+//! one transaction over the review, its two index entries, the reviewer's name copy and the
+//! outbox, conditional on what it read, and is planned again from new reads if something
+//! changed in between (a concurrent write of the same review, a rename, the movie's
+//! deletion); the decisions are in `review_plan`.
+
+use std::future::Future;
+use std::sync::Arc;
 
 use domain::NewReview;
-use domain::events::{Envelope, Event, ReviewDeleted, ReviewUpserted};
-use platform::ApiError;
 use platform::auth::Principal;
-use serde::Serialize;
-use serde_json::{Map, json};
-use store::{Condition, Item, Key, Query, Store, StoreError, Write};
+use platform::directory::UserDirectory;
+use platform::outbox::Outbox;
+use platform::pagination::{PageOf, PageRequest};
+use store::{Condition, Key, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
-use crate::MoviesService;
-use crate::keys;
+use crate::error::MoviesError;
+use crate::records::{
+    self, MovieRecord, RecentEntry, ReviewRecord, ReviewedEntry, ReviewerName, ReviewerProfile,
+    VERSION,
+};
+use crate::review_plan::{self, MOVIE_CHECK, Reviewer, WriteRead, Written};
+use crate::views::ReviewView;
 
-/// How often a write whose reads went stale is made again before giving up with 503.
+/// How often a write whose reads went stale is planned again before giving up with 503.
 const ATTEMPTS: usize = 20;
 
-/// A review as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct ReviewView {
-    pub movie_id: Uuid,
-    pub user_id: Uuid,
-    pub user_name: String,
-    pub score: i64,
-    pub comment: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+/// How many index entries one step of a consumer's clean-up reads.
+const STEP: usize = 100;
+
+/// The reviews service's commands and queries.
+#[derive(Clone)]
+pub struct ReviewsService {
+    outbox: Outbox,
+    users: Arc<dyn UserDirectory>,
 }
 
-/// Whether a review write created or replaced the review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Written {
-    Created,
-    Replaced,
-}
-
-pub(crate) fn to_review_view(item: &Item) -> Option<ReviewView> {
-    Some(ReviewView {
-        movie_id: item.str("movie_id")?.parse().ok()?,
-        user_id: item.str("user_id")?.parse().ok()?,
-        user_name: item.str("user_name")?.to_owned(),
-        score: item.int("score"),
-        comment: item.str("comment").map(str::to_owned),
-        created_at: domain::timestamp::to_rfc3339(item.int("created_at")),
-        updated_at: domain::timestamp::to_rfc3339(item.int("updated_at")),
-    })
-}
-
-/// The condition that the item is as it was read (or still absent).
-fn unchanged(read: Option<&Item>, attribute: &str) -> Condition {
-    match read.and_then(|i| i.get(attribute)) {
-        Some(value) => Condition::AttrEquals(attribute.into(), value.clone()),
-        None if read.is_some() => Condition::Exists,
-        None => Condition::NotExists,
+impl ReviewsService {
+    /// A service that writes through `outbox` and asks `users` for a first-time reviewer's name.
+    pub fn new(outbox: Outbox, users: Arc<dyn UserDirectory>) -> Self {
+        ReviewsService { outbox, users }
     }
-}
 
-/// A page of a movie's reviews, most recently written first; the cursor is the last index key.
-pub(crate) async fn recent_reviews(
-    store: &dyn Store,
-    movie_id: &Uuid,
-    after: Option<String>,
-    limit: usize,
-) -> Result<(Vec<ReviewView>, Option<String>), ApiError> {
-    let page = store
-        .query(
-            &Query::prefix(keys::recent_partition(movie_id), "", limit)
-                .descending()
-                .after(after),
-        )
-        .await?;
-    let keys: Vec<Key> = page
-        .items
-        .iter()
-        .filter_map(|i| i.str("user_id")?.parse::<Uuid>().ok())
-        .map(|user| keys::review(movie_id, &user))
-        .collect();
-    let reviews = if keys.is_empty() {
-        Vec::new()
-    } else {
-        store.batch_get(&keys).await?
-    };
-    let views = reviews
-        .iter()
-        .flatten()
-        .filter_map(to_review_view)
-        .collect();
-    let cursor = if page.more {
-        page.items.last().map(|i| i.key.sk.clone())
-    } else {
-        None
-    };
-    Ok((views, cursor))
-}
+    fn store(&self) -> &dyn Store {
+        self.outbox.store().as_ref()
+    }
 
-impl MoviesService {
     /// Writes or replaces the principal's review of a movie.
-    pub async fn upsert_review(
+    pub async fn write_review(
         &self,
         movie_id: &Uuid,
         by: Principal,
         review: NewReview,
-    ) -> Result<(ReviewView, Written), ApiError> {
+    ) -> Result<(ReviewView, Written), MoviesError> {
         let Principal::User(user_id) = by else {
-            return Err(ApiError::Forbidden(
+            return Err(MoviesError::Forbidden(
                 "reviews are written by users; the admin has no review of its own",
             ));
         };
         for _ in 0..ATTEMPTS {
-            let movie = self.movie_item(movie_id).await?;
-            let existing = self.store().get(&keys::review(movie_id, &user_id)).await?;
-            let profile = self.store().get(&keys::reviewer_profile(&user_id)).await?;
-            let (user_name, name_version, profile_write) = match &profile {
-                Some(p) if p.get("deleted").is_some() => {
-                    return Err(ApiError::Unauthenticated(
-                        "the token's user no longer exists",
-                    ));
-                }
-                Some(p) => (
-                    p.str("name").unwrap_or_default().to_owned(),
-                    p.str("version").unwrap_or_default().to_owned(),
-                    Write::Check {
-                        key: keys::reviewer_profile(&user_id),
-                        condition: unchanged(Some(p), "version"),
-                    },
-                ),
-                None => {
-                    let user = self
-                        .users
-                        .user(user_id)
-                        .await?
-                        .ok_or(ApiError::Unauthenticated(
-                            "the token's user no longer exists",
-                        ))?;
-                    let mut attrs = Map::new();
-                    attrs.insert("name".into(), json!(user.name));
-                    // The empty version is older than any rename event's id.
-                    attrs.insert("version".into(), json!(""));
-                    let write = Write::Put {
-                        item: Item::new(keys::reviewer_profile(&user_id), attrs),
-                        condition: Condition::NotExists,
-                    };
-                    (user.name, String::new(), write)
-                }
-            };
-            let now = domain::timestamp::now_micros();
-            let created_at = existing.as_ref().map_or(now, |e| e.int("created_at"));
-            let previous_score = existing.as_ref().map(|e| e.int("score"));
-            let event = Envelope::new(Event::ReviewUpserted(ReviewUpserted {
-                movie_id: *movie_id,
-                movie_title: movie.str("title").unwrap_or_default().to_owned(),
+            let read = self.read_for_write(movie_id, &user_id).await?;
+            let plan = review_plan::plan_write(
+                read,
                 user_id,
-                score: review.score,
-                previous_score,
-                comment: review.comment.clone(),
-                created_at,
-                updated_at: now,
-            }));
-            let mut attrs = Map::new();
-            attrs.insert("movie_id".into(), json!(movie_id));
-            attrs.insert("user_id".into(), json!(user_id));
-            attrs.insert("user_name".into(), json!(user_name));
-            attrs.insert("name_version".into(), json!(name_version));
-            attrs.insert("score".into(), json!(review.score));
-            attrs.insert("comment".into(), json!(review.comment));
-            attrs.insert("created_at".into(), json!(created_at));
-            attrs.insert("updated_at".into(), json!(now));
-            attrs.insert("revision".into(), json!(event.id));
-            let item = Item::new(keys::review(movie_id, &user_id), attrs);
-            let view =
-                to_review_view(&item).ok_or_else(|| ApiError::Internal("review item".into()))?;
-            let mut index = Map::new();
-            index.insert("user_id".into(), json!(user_id));
-            let mut writes = vec![
-                Write::Check {
-                    key: keys::movie(movie_id),
-                    condition: Condition::Exists,
-                },
-                Write::Put {
-                    item,
-                    condition: unchanged(existing.as_ref(), "revision"),
-                },
-                Write::put(Item::new(keys::recent(movie_id, now, &user_id), index)),
-                profile_write,
-            ];
-            match &existing {
-                Some(old) if old.int("updated_at") != now => {
-                    writes.push(Write::delete(keys::recent(
-                        movie_id,
-                        old.int("updated_at"),
-                        &user_id,
-                    )));
-                }
-                Some(_) => {}
-                None => {
-                    let mut reviewed = Map::new();
-                    reviewed.insert("movie_id".into(), json!(movie_id));
-                    writes.push(Write::put(Item::new(
-                        keys::reviewed(&user_id, movie_id),
-                        reviewed,
-                    )));
-                }
-            }
-            match self.outbox.commit(writes, &[event]).await {
-                Ok(()) => {
-                    return Ok((
-                        view,
-                        if existing.is_some() {
-                            Written::Replaced
-                        } else {
-                            Written::Created
-                        },
-                    ));
-                }
-                Err(StoreError::ConditionFailed { index: 0 }) => {
-                    return Err(ApiError::NotFound("no such movie"));
+                &review,
+                domain::timestamp::now_micros(),
+                domain::ids::new_id(),
+            )?;
+            match self.outbox.commit(plan.writes, &[plan.event]).await {
+                Ok(()) => return Ok((plan.view, plan.written)),
+                Err(StoreError::ConditionFailed { index: MOVIE_CHECK }) => {
+                    return Err(MoviesError::MovieNotFound);
                 }
                 Err(StoreError::ConditionFailed { .. }) => continue,
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(ApiError::Unavailable(
-            "the review kept changing while it was written".into(),
-        ))
+        Err(MoviesError::KeptChanging("written"))
+    }
+
+    /// What a review write decides on; the users service is asked for the reviewer's name
+    /// only when this service has no copy of it yet.
+    async fn read_for_write(
+        &self,
+        movie_id: &Uuid,
+        user_id: &Uuid,
+    ) -> Result<WriteRead, MoviesError> {
+        let movie = self.movie(movie_id).await?;
+        let existing = records::load(self.store(), &ReviewRecord::key(movie_id, user_id)).await?;
+        let reviewer = match records::load(self.store(), &ReviewerProfile::key(user_id)).await? {
+            Some(copy) => Reviewer::Copied(copy),
+            None => Reviewer::Asked(self.users.user(*user_id).await?.map(|user| user.name)),
+        };
+        Ok(WriteRead {
+            movie,
+            existing,
+            reviewer,
+        })
     }
 
     /// Deletes a user's review of a movie: that user or the admin.
@@ -233,72 +106,266 @@ impl MoviesService {
         movie_id: &Uuid,
         user_id: &Uuid,
         by: Principal,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), MoviesError> {
         if !by.may_act_as(*user_id) {
-            return Err(ApiError::Forbidden(
+            return Err(MoviesError::Forbidden(
                 "only the review's author or the admin may delete it",
             ));
         }
         match self.remove_review(movie_id, user_id).await? {
             true => Ok(()),
-            false => Err(ApiError::NotFound("no such review")),
+            false => Err(MoviesError::ReviewNotFound),
         }
     }
 
-    /// Removes a review with its index items and announces it; false when there was none.
-    pub(crate) async fn remove_review(
-        &self,
-        movie_id: &Uuid,
-        user_id: &Uuid,
-    ) -> Result<bool, ApiError> {
+    /// Removes a review with its index entries and announces it; false when there was none.
+    async fn remove_review(&self, movie_id: &Uuid, user_id: &Uuid) -> Result<bool, MoviesError> {
         for _ in 0..ATTEMPTS {
-            let Some(existing) = self.store().get(&keys::review(movie_id, user_id)).await? else {
+            let key = ReviewRecord::key(movie_id, user_id);
+            let Some(existing) = records::load::<ReviewRecord>(self.store(), &key).await? else {
                 return Ok(false);
             };
-            let event = Envelope::new(Event::ReviewDeleted(ReviewDeleted {
-                movie_id: *movie_id,
-                user_id: *user_id,
-                score: existing.int("score"),
-            }));
-            let writes = vec![
-                Write::Delete {
-                    key: keys::review(movie_id, user_id),
-                    condition: unchanged(Some(&existing), "revision"),
-                },
-                Write::delete(keys::recent(movie_id, existing.int("updated_at"), user_id)),
-                Write::delete(keys::reviewed(user_id, movie_id)),
-            ];
-            match self.outbox.commit(writes, &[event]).await {
+            let plan = review_plan::plan_removal(
+                &existing,
+                domain::timestamp::now_micros(),
+                domain::ids::new_id(),
+            )?;
+            match self.outbox.commit(plan.writes, &[plan.event]).await {
                 Ok(()) => return Ok(true),
                 Err(StoreError::ConditionFailed { .. }) => continue,
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(ApiError::Unavailable(
-            "the review kept changing while it was deleted".into(),
-        ))
+        Err(MoviesError::KeptChanging("deleted"))
     }
 
-    /// One review, or 404 (also when its movie was deleted and the review not yet removed).
-    pub async fn review(&self, movie_id: &Uuid, user_id: &Uuid) -> Result<ReviewView, ApiError> {
+    /// One review (also not found when its movie was deleted and the review not yet removed).
+    pub async fn review(&self, movie_id: &Uuid, user_id: &Uuid) -> Result<ReviewView, MoviesError> {
         let found = self
             .store()
-            .batch_get(&[keys::movie(movie_id), keys::review(movie_id, user_id)])
+            .batch_get(&[
+                MovieRecord::key(movie_id),
+                ReviewRecord::key(movie_id, user_id),
+            ])
             .await?;
         let [Some(_movie), Some(review)] = found.as_slice() else {
-            return Err(ApiError::NotFound("no such review"));
+            return Err(MoviesError::ReviewNotFound);
         };
-        to_review_view(review).ok_or_else(|| ApiError::Internal("review item is malformed".into()))
+        Ok(ReviewView::from(&ReviewRecord::from_item(review)?))
     }
 
-    /// A page of a movie's reviews; 404 for an unknown movie.
+    /// A page of a movie's reviews, most recently written first.
     pub async fn reviews_page(
+        &self,
+        movie_id: &Uuid,
+        page: PageRequest<String>,
+    ) -> Result<PageOf<ReviewView>, MoviesError> {
+        self.movie(movie_id).await?;
+        let (items, next) = self.newest(movie_id, page.cursor, page.limit).await?;
+        Ok(PageOf::new(items, next))
+    }
+
+    /// A movie's `limit` most recently written reviews, for its page.
+    pub(crate) async fn latest(
+        &self,
+        movie_id: &Uuid,
+        limit: usize,
+    ) -> Result<Vec<ReviewView>, MoviesError> {
+        Ok(self.newest(movie_id, None, limit).await?.0)
+    }
+
+    /// The reviews of a movie after the index entry `after`, newest first, and the last
+    /// entry's key when there are more.
+    async fn newest(
         &self,
         movie_id: &Uuid,
         after: Option<String>,
         limit: usize,
-    ) -> Result<(Vec<ReviewView>, Option<String>), ApiError> {
-        self.movie_item(movie_id).await?;
-        recent_reviews(self.store(), movie_id, after, limit).await
+    ) -> Result<(Vec<ReviewView>, Option<String>), StoreError> {
+        let page = self
+            .store()
+            .query(&RecentEntry::newest_first(movie_id, after, limit))
+            .await?;
+        let keys = page
+            .items
+            .iter()
+            .map(|item| {
+                Ok(ReviewRecord::key(
+                    movie_id,
+                    &RecentEntry::from_item(item)?.user_id,
+                ))
+            })
+            .collect::<Result<Vec<Key>, StoreError>>()?;
+        let reviews = if keys.is_empty() {
+            Vec::new()
+        } else {
+            self.store().batch_get(&keys).await?
+        };
+        let views = reviews
+            .iter()
+            .flatten()
+            .map(|item| Ok(ReviewView::from(&ReviewRecord::from_item(item)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let next = if page.more {
+            page.items.last().map(|item| item.key.sk.clone())
+        } else {
+            None
+        };
+        Ok((views, next))
+    }
+
+    /// The movie, or not found.
+    async fn movie(&self, id: &Uuid) -> Result<MovieRecord, MoviesError> {
+        records::load(self.store(), &MovieRecord::key(id))
+            .await?
+            .ok_or(MoviesError::MovieNotFound)
+    }
+
+    /// Renames a reviewer as the event `version` says: first the name copy (so review writes
+    /// from now on use the new name, or fail their check on it and are planned again), then
+    /// every review already written.
+    pub(crate) async fn rename_reviewer(
+        &self,
+        user_id: &Uuid,
+        name: &str,
+        version: &str,
+    ) -> Result<(), MoviesError> {
+        let renamed = |profile: &mut ReviewerProfile| profile.name = Some(name.to_owned());
+        if !self.update_profile(user_id, renamed, version).await? {
+            return Ok(());
+        }
+        self.for_each_reviewed(user_id, |movie_id| async move {
+            self.rename_review(&movie_id, user_id, name, version).await
+        })
+        .await
+    }
+
+    /// Forgets a deleted reviewer: marks the name copy deleted (review writes in flight fail
+    /// their check on it), then removes every review.
+    pub(crate) async fn remove_reviewer(
+        &self,
+        user_id: &Uuid,
+        version: &str,
+    ) -> Result<(), MoviesError> {
+        let deleted = |profile: &mut ReviewerProfile| profile.deleted = true;
+        self.update_profile(user_id, deleted, version).await?;
+        self.for_each_reviewed(user_id, |movie_id| async move {
+            self.remove_review(&movie_id, user_id).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Removes every review of a deleted movie, each announced as deleted.
+    pub(crate) async fn remove_movie_reviews(&self, movie_id: &Uuid) -> Result<(), MoviesError> {
+        loop {
+            // Each pass removes what it read, so the next pass starts from the front again.
+            let page = self
+                .store()
+                .query(&ReviewRecord::of_movie(movie_id, STEP))
+                .await?;
+            for item in &page.items {
+                let review = ReviewRecord::from_item(item)?;
+                self.remove_review(movie_id, &review.user_id).await?;
+            }
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies a change to the reviewer's name copy unless a newer event already did;
+    /// false when the event `version` is older than what is there. A deleted reviewer's
+    /// copy stays as it is.
+    async fn update_profile(
+        &self,
+        user_id: &Uuid,
+        change: impl Fn(&mut ReviewerProfile),
+        version: &str,
+    ) -> Result<bool, MoviesError> {
+        let key = ReviewerProfile::key(user_id);
+        loop {
+            let current: Option<ReviewerProfile> = records::load(self.store(), &key).await?;
+            if current.as_ref().is_some_and(|profile| profile.deleted) {
+                return Ok(true);
+            }
+            if current
+                .as_ref()
+                .is_some_and(|profile| profile.version.as_str() > version)
+            {
+                return Ok(false);
+            }
+            let condition = match &current {
+                Some(profile) => store::attr_equals(VERSION, &profile.version)?,
+                None => Condition::NotExists,
+            };
+            let mut profile = current.unwrap_or_default();
+            change(&mut profile);
+            profile.version = version.to_owned();
+            let write = Write::Put {
+                item: profile.to_item(key.clone())?,
+                condition,
+            };
+            match self.store().transact(vec![write]).await {
+                Ok(()) => return Ok(true),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    /// Runs `step` for every movie the user has reviewed.
+    async fn for_each_reviewed<F, Fut>(&self, user_id: &Uuid, step: F) -> Result<(), MoviesError>
+    where
+        F: Fn(Uuid) -> Fut,
+        Fut: Future<Output = Result<(), MoviesError>>,
+    {
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .query(&ReviewedEntry::of_reviewer(user_id, after.take(), STEP))
+                .await?;
+            for item in &page.items {
+                step(ReviewedEntry::from_item(item)?.movie_id).await?;
+            }
+            if !page.more {
+                return Ok(());
+            }
+            after = page.items.last().map(|item| item.key.sk.clone());
+        }
+    }
+
+    /// Puts the reviewer's new name on one review, unless a newer rename already did.
+    async fn rename_review(
+        &self,
+        movie_id: &Uuid,
+        user_id: &Uuid,
+        name: &str,
+        version: &str,
+    ) -> Result<(), MoviesError> {
+        let key = ReviewRecord::key(movie_id, user_id);
+        loop {
+            let Some(review) = records::load::<ReviewRecord>(self.store(), &key).await? else {
+                return Ok(());
+            };
+            if review.name_version.as_str() >= version {
+                return Ok(());
+            }
+            let set = ReviewerName {
+                user_name: name,
+                name_version: version,
+            };
+            let write = Write::Update {
+                key: key.clone(),
+                set: store::attrs_of(&set, "review rename")?,
+                add: Vec::new(),
+                condition: store::attr_equals(records::REVISION, &review.revision)?,
+            };
+            match self.store().transact(vec![write]).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
     }
 }

@@ -1,0 +1,197 @@
+//! The movies service: creating, deleting and showing movies, and the catalogue's lists
+//! (all movies, a search, a genre's movies, the genres, the top rated), which it reads from
+//! the projector's read models. A movie's page shows its latest reviews, so the service
+//! holds the reviews service, and hands it to the review routes and consumers.
+
+use std::sync::Arc;
+
+use domain::events::{CastMember, Envelope, Event};
+use domain::{FieldError, NewMovie, ValidationErrors};
+use platform::directory::{ActorDirectory, UserDirectory};
+use platform::outbox::Outbox;
+use platform::pagination::{PageOf, PageRequest};
+use projector::catalog::{self, GenreCount, MovieSummary};
+use projector::search::{self, SearchCursor};
+use store::{Condition, Record, Store, StoreError, Write};
+use uuid::Uuid;
+
+use crate::error::MoviesError;
+use crate::records::{self, MovieRecord};
+use crate::reviews::ReviewsService;
+use crate::views::MovieView;
+
+/// How many reviews a movie's page shows.
+const PAGE_REVIEWS: usize = 10;
+
+/// The movies service's commands and queries.
+#[derive(Clone)]
+pub struct MoviesService {
+    outbox: Outbox,
+    actors: Arc<dyn ActorDirectory>,
+    reviews: ReviewsService,
+}
+
+impl MoviesService {
+    /// A service that writes through `outbox`, asks `actors` about a new movie's cast, and
+    /// whose reviews service asks `users` about reviewers.
+    pub fn new(
+        outbox: Outbox,
+        actors: Arc<dyn ActorDirectory>,
+        users: Arc<dyn UserDirectory>,
+    ) -> Self {
+        MoviesService {
+            reviews: ReviewsService::new(outbox.clone(), users),
+            outbox,
+            actors,
+        }
+    }
+
+    /// The reviews service of these movies.
+    pub fn reviews(&self) -> &ReviewsService {
+        &self.reviews
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.outbox.store().as_ref()
+    }
+
+    /// Creates a movie after checking that every cast member is a known actor.
+    pub async fn create(&self, movie: NewMovie) -> Result<MovieView, MoviesError> {
+        let cast = self.resolve_cast(&movie).await?;
+        let record = MovieRecord {
+            id: domain::ids::new_id(),
+            title: movie.title,
+            release_year: movie.release_year,
+            genres: movie.genres,
+            overview: movie.overview,
+            thumbnail_url: movie.thumbnail_url,
+            pictures: movie.pictures,
+            cast,
+            created_at: domain::timestamp::now_micros(),
+        };
+        let event = Envelope::new(Event::MovieCreated(record.snapshot()));
+        let write = Write::Put {
+            item: record.to_item(MovieRecord::key(&record.id))?,
+            condition: Condition::NotExists,
+        };
+        self.outbox.commit(vec![write], &[event]).await?;
+        Ok(MovieView::new(record, None, Vec::new()))
+    }
+
+    /// The cast as the actors service names it; every repeated or unknown actor is a
+    /// failing field.
+    async fn resolve_cast(&self, movie: &NewMovie) -> Result<Vec<CastMember>, MoviesError> {
+        let ids: Vec<Uuid> = movie.actors.iter().map(|c| c.actor_id).collect();
+        let mut errors = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            if ids[..i].contains(id) {
+                errors.push(FieldError {
+                    field: format!("actors[{i}].actor_id"),
+                    message: "appears twice in the cast".into(),
+                });
+            }
+        }
+        let found = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.actors.actors(&ids).await?
+        };
+        let mut cast = Vec::with_capacity(ids.len());
+        for (i, (entry, actor)) in movie.actors.iter().zip(found).enumerate() {
+            match actor {
+                Some(actor) => cast.push(CastMember {
+                    actor_id: actor.id,
+                    name: actor.name,
+                    role: entry.role.clone(),
+                }),
+                None => errors.push(FieldError {
+                    field: format!("actors[{i}].actor_id"),
+                    message: "no actor has this id".into(),
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(cast)
+        } else {
+            Err(ValidationErrors(errors).into())
+        }
+    }
+
+    /// Deletes a movie; its reviews and every list entry follow through the event.
+    pub async fn delete(&self, id: &Uuid) -> Result<(), MoviesError> {
+        let movie = self.movie(id).await?;
+        let event = Envelope::new(Event::MovieDeleted(movie.snapshot()));
+        let write = Write::Delete {
+            key: MovieRecord::key(id),
+            condition: Condition::Exists,
+        };
+        match self.outbox.commit(vec![write], &[event]).await {
+            Err(StoreError::ConditionFailed { .. }) => Err(MoviesError::MovieNotFound),
+            other => Ok(other?),
+        }
+    }
+
+    /// A movie's page: the movie, its score, and its latest reviews.
+    pub async fn get(&self, id: &Uuid) -> Result<MovieView, MoviesError> {
+        let movie = self.movie(id).await?;
+        let (summary, reviews) = futures::try_join!(
+            async { Ok::<_, MoviesError>(catalog::summary(self.store(), id).await?) },
+            self.reviews.latest(id, PAGE_REVIEWS),
+        )?;
+        Ok(MovieView::new(movie, summary, reviews))
+    }
+
+    /// The movie, or not found.
+    async fn movie(&self, id: &Uuid) -> Result<MovieRecord, MoviesError> {
+        records::load(self.store(), &MovieRecord::key(id))
+            .await?
+            .ok_or(MoviesError::MovieNotFound)
+    }
+
+    /// A page of every movie, newest first.
+    pub async fn list(
+        &self,
+        page: PageRequest<String>,
+    ) -> Result<PageOf<MovieSummary>, MoviesError> {
+        let (items, next) =
+            catalog::all_movies_page(self.store(), page.cursor.as_deref(), page.limit).await?;
+        Ok(PageOf::new(items, next))
+    }
+
+    /// A page of the movies whose titles match `text` (every word starts a title word).
+    pub async fn search(
+        &self,
+        text: &str,
+        page: PageRequest<SearchCursor>,
+    ) -> Result<PageOf<MovieSummary>, MoviesError> {
+        let (items, next) =
+            search::search_movies(self.store(), text, page.cursor, page.limit).await?;
+        Ok(PageOf::new(items, next))
+    }
+
+    /// The `limit` best-scored movies with at least `min_reviews` reviews.
+    pub async fn top_rated(
+        &self,
+        limit: usize,
+        min_reviews: i64,
+    ) -> Result<Vec<MovieSummary>, MoviesError> {
+        Ok(projector::scores::top_rated(self.store(), limit, min_reviews).await?)
+    }
+
+    /// Every genre with its number of movies.
+    pub async fn genres(&self) -> Result<Vec<GenreCount>, MoviesError> {
+        Ok(catalog::genres(self.store()).await?)
+    }
+
+    /// A page of a genre's movies; the genre is named in any case.
+    pub async fn genre_page(
+        &self,
+        genre: &str,
+        page: PageRequest<String>,
+    ) -> Result<PageOf<MovieSummary>, MoviesError> {
+        let genre = domain::genre_key(genre);
+        let (items, next) =
+            catalog::genre_page(self.store(), &genre, page.cursor.as_deref(), page.limit).await?;
+        Ok(PageOf::new(items, next))
+    }
+}

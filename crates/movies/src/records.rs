@@ -1,0 +1,368 @@
+//! The items the movies service stores, each a typed record beside the key it is stored
+//! under and the queries that list it (the table in the crate docs). A record's attribute
+//! names are its serde field names and stay as they are: stored data and
+//! docs/data-model.md depend on them.
+
+use domain::ReviewScore;
+use domain::events::{CastMember, MovieSnapshot};
+use domain::timestamp::Micros;
+use serde::{Deserialize, Serialize};
+use store::{Key, Query, Record, Store, StoreError};
+use uuid::Uuid;
+
+/// The record stored at `key`, if any.
+pub(crate) async fn load<R: Record>(store: &dyn Store, key: &Key) -> Result<Option<R>, StoreError> {
+    store
+        .get(key)
+        .await?
+        .map(|item| R::from_item(&item))
+        .transpose()
+}
+
+fn movie_partition(movie_id: &Uuid) -> String {
+    format!("movie#{movie_id}")
+}
+
+fn reviewer_partition(user_id: &Uuid) -> String {
+    format!("reviewer#{user_id}")
+}
+
+/// A movie as it was created: `movie#{id}` / `movie`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct MovieRecord {
+    pub id: Uuid,
+    pub title: String,
+    pub release_year: i32,
+    #[serde(default)]
+    pub genres: Vec<String>,
+    pub overview: Option<String>,
+    pub thumbnail_url: Option<String>,
+    #[serde(default)]
+    pub pictures: Vec<String>,
+    /// Each actor's name as it was when the movie was created.
+    #[serde(default)]
+    pub cast: Vec<CastMember>,
+    pub created_at: Micros,
+}
+
+impl Record for MovieRecord {
+    const KIND: &'static str = "movie";
+}
+
+impl MovieRecord {
+    /// Where the movie is stored.
+    pub fn key(id: &Uuid) -> Key {
+        Key::new(movie_partition(id), "movie")
+    }
+
+    /// The movie as its events carry it.
+    pub fn snapshot(&self) -> MovieSnapshot {
+        MovieSnapshot {
+            movie_id: self.id,
+            title: self.title.clone(),
+            release_year: self.release_year,
+            genres: self.genres.clone(),
+            thumbnail_url: self.thumbnail_url.clone(),
+            created_at: self.created_at,
+            cast: self.cast.clone(),
+        }
+    }
+}
+
+/// The attribute holding the id of the event that last wrote a review; writes and deletes
+/// are conditional on it still being what was read.
+pub(crate) const REVISION: &str = "revision";
+
+/// A user's review of a movie, in the movie's partition: `movie#{movie}` / `review#{user}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReviewRecord {
+    pub movie_id: Uuid,
+    pub user_id: Uuid,
+    /// The reviewer's name, copied from the reviewer's name copy when written or renamed.
+    pub user_name: String,
+    /// The version of the name copy `user_name` came from; "" before any rename.
+    #[serde(default)]
+    pub name_version: String,
+    pub score: ReviewScore,
+    pub comment: Option<String>,
+    pub created_at: Micros,
+    pub updated_at: Micros,
+    /// The id of the event that wrote this revision (see [`REVISION`]).
+    pub revision: Uuid,
+}
+
+impl Record for ReviewRecord {
+    const KIND: &'static str = "review";
+}
+
+impl ReviewRecord {
+    /// Where a user's review of a movie is stored.
+    pub fn key(movie_id: &Uuid, user_id: &Uuid) -> Key {
+        Key::new(movie_partition(movie_id), format!("review#{user_id}"))
+    }
+
+    /// The first `limit` reviews of a movie, in key order.
+    pub fn of_movie(movie_id: &Uuid, limit: usize) -> Query {
+        Query::prefix(movie_partition(movie_id), "review#", limit)
+    }
+}
+
+/// What a rename sets on a review: the attributes of [`ReviewRecord`] of the same names.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReviewerName<'a> {
+    pub user_name: &'a str,
+    pub name_version: &'a str,
+}
+
+/// A movie's review in the index newest first: `recent#{movie}` / `{updated_at:020}#{user}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RecentEntry {
+    pub user_id: Uuid,
+}
+
+impl Record for RecentEntry {
+    const KIND: &'static str = "recent review entry";
+}
+
+impl RecentEntry {
+    /// Where the entry of a review last written at `updated_at` is stored.
+    pub fn key(movie_id: &Uuid, updated_at: Micros, user_id: &Uuid) -> Key {
+        Key::new(
+            Self::partition(movie_id),
+            format!("{}#{user_id}", domain::timestamp::sort_key(updated_at)),
+        )
+    }
+
+    /// A page of a movie's entries, most recently written first, after the sort key `after`.
+    pub fn newest_first(movie_id: &Uuid, after: Option<String>, limit: usize) -> Query {
+        Query::prefix(Self::partition(movie_id), "", limit)
+            .descending()
+            .after(after)
+    }
+
+    fn partition(movie_id: &Uuid) -> String {
+        format!("recent#{movie_id}")
+    }
+}
+
+/// A movie a user has reviewed: `reviewer#{user}` / `movie#{movie}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReviewedEntry {
+    pub movie_id: Uuid,
+}
+
+impl Record for ReviewedEntry {
+    const KIND: &'static str = "reviewed movie entry";
+}
+
+impl ReviewedEntry {
+    /// Where the entry of a user's review of a movie is stored.
+    pub fn key(user_id: &Uuid, movie_id: &Uuid) -> Key {
+        Key::new(reviewer_partition(user_id), format!("movie#{movie_id}"))
+    }
+
+    /// A page of the movies a user has reviewed, after the sort key `after`.
+    pub fn of_reviewer(user_id: &Uuid, after: Option<String>, limit: usize) -> Query {
+        Query::prefix(reviewer_partition(user_id), "movie#", limit).after(after)
+    }
+}
+
+/// The attribute holding the version of a reviewer's name copy; changes to the copy, and
+/// review writes that copied its name, are conditional on it.
+pub(crate) const VERSION: &str = "version";
+
+/// The movies service's copy of a reviewer's name: `reviewer#{user}` / `profile`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReviewerProfile {
+    /// Absent only when the user's deletion was the first event about them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The id of the last user event applied; "" (older than any event id) when the copy
+    /// was taken from the users service.
+    pub version: String,
+    /// The user was deleted: no review may be written under this name any more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl Record for ReviewerProfile {
+    const KIND: &'static str = "reviewer profile";
+}
+
+impl ReviewerProfile {
+    /// Where a reviewer's name copy is stored.
+    pub fn key(user_id: &Uuid) -> Key {
+        Key::new(reviewer_partition(user_id), "profile")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn names(record: &impl Record) -> BTreeSet<String> {
+        record.to_attrs().unwrap().keys().cloned().collect()
+    }
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|name| (*name).to_owned()).collect()
+    }
+
+    fn review() -> ReviewRecord {
+        ReviewRecord {
+            movie_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            user_name: "Ann".into(),
+            name_version: String::new(),
+            score: 7,
+            comment: None,
+            created_at: 1,
+            updated_at: 2,
+            revision: Uuid::now_v7(),
+        }
+    }
+
+    #[test]
+    fn a_movie_keeps_its_attribute_names() {
+        let movie = MovieRecord {
+            id: Uuid::now_v7(),
+            title: "Stalker".into(),
+            release_year: 1979,
+            genres: vec!["drama".into()],
+            overview: None,
+            thumbnail_url: None,
+            pictures: Vec::new(),
+            cast: Vec::new(),
+            created_at: 1,
+        };
+        assert_eq!(
+            names(&movie),
+            set(&[
+                "id",
+                "title",
+                "release_year",
+                "genres",
+                "overview",
+                "thumbnail_url",
+                "pictures",
+                "cast",
+                "created_at"
+            ])
+        );
+        // An absent overview is stored as null, as it always was.
+        assert_eq!(movie.to_attrs().unwrap()["overview"], json!(null));
+    }
+
+    #[test]
+    fn a_review_keeps_its_attribute_names_and_its_revision_is_the_condition_name() {
+        let review = review();
+        assert_eq!(
+            names(&review),
+            set(&[
+                "movie_id",
+                "user_id",
+                "user_name",
+                "name_version",
+                "score",
+                "comment",
+                "created_at",
+                "updated_at",
+                REVISION
+            ])
+        );
+        assert_eq!(
+            review.to_attrs().unwrap()[REVISION],
+            json!(review.revision.to_string())
+        );
+    }
+
+    #[test]
+    fn a_rename_sets_attributes_of_the_review() {
+        let set = store::attrs_of(
+            &ReviewerName {
+                user_name: "Bo",
+                name_version: "v",
+            },
+            "rename",
+        )
+        .unwrap();
+        let review = names(&review());
+        for name in set.keys() {
+            assert!(review.contains(name), "{name} is not a review attribute");
+        }
+    }
+
+    #[test]
+    fn index_entries_keep_their_attribute_names() {
+        let user_id = Uuid::now_v7();
+        assert_eq!(
+            RecentEntry { user_id }.to_attrs().unwrap(),
+            json!({ "user_id": user_id }).as_object().cloned().unwrap()
+        );
+        let movie_id = Uuid::now_v7();
+        assert_eq!(
+            ReviewedEntry { movie_id }.to_attrs().unwrap(),
+            json!({ "movie_id": movie_id })
+                .as_object()
+                .cloned()
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn a_profile_is_stored_as_it_always_was_and_its_version_is_the_condition_name() {
+        let copied = ReviewerProfile {
+            name: Some("Ann".into()),
+            version: String::new(),
+            deleted: false,
+        };
+        assert_eq!(
+            copied.to_attrs().unwrap(),
+            json!({ "name": "Ann", VERSION: "" })
+                .as_object()
+                .cloned()
+                .unwrap()
+        );
+        let deleted = ReviewerProfile {
+            name: None,
+            version: "v".into(),
+            deleted: true,
+        };
+        assert_eq!(
+            deleted.to_attrs().unwrap(),
+            json!({ VERSION: "v", "deleted": true })
+                .as_object()
+                .cloned()
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn keys_are_where_the_items_always_were() {
+        let (movie, user) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(
+            MovieRecord::key(&movie),
+            Key::new(format!("movie#{movie}"), "movie")
+        );
+        assert_eq!(
+            ReviewRecord::key(&movie, &user),
+            Key::new(format!("movie#{movie}"), format!("review#{user}"))
+        );
+        assert_eq!(
+            RecentEntry::key(&movie, 5, &user),
+            Key::new(format!("recent#{movie}"), format!("{:020}#{user}", 5))
+        );
+        assert_eq!(
+            ReviewedEntry::key(&user, &movie),
+            Key::new(format!("reviewer#{user}"), format!("movie#{movie}"))
+        );
+        assert_eq!(
+            ReviewerProfile::key(&user),
+            Key::new(format!("reviewer#{user}"), "profile")
+        );
+    }
+}
