@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bus::{Handler, Outcome, Subscription};
 use domain::events::{Envelope, EventType};
-use serde_json::{Map, json};
-use store::{Condition, Item, Key, Store, StoreError, Write};
+use domain::timestamp::Micros;
+use serde::{Deserialize, Serialize};
+use store::{Condition, Key, Record, Store, StoreError, Write};
 
 /// The pauses before each re-plan of a plan whose reads went stale; when they run out the
 /// bus retries later. Jittered and growing, so deliveries racing on one hot item (a movie's
@@ -47,6 +48,19 @@ pub fn marker_key(event: &uuid::Uuid, consumer: &str) -> Key {
     Key::new(format!("processed#{event}"), consumer)
 }
 
+/// The marker that a consumer handled an event, at [`marker_key`]; only its existence is
+/// read, its attributes say what and when for whoever looks at the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessedMarker {
+    /// The event's routing key (`movie.created`).
+    pub event_type: String,
+    pub handled_at: Micros,
+}
+
+impl Record for ProcessedMarker {
+    const KIND: &'static str = "processed-event marker";
+}
+
 /// Runs a projection exactly once per event.
 pub struct IdempotentConsumer<P> {
     store: Arc<dyn Store>,
@@ -74,14 +88,12 @@ impl<P: Projection> IdempotentConsumer<P> {
         }
         let mut writes = self.projection.plan(self.store.as_ref(), envelope).await?;
         let marker_index = writes.len();
-        let mut attrs = Map::new();
-        attrs.insert(
-            "event_type".into(),
-            json!(envelope.event.event_type().as_str()),
-        );
-        attrs.insert("handled_at".into(), json!(domain::timestamp::now_micros()));
+        let handled = ProcessedMarker {
+            event_type: envelope.event.event_type().as_str().to_owned(),
+            handled_at: domain::timestamp::now_micros(),
+        };
         writes.push(Write::Put {
-            item: Item::new(marker, attrs),
+            item: handled.to_item(marker)?,
             condition: Condition::NotExists,
         });
         match self.store.transact(writes).await {
@@ -114,5 +126,25 @@ impl<P: Projection> Handler for IdempotentConsumer<P> {
                 Err(error) => return Outcome::Reject(error.to_string()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_marker_keeps_its_attribute_names() {
+        let attrs = ProcessedMarker {
+            event_type: "movie.created".into(),
+            handled_at: 12,
+        }
+        .to_attrs()
+        .unwrap();
+        assert_eq!(attrs.get("event_type"), Some(&json!("movie.created")));
+        assert_eq!(attrs.get("handled_at"), Some(&json!(12)));
+        assert_eq!(attrs.len(), 2);
     }
 }

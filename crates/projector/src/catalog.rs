@@ -3,17 +3,16 @@
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
-use domain::events::{Envelope, Event, EventType, MovieSnapshot};
+use domain::events::MovieSnapshot;
 use domain::score::ScoreTally;
-use platform::consumer::Projection;
-use serde::Serialize;
-use serde_json::{Map, Value, json};
-use store::{Item, Key, Query, Store, StoreError, Write};
+use domain::timestamp::Micros;
+use serde::{Deserialize, Serialize};
+use store::{Condition, Key, Query, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
-use crate::lifecycle::{self, Lifecycle};
-use crate::sharded;
+use crate::lifecycle::{self, ListsMovies};
+use crate::scores::SummaryScores;
+use crate::{decode_or_skip, sharded};
 
 const NAME: &str = "catalog";
 const ALL_MOVIES: &str = "movies";
@@ -32,16 +31,113 @@ pub struct MovieSummary {
     pub thumbnail_url: Option<String>,
 }
 
+/// A movie's summary as stored: `summary#{movie}` / `summary`. It is written in two parts
+/// by two projections, in either order: the catalogue's facts, set here when the movie is
+/// created, and its scores, set by `scores` on every review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SummaryRecord {
+    /// Absent while the movie is only scored, not created (yet).
+    #[serde(flatten)]
+    facts: Option<CatalogFacts>,
+    #[serde(flatten)]
+    scores: SummaryScores,
+}
+
+impl Record for SummaryRecord {
+    const KIND: &'static str = "movie summary";
+}
+
+impl SummaryRecord {
+    /// The summary lists show; `None` for a movie that is scored but not created (yet).
+    fn into_summary(self) -> Option<MovieSummary> {
+        let facts = self.facts?;
+        let tally = ScoreTally {
+            sum: self.scores.score_sum,
+            count: self.scores.review_count,
+        };
+        Some(MovieSummary {
+            id: facts.movie_id,
+            title: facts.title,
+            release_year: facts.release_year,
+            genres: facts.genres,
+            score: tally.rounded_mean(),
+            review_count: tally.count,
+            thumbnail_url: facts.thumbnail_url,
+        })
+    }
+}
+
+/// The catalogue's part of a movie summary, set when the movie is created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CatalogFacts {
+    movie_id: Uuid,
+    title: String,
+    release_year: i32,
+    genres: Vec<String>,
+    thumbnail_url: Option<String>,
+    created_at: Micros,
+}
+
+impl CatalogFacts {
+    fn of(movie: &MovieSnapshot) -> Self {
+        CatalogFacts {
+            movie_id: movie.movie_id,
+            title: movie.title.clone(),
+            release_year: movie.release_year,
+            genres: movie.genres.clone(),
+            thumbnail_url: movie.thumbnail_url.clone(),
+            created_at: movie.created_at,
+        }
+    }
+}
+
+/// A movie's entry in the list of all movies (`movies#{s}` /
+/// `{created_at:020}#{movie}`) and in its genres' lists (`genre#{genre}#{s}` /
+/// `{release_year:04}#{created_at:020}#{movie}`); the read joins the summaries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ListedMovie {
+    movie_id: Uuid,
+}
+
+impl Record for ListedMovie {
+    const KIND: &'static str = "movie list entry";
+}
+
+/// A genre's count of movies: `genres` / `{genre}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct GenreCountRecord {
+    #[serde(flatten)]
+    genre: GenreName,
+    /// A counter: each created or deleted movie adds to it.
+    movie_count: i64,
+}
+
+impl Record for GenreCountRecord {
+    const KIND: &'static str = "genre count";
+}
+
+/// The counter of [`GenreCountRecord`].
+const MOVIE_COUNT: &str = "movie_count";
+
+/// The part of a genre count that a counter change sets beside the count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct GenreName {
+    name: String,
+}
+
 /// The key of a movie's summary item (its score fields are written by `scores`).
-pub fn summary_key(movie_id: &Uuid) -> Key {
+pub(crate) fn summary_key(movie_id: &Uuid) -> Key {
     Key::new(format!("summary#{movie_id}"), "summary")
 }
 
-fn all_movies_sk(movie: &MovieSnapshot) -> String {
-    format!(
-        "{}#{}",
-        domain::timestamp::sort_key(movie.created_at),
-        movie.movie_id
+fn all_movies_key(movie: &MovieSnapshot) -> Key {
+    Key::new(
+        sharded::partition(ALL_MOVIES, &movie.movie_id),
+        format!(
+            "{}#{}",
+            domain::timestamp::sort_key(movie.created_at),
+            movie.movie_id
+        ),
     )
 }
 
@@ -49,7 +145,16 @@ fn genre_base(genre: &str) -> String {
     format!("genre#{genre}")
 }
 
-fn genre_sk(movie: &MovieSnapshot) -> String {
+fn genre_key(genre: &str, movie: &MovieSnapshot) -> Key {
+    Key::new(
+        sharded::partition(&genre_base(genre), &movie.movie_id),
+        release_sort_key(movie),
+    )
+}
+
+/// A movie's sort key in the lists read newest release first (genres, filmographies):
+/// release year, then creation time, then the id that keeps it unique.
+pub(crate) fn release_sort_key(movie: &MovieSnapshot) -> String {
     format!(
         "{:04}#{}#{}",
         movie.release_year,
@@ -58,110 +163,50 @@ fn genre_sk(movie: &MovieSnapshot) -> String {
     )
 }
 
-fn listing(movie_id: &Uuid) -> Map<String, Value> {
-    let mut attrs = Map::new();
-    attrs.insert("movie_id".into(), json!(movie_id));
-    attrs
-}
-
 /// Writes the catalog.
-pub struct CatalogProjection;
+pub(crate) struct CatalogProjection;
 
-#[async_trait]
-impl Projection for CatalogProjection {
+impl ListsMovies for CatalogProjection {
     fn name(&self) -> &'static str {
         NAME
     }
 
-    fn event_types(&self) -> Vec<EventType> {
-        vec![EventType::MovieCreated, EventType::MovieDeleted]
-    }
-
-    async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError> {
-        match &envelope.event {
-            Event::MovieCreated(movie) => {
-                let state = lifecycle::read(store, NAME, &movie.movie_id).await?;
-                if state != Lifecycle::Unseen {
-                    return Ok(Vec::new());
-                }
-                let mut set = Map::new();
-                set.insert("movie_id".into(), json!(movie.movie_id));
-                set.insert("title".into(), json!(movie.title));
-                set.insert("release_year".into(), json!(movie.release_year));
-                set.insert("genres".into(), json!(movie.genres));
-                set.insert("thumbnail_url".into(), json!(movie.thumbnail_url));
-                set.insert("created_at".into(), json!(movie.created_at));
-                let mut writes = vec![
-                    lifecycle::transition(NAME, &movie.movie_id, state, Lifecycle::Live),
-                    Write::Update {
-                        key: summary_key(&movie.movie_id),
-                        set,
-                        add: Vec::new(),
-                        condition: store::Condition::Always,
-                    },
-                    Write::put(Item::new(
-                        Key::new(
-                            sharded::partition(ALL_MOVIES, &movie.movie_id),
-                            all_movies_sk(movie),
-                        ),
-                        listing(&movie.movie_id),
-                    )),
-                ];
-                for genre in &movie.genres {
-                    writes.push(Write::put(Item::new(
-                        Key::new(
-                            sharded::partition(&genre_base(genre), &movie.movie_id),
-                            genre_sk(movie),
-                        ),
-                        listing(&movie.movie_id),
-                    )));
-                    writes.push(genre_count_change(genre, 1));
-                }
-                Ok(writes)
+    fn entries(&self, movie: &MovieSnapshot, remove: bool) -> Result<Vec<Write>, StoreError> {
+        let summary = if remove {
+            Write::delete(summary_key(&movie.movie_id))
+        } else {
+            Write::Update {
+                key: summary_key(&movie.movie_id),
+                set: store::attrs_of(&CatalogFacts::of(movie), SummaryRecord::KIND)?,
+                add: Vec::new(),
+                condition: Condition::Always,
             }
-            Event::MovieDeleted(movie) => {
-                let state = lifecycle::read(store, NAME, &movie.movie_id).await?;
-                let mut writes = vec![];
-                match state {
-                    Lifecycle::Deleted => return Ok(writes),
-                    Lifecycle::Unseen => {}
-                    Lifecycle::Live => {
-                        writes.push(Write::delete(summary_key(&movie.movie_id)));
-                        writes.push(Write::delete(Key::new(
-                            sharded::partition(ALL_MOVIES, &movie.movie_id),
-                            all_movies_sk(movie),
-                        )));
-                        for genre in &movie.genres {
-                            writes.push(Write::delete(Key::new(
-                                sharded::partition(&genre_base(genre), &movie.movie_id),
-                                genre_sk(movie),
-                            )));
-                            writes.push(genre_count_change(genre, -1));
-                        }
-                    }
-                }
-                writes.push(lifecycle::transition(
-                    NAME,
-                    &movie.movie_id,
-                    state,
-                    Lifecycle::Deleted,
-                ));
-                Ok(writes)
-            }
-            _ => Ok(Vec::new()),
+        };
+        let listed = ListedMovie {
+            movie_id: movie.movie_id,
+        };
+        let mut writes = vec![
+            summary,
+            lifecycle::entry(all_movies_key(movie), &listed, remove)?,
+        ];
+        for genre in &movie.genres {
+            writes.push(lifecycle::entry(genre_key(genre, movie), &listed, remove)?);
+            writes.push(genre_count_change(genre, if remove { -1 } else { 1 })?);
         }
+        Ok(writes)
     }
 }
 
-fn genre_count_change(genre: &str, delta: i64) -> Write {
-    let mut set = Map::new();
-    set.insert("name".into(), json!(genre));
-    Write::Update {
+fn genre_count_change(genre: &str, delta: i64) -> Result<Write, StoreError> {
+    let name = GenreName {
+        name: genre.to_owned(),
+    };
+    Ok(Write::Update {
         key: Key::new(GENRE_COUNTS, genre),
-        set,
-        add: vec![("movie_count".into(), delta)],
-        condition: store::Condition::Always,
-    }
+        set: store::attrs_of(&name, GenreCountRecord::KIND)?,
+        add: vec![(MOVIE_COUNT.into(), delta)],
+        condition: Condition::Always,
+    })
 }
 
 /// The summaries of these movies, in order; `None` for movies that do not exist (yet, or any more).
@@ -176,11 +221,20 @@ pub async fn summaries(
             store
                 .batch_get(&keys)
                 .await?
-                .into_iter()
-                .map(|item| item.and_then(|i| to_summary(&i))),
+                .iter()
+                .map(|item| item.as_ref().and_then(to_summary)),
         );
     }
     Ok(found)
+}
+
+/// The summaries of these movies that exist, in order: the movies of a list, dropping those
+/// deleted (or not yet created) since the list was read.
+pub(crate) async fn existing_summaries(
+    store: &dyn Store,
+    ids: &[Uuid],
+) -> Result<Vec<MovieSummary>, StoreError> {
+    Ok(summaries(store, ids).await?.into_iter().flatten().collect())
 }
 
 /// One movie's summary.
@@ -188,49 +242,28 @@ pub async fn summary(store: &dyn Store, id: &Uuid) -> Result<Option<MovieSummary
     Ok(store
         .get(&summary_key(id))
         .await?
-        .and_then(|i| to_summary(&i)))
+        .as_ref()
+        .and_then(to_summary))
 }
 
-fn to_summary(item: &Item) -> Option<MovieSummary> {
-    // A summary without a title has only been scored: its movie is not created (yet).
-    let title = item.str("title")?.to_owned();
-    let tally = ScoreTally {
-        sum: item.int("score_sum"),
-        count: item.int("review_count"),
-    };
-    Some(MovieSummary {
-        id: item.str("movie_id")?.parse().ok()?,
-        title,
-        release_year: i32::try_from(item.int("release_year")).ok()?,
-        genres: item
-            .get("genres")
-            .and_then(Value::as_array)
-            .map(|g| {
-                g.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        score: tally.rounded_mean(),
-        review_count: tally.count,
-        thumbnail_url: item.str("thumbnail_url").map(str::to_owned),
-    })
+fn to_summary(item: &store::Item) -> Option<MovieSummary> {
+    decode_or_skip::<SummaryRecord>(item)?.into_summary()
 }
 
-/// Summaries for listing items that carry `movie_id`, dropping movies deleted meanwhile.
-pub async fn summaries_of_listing(
+/// A page of the sharded movie list `base`, as summaries; the cursor is the last sort key.
+async fn movies_page(
     store: &dyn Store,
-    items: &[Item],
-) -> Result<Vec<MovieSummary>, StoreError> {
+    base: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<MovieSummary>, Option<String>), StoreError> {
+    let (items, cursor) = sharded::merged_page(store, base, "", true, after, limit).await?;
     let ids: Vec<Uuid> = items
         .iter()
-        .filter_map(|i| i.str("movie_id")?.parse().ok())
+        .filter_map(decode_or_skip::<ListedMovie>)
+        .map(|entry| entry.movie_id)
         .collect();
-    Ok(summaries(store, &ids)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect())
+    Ok((existing_summaries(store, &ids).await?, cursor))
 }
 
 /// A page of all movies, newest created first; the cursor is the last sort key.
@@ -239,8 +272,7 @@ pub async fn all_movies_page(
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Vec<MovieSummary>, Option<String>), StoreError> {
-    let (items, cursor) = sharded::merged_page(store, ALL_MOVIES, "", true, after, limit).await?;
-    Ok((summaries_of_listing(store, &items).await?, cursor))
+    movies_page(store, ALL_MOVIES, after, limit).await
 }
 
 /// A page of a genre's movies, newest release first.
@@ -250,9 +282,7 @@ pub async fn genre_page(
     after: Option<&str>,
     limit: usize,
 ) -> Result<(Vec<MovieSummary>, Option<String>), StoreError> {
-    let (items, cursor) =
-        sharded::merged_page(store, &genre_base(genre), "", true, after, limit).await?;
-    Ok((summaries_of_listing(store, &items).await?, cursor))
+    movies_page(store, &genre_base(genre), after, limit).await
 }
 
 /// A genre and how many movies it has.
@@ -273,8 +303,12 @@ pub async fn genres(store: &dyn Store) -> Result<Vec<GenreCount>, StoreError> {
         let page = store
             .query(&Query::prefix(GENRE_COUNTS, "", 100).after(after.take()))
             .await?;
-        for item in &page.items {
-            counts.insert(item.key.sk.clone(), item.int("movie_count"));
+        for count in page
+            .items
+            .iter()
+            .filter_map(decode_or_skip::<GenreCountRecord>)
+        {
+            counts.insert(count.genre.name, count.movie_count);
         }
         if !page.more || counts.len() >= GENRES_MAX {
             break;
@@ -288,4 +322,98 @@ pub async fn genres(store: &dyn Store) -> Result<Vec<GenreCount>, StoreError> {
         .collect();
     genres.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(genres)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use store::Attrs;
+
+    use super::*;
+    use crate::test_support::attribute_names;
+
+    fn facts() -> CatalogFacts {
+        CatalogFacts {
+            movie_id: Uuid::now_v7(),
+            title: "Heat".into(),
+            release_year: 1995,
+            genres: vec!["crime".into()],
+            thumbnail_url: None,
+            created_at: 7,
+        }
+    }
+
+    #[test]
+    fn a_summary_keeps_its_attribute_names() {
+        let record = SummaryRecord {
+            facts: Some(facts()),
+            scores: SummaryScores {
+                score_sum: 17,
+                review_count: 2,
+            },
+        };
+        let attrs = record.to_attrs().unwrap();
+        assert_eq!(
+            attribute_names(&attrs),
+            [
+                "created_at",
+                "genres",
+                "movie_id",
+                "release_year",
+                "review_count",
+                "score_sum",
+                "thumbnail_url",
+                "title",
+            ]
+        );
+        assert_eq!(attrs["thumbnail_url"], json!(null));
+        assert_eq!(SummaryRecord::from_attrs(&attrs).unwrap(), record);
+    }
+
+    #[test]
+    fn a_summary_that_is_only_scored_reads_as_absent() {
+        let mut attrs = Attrs::new();
+        attrs.insert("score_sum".into(), json!(9));
+        attrs.insert("review_count".into(), json!(1));
+        let record = SummaryRecord::from_attrs(&attrs).unwrap();
+        assert_eq!(record.facts, None);
+        assert_eq!(record.into_summary(), None);
+    }
+
+    #[test]
+    fn a_summary_not_yet_scored_has_no_score() {
+        let facts = facts();
+        let attrs = store::attrs_of(&facts, SummaryRecord::KIND).unwrap();
+        let summary = SummaryRecord::from_attrs(&attrs)
+            .unwrap()
+            .into_summary()
+            .unwrap();
+        assert_eq!(summary.id, facts.movie_id);
+        assert_eq!((summary.score, summary.review_count), (None, 0));
+    }
+
+    #[test]
+    fn a_genre_count_change_sets_the_name_and_adds_to_the_counter() {
+        let record = GenreCountRecord {
+            genre: GenreName {
+                name: "crime".into(),
+            },
+            movie_count: 3,
+        };
+        let attrs = record.to_attrs().unwrap();
+        assert_eq!(attrs.get(MOVIE_COUNT), Some(&json!(3)));
+        assert_eq!(attribute_names(&attrs), ["movie_count", "name"]);
+        let Write::Update { set, add, .. } = genre_count_change("crime", -1).unwrap() else {
+            panic!("a count change is an update");
+        };
+        assert_eq!(attribute_names(&set), ["name"]);
+        assert_eq!(add, [(MOVIE_COUNT.to_owned(), -1)]);
+    }
+
+    #[test]
+    fn a_listed_movie_carries_its_id() {
+        let movie_id = Uuid::now_v7();
+        let attrs = ListedMovie { movie_id }.to_attrs().unwrap();
+        assert_eq!(attribute_names(&attrs), ["movie_id"]);
+    }
 }

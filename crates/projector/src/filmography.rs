@@ -2,18 +2,14 @@
 //! are not copied here; the read joins the movies' summaries, so a review never has to
 //! touch every cast member's filmography.
 
-use async_trait::async_trait;
-use domain::events::{Envelope, Event, EventType};
-use platform::consumer::Projection;
-use serde::Serialize;
-use serde_json::{Map, json};
-use store::{Item, Key, Query, Store, StoreError, Write};
+use domain::events::MovieSnapshot;
+use serde::{Deserialize, Serialize};
+use store::{Key, Query, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
-use crate::catalog::summaries;
-use crate::lifecycle;
-
-const NAME: &str = "filmography";
+use crate::catalog::{release_sort_key, summaries};
+use crate::decode_or_skip;
+use crate::lifecycle::{self, ListsMovies};
 
 /// The most movies an actor page lists.
 pub const FILMOGRAPHY_MAX: usize = 100;
@@ -29,61 +25,51 @@ pub struct FilmographyEntry {
     pub review_count: i64,
 }
 
-fn entry_key(actor_id: &Uuid, release_year: i32, created_at: i64, movie_id: &Uuid) -> Key {
-    Key::new(
-        format!("filmography#{actor_id}"),
-        format!(
-            "{release_year:04}#{}#{movie_id}",
-            domain::timestamp::sort_key(created_at)
-        ),
-    )
+/// A movie in an actor's filmography as stored:
+/// `filmography#{actor}` / `{release_year:04}#{created_at:020}#{movie}`. Title and year are
+/// kept as the movie was created; the read shows the summary's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FilmographyRecord {
+    movie_id: Uuid,
+    title: String,
+    release_year: i32,
+    role: String,
+}
+
+impl Record for FilmographyRecord {
+    const KIND: &'static str = "filmography entry";
+}
+
+fn partition(actor_id: &Uuid) -> String {
+    format!("filmography#{actor_id}")
+}
+
+fn entry_key(actor_id: &Uuid, movie: &MovieSnapshot) -> Key {
+    Key::new(partition(actor_id), release_sort_key(movie))
 }
 
 /// Writes filmographies.
-pub struct FilmographyProjection;
+pub(crate) struct FilmographyProjection;
 
-#[async_trait]
-impl Projection for FilmographyProjection {
+impl ListsMovies for FilmographyProjection {
     fn name(&self) -> &'static str {
-        NAME
+        "filmography"
     }
 
-    fn event_types(&self) -> Vec<EventType> {
-        vec![EventType::MovieCreated, EventType::MovieDeleted]
-    }
-
-    async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError> {
-        let (movie, remove) = match &envelope.event {
-            Event::MovieCreated(movie) => (movie, false),
-            Event::MovieDeleted(movie) => (movie, true),
-            _ => return Ok(Vec::new()),
-        };
-        let state = lifecycle::read(store, NAME, &movie.movie_id).await?;
-        let Some((to, touch_entries)) = lifecycle::next(state, remove) else {
-            return Ok(Vec::new());
-        };
-        let mut writes = vec![lifecycle::transition(NAME, &movie.movie_id, state, to)];
-        if touch_entries {
-            for member in &movie.cast {
-                let key = entry_key(
-                    &member.actor_id,
-                    movie.release_year,
-                    movie.created_at,
-                    &movie.movie_id,
-                );
-                if remove {
-                    writes.push(Write::delete(key));
-                } else {
-                    let mut attrs = Map::new();
-                    attrs.insert("movie_id".into(), json!(movie.movie_id));
-                    attrs.insert("title".into(), json!(movie.title));
-                    attrs.insert("release_year".into(), json!(movie.release_year));
-                    attrs.insert("role".into(), json!(member.role));
-                    writes.push(Write::put(Item::new(key, attrs)));
-                }
-            }
-        }
-        Ok(writes)
+    fn entries(&self, movie: &MovieSnapshot, remove: bool) -> Result<Vec<Write>, StoreError> {
+        movie
+            .cast
+            .iter()
+            .map(|member| {
+                let record = FilmographyRecord {
+                    movie_id: movie.movie_id,
+                    title: movie.title.clone(),
+                    release_year: movie.release_year,
+                    role: member.role.clone(),
+                };
+                lifecycle::entry(entry_key(&member.actor_id, movie), &record, remove)
+            })
+            .collect()
     }
 }
 
@@ -93,29 +79,47 @@ pub async fn filmography(
     actor_id: &Uuid,
 ) -> Result<Vec<FilmographyEntry>, StoreError> {
     let page = store
-        .query(&Query::prefix(format!("filmography#{actor_id}"), "", FILMOGRAPHY_MAX).descending())
+        .query(&Query::prefix(partition(actor_id), "", FILMOGRAPHY_MAX).descending())
         .await?;
-    let ids: Vec<Uuid> = page
-        .items
-        .iter()
-        .filter_map(|i| i.str("movie_id")?.parse().ok())
-        .collect();
+    let records: Vec<FilmographyRecord> = page.items.iter().filter_map(decode_or_skip).collect();
+    let ids: Vec<Uuid> = records.iter().map(|record| record.movie_id).collect();
     let movies = summaries(store, &ids).await?;
-    Ok(page
-        .items
-        .iter()
+    Ok(records
+        .into_iter()
         .zip(movies)
-        .filter_map(|(item, summary)| {
+        .filter_map(|(record, summary)| {
             // A movie deleted since the entry was read has no summary: leave it out.
             let summary = summary?;
             Some(FilmographyEntry {
                 id: summary.id,
                 title: summary.title,
                 release_year: summary.release_year,
-                role: item.str("role")?.to_owned(),
+                role: record.role,
                 score: summary.score,
                 review_count: summary.review_count,
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::attribute_names;
+
+    #[test]
+    fn a_filmography_entry_keeps_its_attribute_names() {
+        let attrs = FilmographyRecord {
+            movie_id: Uuid::now_v7(),
+            title: "Heat".into(),
+            release_year: 1995,
+            role: "Neil".into(),
+        }
+        .to_attrs()
+        .unwrap();
+        assert_eq!(
+            attribute_names(&attrs),
+            ["movie_id", "release_year", "role", "title"]
+        );
+    }
 }

@@ -1,14 +1,18 @@
-//! Each projection's own record of whether it has listed an entity or seen it deleted.
-//! Events may arrive out of order: a "created" delivered after the "deleted" must not bring
-//! the entity back, and a "deleted" must undo only what this projection had written.
+//! The plan every projection that lists movies shares, and each such projection's own
+//! record of whether it has listed a movie or seen it deleted. Events may arrive out of
+//! order: a "created" delivered after the "deleted" must not bring the movie back, and a
+//! "deleted" must undo only what this projection had written.
 
-use serde_json::{Map, json};
-use store::{Condition, Item, Key, Store, StoreError, Write};
+use async_trait::async_trait;
+use domain::events::{Envelope, Event, EventType, MovieSnapshot};
+use platform::consumer::Projection;
+use serde::{Deserialize, Serialize};
+use store::{Condition, Key, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
-/// Where an entity stands for one projection.
+/// Where a movie stands for one projection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifecycle {
+enum Lifecycle {
     /// Neither created nor deleted yet.
     Unseen,
     /// Created and listed.
@@ -17,47 +21,222 @@ pub enum Lifecycle {
     Deleted,
 }
 
+/// A projection's record of one movie: `lifecycle#{movie}` / `{projection}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct LifecycleRecord {
+    status: Status,
+}
+
+impl Record for LifecycleRecord {
+    const KIND: &'static str = "projection lifecycle";
+}
+
+/// The attribute a transition's condition names: the status it read.
+const STATUS: &str = "status";
+
+/// A recorded status; an unseen movie has no record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Live,
+    Deleted,
+}
+
 fn key(projection: &str, id: &Uuid) -> Key {
     Key::new(format!("lifecycle#{id}"), projection)
 }
 
-const LIVE: &str = "live";
-const DELETED: &str = "deleted";
-
 /// Reads where `id` stands for `projection`.
-pub async fn read(store: &dyn Store, projection: &str, id: &Uuid) -> Result<Lifecycle, StoreError> {
+async fn read(store: &dyn Store, projection: &str, id: &Uuid) -> Result<Lifecycle, StoreError> {
     Ok(match store.get(&key(projection, id)).await? {
         None => Lifecycle::Unseen,
-        Some(item) if item.str("status") == Some(LIVE) => Lifecycle::Live,
-        Some(_) => Lifecycle::Deleted,
+        // Anything but a live record reads as deleted, as it always has: that state only
+        // ever stops writes, so an unreadable record cannot bring a movie back.
+        Some(item) => match LifecycleRecord::from_item(&item) {
+            Ok(LifecycleRecord {
+                status: Status::Live,
+            }) => Lifecycle::Live,
+            _ => Lifecycle::Deleted,
+        },
     })
 }
 
 /// The write that moves `id` from `from` to `to`, conditional on `from` still holding.
-pub fn transition(projection: &str, id: &Uuid, from: Lifecycle, to: Lifecycle) -> Write {
+fn transition(
+    projection: &str,
+    id: &Uuid,
+    from: Lifecycle,
+    to: Lifecycle,
+) -> Result<Write, StoreError> {
+    let status = |state| match state {
+        Lifecycle::Live => Status::Live,
+        Lifecycle::Unseen | Lifecycle::Deleted => Status::Deleted,
+    };
     let condition = match from {
         Lifecycle::Unseen => Condition::NotExists,
-        Lifecycle::Live => Condition::AttrEquals("status".into(), json!(LIVE)),
-        Lifecycle::Deleted => Condition::AttrEquals("status".into(), json!(DELETED)),
+        Lifecycle::Live | Lifecycle::Deleted => store::attr_equals(STATUS, &status(from))?,
     };
-    let status = if to == Lifecycle::Live { LIVE } else { DELETED };
-    let mut attrs = Map::new();
-    attrs.insert("status".into(), json!(status));
-    Write::Put {
-        item: Item::new(key(projection, id), attrs),
+    Ok(Write::Put {
+        item: LifecycleRecord { status: status(to) }.to_item(key(projection, id))?,
         condition,
-    }
+    })
 }
 
-/// Where an entity goes for a projection when it is created (`deleting` false) or deleted,
+/// Where a movie goes for a projection when it is created (`deleting` false) or deleted,
 /// and whether the projection's entries are to be written (or, on deletion, removed) — not
 /// when a deletion arrives before the creation, as there is nothing to remove yet. `None`
 /// when the event changes nothing: a repeat, or a creation arriving after the deletion.
-pub fn next(state: Lifecycle, deleting: bool) -> Option<(Lifecycle, bool)> {
+fn next(state: Lifecycle, deleting: bool) -> Option<(Lifecycle, bool)> {
     match (state, deleting) {
         (Lifecycle::Unseen, false) => Some((Lifecycle::Live, true)),
         (Lifecycle::Live, true) => Some((Lifecycle::Deleted, true)),
         (Lifecycle::Unseen, true) => Some((Lifecycle::Deleted, false)),
         _ => None,
+    }
+}
+
+/// A projection that lists each movie while it lives: it writes its entries when the movie
+/// is created and removes them when it is deleted, each once, in whatever order the events
+/// arrive. [`MovieListing`] runs it.
+pub(crate) trait ListsMovies: Send + Sync + 'static {
+    /// The projection's name: its consumer, and the sort key of its lifecycle records.
+    fn name(&self) -> &'static str;
+
+    /// The writes that list `movie` or, with `remove`, take its entries away again.
+    fn entries(&self, movie: &MovieSnapshot, remove: bool) -> Result<Vec<Write>, StoreError>;
+}
+
+/// The projection that runs a [`ListsMovies`] through the movie's lifecycle.
+pub(crate) struct MovieListing<L>(pub L);
+
+#[async_trait]
+impl<L: ListsMovies> Projection for MovieListing<L> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn event_types(&self) -> Vec<EventType> {
+        vec![EventType::MovieCreated, EventType::MovieDeleted]
+    }
+
+    async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError> {
+        let (movie, remove) = match &envelope.event {
+            Event::MovieCreated(movie) => (movie, false),
+            Event::MovieDeleted(movie) => (movie, true),
+            _ => return Ok(Vec::new()),
+        };
+        let name = self.0.name();
+        let state = read(store, name, &movie.movie_id).await?;
+        let Some((to, touch_entries)) = next(state, remove) else {
+            return Ok(Vec::new());
+        };
+        let mut writes = vec![transition(name, &movie.movie_id, state, to)?];
+        if touch_entries {
+            writes.extend(self.0.entries(movie, remove)?);
+        }
+        Ok(writes)
+    }
+}
+
+/// The write that puts `record` at `key`, or with `remove` deletes the item there: a
+/// listing's entries are written and removed alike.
+pub(crate) fn entry<R: Record>(key: Key, record: &R, remove: bool) -> Result<Write, StoreError> {
+    Ok(if remove {
+        Write::delete(key)
+    } else {
+        Write::put(record.to_item(key)?)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use store::Item;
+
+    use super::*;
+
+    #[test]
+    fn a_lifecycle_record_stores_its_status_by_name() {
+        let attrs = LifecycleRecord {
+            status: Status::Live,
+        }
+        .to_attrs()
+        .unwrap();
+        assert_eq!(attrs.get(STATUS), Some(&json!("live")));
+        assert_eq!(attrs.len(), 1);
+        let deleted = LifecycleRecord {
+            status: Status::Deleted,
+        };
+        assert_eq!(
+            deleted.to_attrs().unwrap().get(STATUS),
+            Some(&json!("deleted"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_that_is_not_live_reads_as_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_sqlite::SqliteStore::open(&dir.path().join("store.db")).unwrap();
+        let id = Uuid::now_v7();
+        assert_eq!(read(&store, "p", &id).await.unwrap(), Lifecycle::Unseen);
+        let live = transition("p", &id, Lifecycle::Unseen, Lifecycle::Live).unwrap();
+        store.transact(vec![live]).await.unwrap();
+        assert_eq!(read(&store, "p", &id).await.unwrap(), Lifecycle::Live);
+        let mut attrs = store::Attrs::new();
+        attrs.insert(STATUS.into(), json!("unknown"));
+        store
+            .transact(vec![Write::put(Item::new(key("p", &id), attrs))])
+            .await
+            .unwrap();
+        assert_eq!(read(&store, "p", &id).await.unwrap(), Lifecycle::Deleted);
+    }
+
+    #[test]
+    fn a_transition_is_conditional_on_the_status_it_read() {
+        let id = Uuid::now_v7();
+        let Write::Put { item, condition } =
+            transition("p", &id, Lifecycle::Live, Lifecycle::Deleted).unwrap()
+        else {
+            panic!("a transition puts the record");
+        };
+        assert_eq!(
+            condition,
+            Condition::AttrEquals(STATUS.into(), json!("live"))
+        );
+        assert_eq!(item.key, key("p", &id));
+        assert_eq!(
+            LifecycleRecord::from_item(&item).unwrap().status,
+            Status::Deleted
+        );
+        let Write::Put { condition, .. } =
+            transition("p", &id, Lifecycle::Unseen, Lifecycle::Live).unwrap()
+        else {
+            panic!("a transition puts the record");
+        };
+        assert_eq!(condition, Condition::NotExists);
+    }
+
+    #[test]
+    fn creation_and_deletion_move_each_state_once() {
+        use Lifecycle::*;
+        assert_eq!(next(Unseen, false), Some((Live, true)));
+        assert_eq!(next(Live, true), Some((Deleted, true)));
+        assert_eq!(next(Unseen, true), Some((Deleted, false)));
+        assert_eq!(next(Live, false), None);
+        assert_eq!(next(Deleted, false), None);
+        assert_eq!(next(Deleted, true), None);
+    }
+
+    #[test]
+    fn an_entry_is_put_or_removed_at_its_key() {
+        let record = LifecycleRecord {
+            status: Status::Live,
+        };
+        let at = Key::new("a", "b");
+        assert_eq!(
+            entry(at.clone(), &record, false).unwrap(),
+            Write::put(Item::new(at.clone(), record.to_attrs().unwrap()))
+        );
+        assert_eq!(entry(at.clone(), &record, true).unwrap(), Write::delete(at));
     }
 }

@@ -8,15 +8,64 @@ use async_trait::async_trait;
 use domain::events::{Envelope, Event, EventType};
 use domain::score::ScoreTally;
 use platform::consumer::Projection;
-use serde_json::{Map, json};
-use store::{Condition, Item, Key, Query, Store, StoreError, Write};
+use serde::{Deserialize, Serialize};
+use store::{Condition, Key, Query, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
-use crate::catalog::{MovieSummary, summaries, summary_key};
-use crate::sharded;
+use crate::catalog::{MovieSummary, SummaryRecord, existing_summaries, summary_key};
+use crate::{decode_or_skip, sharded};
 
 const NAME: &str = "scores";
 const TOP_RATED: &str = "toprated";
+
+/// A movie's tally as this projection keeps it: `score#{movie}` / `tally`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct TallyRecord {
+    sum: i64,
+    count: i64,
+    /// Set when the movie is deleted: its reviews no longer count anywhere.
+    deleted: bool,
+    /// Grows by one with each write, which is conditional on the revision it read.
+    revision: i64,
+}
+
+impl Record for TallyRecord {
+    const KIND: &'static str = "score tally";
+}
+
+/// The attribute a tally write's condition names.
+const REVISION: &str = "revision";
+
+impl TallyRecord {
+    fn tally(&self) -> ScoreTally {
+        ScoreTally {
+            sum: self.sum,
+            count: self.count,
+        }
+    }
+}
+
+/// The scores' part of a movie summary (see `catalog`), set from the tally on every review.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SummaryScores {
+    /// Absent, so 0, until the movie's first review.
+    #[serde(default)]
+    pub score_sum: i64,
+    #[serde(default)]
+    pub review_count: i64,
+}
+
+/// A movie's entry in the top-rated list: `toprated#{s}` / the key of [`top_rated_key`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct TopRatedRecord {
+    movie_id: Uuid,
+    /// Copied here so `min_reviews` filters without reading the summaries.
+    review_count: i64,
+}
+
+impl Record for TopRatedRecord {
+    const KIND: &'static str = "top-rated entry";
+}
 
 fn tally_key(movie_id: &Uuid) -> Key {
     Key::new(format!("score#{movie_id}"), "tally")
@@ -34,47 +83,36 @@ fn top_rated_key(movie_id: &Uuid, tally: ScoreTally) -> Key {
     )
 }
 
-struct TallyState {
+/// The stored tally. One that does not decode fails the plan ([`StoreError::Malformed`]):
+/// the new tally is computed from it, so a guess would corrupt the score for good.
+async fn read_tally(store: &dyn Store, movie_id: &Uuid) -> Result<Option<TallyRecord>, StoreError> {
+    store
+        .get(&tally_key(movie_id))
+        .await?
+        .map(|item| TallyRecord::from_item(&item))
+        .transpose()
+}
+
+fn write_tally(
+    movie_id: &Uuid,
+    before: Option<&TallyRecord>,
     tally: ScoreTally,
     deleted: bool,
-    revision: Option<i64>,
-}
-
-async fn read_tally(store: &dyn Store, movie_id: &Uuid) -> Result<TallyState, StoreError> {
-    Ok(match store.get(&tally_key(movie_id)).await? {
-        None => TallyState {
-            tally: ScoreTally::default(),
-            deleted: false,
-            revision: None,
-        },
-        Some(item) => TallyState {
-            tally: ScoreTally {
-                sum: item.int("sum"),
-                count: item.int("count"),
-            },
-            deleted: item
-                .get("deleted")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false),
-            revision: Some(item.int("revision")),
-        },
-    })
-}
-
-fn write_tally(movie_id: &Uuid, before: &TallyState, tally: ScoreTally, deleted: bool) -> Write {
-    let mut attrs = Map::new();
-    attrs.insert("sum".into(), json!(tally.sum));
-    attrs.insert("count".into(), json!(tally.count));
-    attrs.insert("deleted".into(), json!(deleted));
-    attrs.insert("revision".into(), json!(before.revision.unwrap_or(0) + 1));
-    let condition = match before.revision {
-        None => Condition::NotExists,
-        Some(revision) => Condition::AttrEquals("revision".into(), json!(revision)),
+) -> Result<Write, StoreError> {
+    let record = TallyRecord {
+        sum: tally.sum,
+        count: tally.count,
+        deleted,
+        revision: before.map_or(0, |b| b.revision) + 1,
     };
-    Write::Put {
-        item: Item::new(tally_key(movie_id), attrs),
+    let condition = match before {
+        None => Condition::NotExists,
+        Some(before) => store::attr_equals(REVISION, &before.revision)?,
+    };
+    Ok(Write::Put {
+        item: record.to_item(tally_key(movie_id))?,
         condition,
-    }
+    })
 }
 
 /// Keeps tallies and the top-rated list.
@@ -104,12 +142,13 @@ impl Projection for ScoresProjection {
             Event::ReviewDeleted(review) => (review.movie_id, -review.score, -1),
             Event::MovieDeleted(movie) => {
                 let before = read_tally(store, &movie.movie_id).await?;
-                if before.deleted {
+                if before.as_ref().is_some_and(|b| b.deleted) {
                     return Ok(Vec::new());
                 }
-                let mut writes = vec![write_tally(&movie.movie_id, &before, before.tally, true)];
-                if before.tally.count > 0 {
-                    writes.push(Write::delete(top_rated_key(&movie.movie_id, before.tally)));
+                let tally = before.as_ref().map(TallyRecord::tally).unwrap_or_default();
+                let mut writes = vec![write_tally(&movie.movie_id, before.as_ref(), tally, true)?];
+                if tally.count > 0 {
+                    writes.push(Write::delete(top_rated_key(&movie.movie_id, tally)));
                 }
                 writes.push(Write::delete(summary_key(&movie.movie_id)));
                 return Ok(writes);
@@ -117,37 +156,39 @@ impl Projection for ScoresProjection {
             _ => return Ok(Vec::new()),
         };
         let before = read_tally(store, &movie_id).await?;
-        if before.deleted {
+        if before.as_ref().is_some_and(|b| b.deleted) {
             // Reviews of a deleted movie no longer count anywhere.
             return Ok(Vec::new());
         }
+        let tally_before = before.as_ref().map(TallyRecord::tally).unwrap_or_default();
         let after = ScoreTally {
-            sum: before.tally.sum + delta_sum,
-            count: before.tally.count + delta_count,
+            sum: tally_before.sum + delta_sum,
+            count: tally_before.count + delta_count,
         };
-        let mut writes = vec![write_tally(&movie_id, &before, after, false)];
-        let mut set = Map::new();
-        set.insert("score_sum".into(), json!(after.sum));
-        set.insert("review_count".into(), json!(after.count));
-        writes.push(Write::Update {
-            key: summary_key(&movie_id),
-            set,
-            add: Vec::new(),
-            condition: Condition::Always,
-        });
+        let scores = SummaryScores {
+            score_sum: after.sum,
+            review_count: after.count,
+        };
+        let mut writes = vec![
+            write_tally(&movie_id, before.as_ref(), after, false)?,
+            Write::Update {
+                key: summary_key(&movie_id),
+                set: store::attrs_of(&scores, SummaryRecord::KIND)?,
+                add: Vec::new(),
+                condition: Condition::Always,
+            },
+        ];
         // A replacement with the same score leaves the entry's key as it was: the put below
         // rewrites it, and deleting it too would write one key twice in the transaction.
-        if before.tally.count > 0 && after != before.tally {
-            writes.push(Write::delete(top_rated_key(&movie_id, before.tally)));
+        if tally_before.count > 0 && after != tally_before {
+            writes.push(Write::delete(top_rated_key(&movie_id, tally_before)));
         }
         if after.count > 0 {
-            let mut attrs = Map::new();
-            attrs.insert("movie_id".into(), json!(movie_id));
-            attrs.insert("review_count".into(), json!(after.count));
-            writes.push(Write::put(Item::new(
-                top_rated_key(&movie_id, after),
-                attrs,
-            )));
+            let entry = TopRatedRecord {
+                movie_id,
+                review_count: after.count,
+            };
+            writes.push(Write::put(entry.to_item(top_rated_key(&movie_id, after))?));
         }
         Ok(writes)
     }
@@ -174,11 +215,10 @@ pub async fn top_rated(
                 .await?;
             scanned += page.items.len();
             after = page.items.last().map(|i| i.key.sk.clone());
-            kept.extend(
-                page.items
-                    .into_iter()
-                    .filter(|i| i.int("review_count") >= min_reviews),
-            );
+            kept.extend(page.items.iter().filter_map(|item| {
+                let entry = decode_or_skip::<TopRatedRecord>(item)?;
+                (entry.review_count >= min_reviews).then(|| (item.key.sk.clone(), entry.movie_id))
+            }));
             if kept.len() >= limit || !page.more || scanned >= SCAN_BUDGET {
                 break;
             }
@@ -186,21 +226,75 @@ pub async fn top_rated(
         kept.truncate(limit);
         Ok::<_, StoreError>(kept)
     });
-    let mut entries: Vec<Item> = futures::future::try_join_all(reads)
+    let mut entries: Vec<(String, Uuid)> = futures::future::try_join_all(reads)
         .await?
         .into_iter()
         .flatten()
         .collect();
-    entries.sort_by(|a, b| a.key.sk.cmp(&b.key.sk));
-    let ids: Vec<Uuid> = entries
-        .iter()
-        .filter_map(|i| i.str("movie_id")?.parse().ok())
-        .collect();
-    let mut best: Vec<MovieSummary> = summaries(store, &ids)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
+    entries.sort();
+    let ids: Vec<Uuid> = entries.into_iter().map(|(_, id)| id).collect();
+    let mut best = existing_summaries(store, &ids).await?;
     best.truncate(limit);
     Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::test_support::attribute_names;
+
+    #[test]
+    fn a_tally_write_is_conditional_on_the_revision_it_read() {
+        let id = Uuid::now_v7();
+        let before = TallyRecord {
+            sum: 8,
+            count: 1,
+            deleted: false,
+            revision: 4,
+        };
+        let after = ScoreTally { sum: 15, count: 2 };
+        let Write::Put { item, condition } = write_tally(&id, Some(&before), after, false).unwrap()
+        else {
+            panic!("a tally is put whole");
+        };
+        assert_eq!(condition, Condition::AttrEquals(REVISION.into(), json!(4)));
+        assert_eq!(item.attrs.get(REVISION), Some(&json!(5)));
+        assert_eq!(
+            attribute_names(&item.attrs),
+            ["count", "deleted", "revision", "sum"]
+        );
+        let Write::Put { condition, .. } = write_tally(&id, None, after, false).unwrap() else {
+            panic!("a tally is put whole");
+        };
+        assert_eq!(condition, Condition::NotExists);
+    }
+
+    #[test]
+    fn the_scores_part_of_a_summary_keeps_its_attribute_names() {
+        let attrs = store::attrs_of(
+            &SummaryScores {
+                score_sum: 9,
+                review_count: 1,
+            },
+            SummaryRecord::KIND,
+        )
+        .unwrap();
+        assert_eq!(attribute_names(&attrs), ["review_count", "score_sum"]);
+        assert_eq!(attrs["score_sum"], json!(9));
+    }
+
+    #[test]
+    fn a_top_rated_entry_keeps_its_attribute_names() {
+        let movie_id = Uuid::now_v7();
+        let attrs = TopRatedRecord {
+            movie_id,
+            review_count: 3,
+        }
+        .to_attrs()
+        .unwrap();
+        assert_eq!(attribute_names(&attrs), ["movie_id", "review_count"]);
+        assert_eq!(attrs["movie_id"], json!(movie_id));
+    }
 }

@@ -6,16 +6,16 @@
 //! listed newest first for `GET /actors` without a search.
 
 use async_trait::async_trait;
-use domain::events::{Envelope, Event, EventType};
+use domain::events::{ActorCreated, Envelope, Event, EventType, MovieSnapshot};
 use domain::text;
 use platform::consumer::Projection;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use store::{Item, Key, Query, Store, StoreError, Write};
+use store::{Item, Key, Query, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
-use crate::lifecycle;
-use crate::sharded;
+use crate::catalog::{MovieSummary, existing_summaries};
+use crate::lifecycle::{self, ListsMovies};
+use crate::{decode_or_skip, sharded};
 
 /// The most distinct words indexed per title or name: keeps one entity's index within a
 /// single transaction. Titles are at most 300 characters, so only titles made of very many
@@ -52,6 +52,66 @@ impl Index {
     }
 }
 
+/// An actor as the list of all actors stores it (`actors#{s}` / `{created_at:020}#{actor}`),
+/// and as the actor index's items carry it, so a search lists actors without reading them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ActorRecord {
+    actor_id: Uuid,
+    name: String,
+    thumbnail_url: Option<String>,
+}
+
+impl Record for ActorRecord {
+    const KIND: &'static str = "actor listing";
+}
+
+impl ActorRecord {
+    fn of(actor: &ActorCreated) -> Self {
+        ActorRecord {
+            actor_id: actor.actor_id,
+            name: actor.name.clone(),
+            thumbnail_url: actor.thumbnail_url.clone(),
+        }
+    }
+
+    fn into_listing(self) -> ActorListing {
+        ActorListing {
+            id: self.actor_id,
+            name: self.name,
+            thumbnail_url: self.thumbnail_url,
+        }
+    }
+}
+
+/// One word of a title or name: `search#{movie|actor}#{first letter}#{s}` / `{word}#{id}`.
+/// It holds every word and the exact form, so a search filters by the other query words
+/// and leaves exact matches (listed first) out without reading the entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct WordRecord {
+    id: Uuid,
+    words: Vec<String>,
+    exact: String,
+    /// The actor's listing, in the actor index only; movies' summaries are joined instead.
+    #[serde(flatten)]
+    actor: Option<ActorRecord>,
+}
+
+impl Record for WordRecord {
+    const KIND: &'static str = "search word";
+}
+
+/// An exact title or name: `exact#{movie|actor}#{exact form}` / `{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ExactRecord {
+    /// The actor's listing, in the actor index only (a movie's item has no attributes).
+    #[serde(flatten)]
+    actor: Option<ActorRecord>,
+}
+
+impl Record for ExactRecord {
+    const KIND: &'static str = "exact search entry";
+}
+
 fn distinct_words(text: &str) -> Vec<String> {
     let mut words = text::words(text);
     words.sort();
@@ -60,84 +120,51 @@ fn distinct_words(text: &str) -> Vec<String> {
     words
 }
 
-/// The writes that index (or, with `remove`, unindex) one entity.
+/// The writes that index (or, with `remove`, unindex) one entity; an actor's items carry
+/// its listing.
 fn index_writes(
     index: Index,
     id: &Uuid,
     text: &str,
-    extra: &Map<String, Value>,
+    actor: Option<&ActorRecord>,
     remove: bool,
-) -> Vec<Write> {
+) -> Result<Vec<Write>, StoreError> {
     let words = distinct_words(text);
     let exact = text::exact_form(text);
     let mut writes = Vec::with_capacity(words.len() + 1);
+    let word_record = WordRecord {
+        id: *id,
+        words: words.clone(),
+        exact: exact.clone(),
+        actor: actor.cloned(),
+    };
     for word in &words {
         let key = Key::new(
             sharded::partition(&index.word_base(word), id),
             format!("{word}#{id}"),
         );
-        if remove {
-            writes.push(Write::delete(key));
-        } else {
-            let mut attrs = extra.clone();
-            attrs.insert("id".into(), json!(id));
-            attrs.insert("words".into(), json!(words));
-            attrs.insert("exact".into(), json!(exact));
-            writes.push(Write::put(Item::new(key, attrs)));
-        }
+        writes.push(lifecycle::entry(key, &word_record, remove)?);
     }
     if !exact.is_empty() {
         let key = Key::new(index.exact_partition(&exact), id.to_string());
-        writes.push(if remove {
-            Write::delete(key)
-        } else {
-            Write::put(Item::new(key, extra.clone()))
-        });
+        let exact_record = ExactRecord {
+            actor: actor.cloned(),
+        };
+        writes.push(lifecycle::entry(key, &exact_record, remove)?);
     }
-    writes
+    Ok(writes)
 }
 
 /// Indexes movie titles.
-pub struct MovieSearchProjection;
+pub(crate) struct MovieSearchProjection;
 
-const MOVIE_SEARCH: &str = "movie-search";
-
-#[async_trait]
-impl Projection for MovieSearchProjection {
+impl ListsMovies for MovieSearchProjection {
     fn name(&self) -> &'static str {
-        MOVIE_SEARCH
+        "movie-search"
     }
 
-    fn event_types(&self) -> Vec<EventType> {
-        vec![EventType::MovieCreated, EventType::MovieDeleted]
-    }
-
-    async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError> {
-        let (movie, remove) = match &envelope.event {
-            Event::MovieCreated(movie) => (movie, false),
-            Event::MovieDeleted(movie) => (movie, true),
-            _ => return Ok(Vec::new()),
-        };
-        let state = lifecycle::read(store, MOVIE_SEARCH, &movie.movie_id).await?;
-        let Some((to, index)) = lifecycle::next(state, remove) else {
-            return Ok(Vec::new());
-        };
-        let mut writes = vec![lifecycle::transition(
-            MOVIE_SEARCH,
-            &movie.movie_id,
-            state,
-            to,
-        )];
-        if index {
-            writes.extend(index_writes(
-                Index::Movies,
-                &movie.movie_id,
-                &movie.title,
-                &Map::new(),
-                remove,
-            ));
-        }
-        Ok(writes)
+    fn entries(&self, movie: &MovieSnapshot, remove: bool) -> Result<Vec<Write>, StoreError> {
+        index_writes(Index::Movies, &movie.movie_id, &movie.title, None, remove)
     }
 }
 
@@ -173,21 +200,22 @@ impl Projection for ActorSearchProjection {
         let Event::ActorCreated(actor) = &envelope.event else {
             return Ok(Vec::new());
         };
-        let mut listing = Map::new();
-        listing.insert("actor_id".into(), json!(actor.actor_id));
-        listing.insert("name".into(), json!(actor.name));
-        listing.insert("thumbnail_url".into(), json!(actor.thumbnail_url));
+        let listing = ActorRecord::of(actor);
         // Actors are never deleted, so indexing twice rewrites the same items.
-        let mut writes = index_writes(Index::Actors, &actor.actor_id, &actor.name, &listing, false);
+        let mut writes = index_writes(
+            Index::Actors,
+            &actor.actor_id,
+            &actor.name,
+            Some(&listing),
+            false,
+        )?;
         let sk = format!(
             "{}#{}",
             domain::timestamp::sort_key(envelope.occurred_at),
             actor.actor_id
         );
-        writes.push(Write::put(Item::new(
-            Key::new(sharded::partition(ALL_ACTORS, &actor.actor_id), sk),
-            listing,
-        )));
+        let key = Key::new(sharded::partition(ALL_ACTORS, &actor.actor_id), sk);
+        writes.push(Write::put(listing.to_item(key)?));
         Ok(writes)
     }
 }
@@ -201,17 +229,22 @@ pub enum SearchCursor {
     Words(String),
 }
 
+/// An entity whose title or name matches, with the listing its index item carries (actors').
+#[derive(Debug)]
+struct Found {
+    id: Uuid,
+    actor: Option<ActorRecord>,
+}
+
 /// One page of the summaries of the movies whose titles match `query`, exact matches first.
 pub async fn search_movies(
     store: &dyn Store,
     query: &str,
     cursor: Option<SearchCursor>,
     limit: usize,
-) -> Result<(Vec<crate::catalog::MovieSummary>, Option<SearchCursor>), StoreError> {
-    let (found, next) = search_page(store, Index::Movies, query, cursor, limit).await?;
-    let ids: Vec<Uuid> = found.iter().map(|(id, _)| *id).collect();
-    let summaries = crate::catalog::summaries(store, &ids).await?;
-    Ok((summaries.into_iter().flatten().collect(), next))
+) -> Result<(Vec<MovieSummary>, Option<SearchCursor>), StoreError> {
+    let (ids, next) = search_page(store, Index::Movies, query, cursor, limit).await?;
+    Ok((existing_summaries(store, &ids).await?, next))
 }
 
 /// One page of the actors whose names match `query`, exact matches first.
@@ -221,44 +254,47 @@ pub async fn search_actors(
     cursor: Option<SearchCursor>,
     limit: usize,
 ) -> Result<(Vec<ActorListing>, Option<SearchCursor>), StoreError> {
-    let (found, next) = search_page(store, Index::Actors, query, cursor, limit).await?;
-    let listings = found.iter().filter_map(|(id, item)| {
-        let mut listing = actor_listing(item)?;
-        listing.id = *id;
-        Some(listing)
-    });
+    let (found, next) = matches(store, Index::Actors, query, cursor, limit).await?;
+    let listings = found
+        .into_iter()
+        .filter_map(|found| found.actor.map(ActorRecord::into_listing));
     Ok((listings.collect(), next))
 }
 
-/// One page of ids matching `query`, exact matches first.
+/// One page of the ids of the entities matching `query`, exact matches first.
 pub async fn search_page(
     store: &dyn Store,
     index: Index,
     query: &str,
     cursor: Option<SearchCursor>,
     limit: usize,
-) -> Result<(Vec<(Uuid, Item)>, Option<SearchCursor>), StoreError> {
+) -> Result<(Vec<Uuid>, Option<SearchCursor>), StoreError> {
+    let (found, next) = matches(store, index, query, cursor, limit).await?;
+    Ok((found.into_iter().map(|found| found.id).collect(), next))
+}
+
+/// One page of the entities matching `query`, exact matches first.
+async fn matches(
+    store: &dyn Store,
+    index: Index,
+    query: &str,
+    cursor: Option<SearchCursor>,
+    limit: usize,
+) -> Result<(Vec<Found>, Option<SearchCursor>), StoreError> {
     let query_words = text::words(query);
     let exact = text::exact_form(query);
     let mut found = Vec::new();
-    let mut after_word = match cursor {
-        Some(SearchCursor::Words(sk)) => Some(sk),
-        Some(SearchCursor::Exact(id)) => {
-            if let Some(page) =
-                exact_matches(store, index, &exact, Some(id), limit, &mut found).await?
-            {
-                return Ok(page);
-            }
-            None
-        }
-        None => {
-            if let Some(page) = exact_matches(store, index, &exact, None, limit, &mut found).await?
-            {
-                return Ok(page);
-            }
-            None
-        }
+    let (read_exact, after_exact, mut after_word) = match cursor {
+        None => (true, None, None),
+        Some(SearchCursor::Exact(id)) => (true, Some(id), None),
+        Some(SearchCursor::Words(sk)) => (false, None, Some(sk)),
     };
+    if read_exact
+        && let Some(page) =
+            exact_matches(store, index, &exact, after_exact, limit, &mut found).await?
+    {
+        return Ok(page);
+    }
     // The longest word is the most selective one to read the index by.
     let Some(driving) = query_words.iter().max_by_key(|w| w.chars().count()) else {
         return Ok((found, None));
@@ -281,11 +317,11 @@ pub async fn search_page(
         scanned += items.len();
         for item in items {
             let sk = item.key.sk.clone();
-            if let Some(id) = matching_id(&item, driving, &query_words, &exact) {
+            if let Some(matched) = matching(&item, driving, &query_words, &exact) {
                 if found.len() == limit {
                     return Ok((found, cursor_of_full_page.map(SearchCursor::Words)));
                 }
-                found.push((id, item));
+                found.push(matched);
                 if found.len() == limit {
                     cursor_of_full_page = Some(sk.clone());
                 }
@@ -309,23 +345,24 @@ async fn exact_matches(
     exact: &str,
     after: Option<String>,
     limit: usize,
-    found: &mut Vec<(Uuid, Item)>,
-) -> Result<Option<(Vec<(Uuid, Item)>, Option<SearchCursor>)>, StoreError> {
+    found: &mut Vec<Found>,
+) -> Result<Option<(Vec<Found>, Option<SearchCursor>)>, StoreError> {
     if exact.is_empty() {
         return Ok(None);
     }
     let page = store
         .query(&Query::prefix(index.exact_partition(exact), "", limit).after(after))
         .await?;
-    for item in page.items {
+    for item in &page.items {
         if let Ok(id) = item.key.sk.parse::<Uuid>() {
-            found.push((id, item));
+            let actor = decode_or_skip::<ExactRecord>(item).and_then(|record| record.actor);
+            found.push(Found { id, actor });
         }
     }
     if page.more {
         let last = found
             .last()
-            .map(|(id, _)| id.to_string())
+            .map(|found| found.id.to_string())
             .unwrap_or_default();
         return Ok(Some((
             std::mem::take(found),
@@ -335,28 +372,24 @@ async fn exact_matches(
     Ok(None)
 }
 
-/// The id of an index item that matches the query, listed through this item only: the
+/// The entity of an index item that matches the query, listed through this item only: the
 /// item of the smallest title word starting with the driving word, so each entity appears
 /// once; exact matches are skipped because they were listed first.
-fn matching_id(item: &Item, driving: &str, query_words: &[String], exact: &str) -> Option<Uuid> {
-    let (word, id) = item.key.sk.split_once('#')?;
-    let words: Vec<String> = item
-        .get("words")
-        .and_then(Value::as_array)
-        .map(|ws| {
-            ws.iter()
-                .filter_map(|w| w.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let first_match = words.iter().filter(|w| w.starts_with(driving)).min()?;
-    if first_match != word
-        || item.str("exact") == Some(exact)
-        || !text::matches(query_words, &words)
-    {
+fn matching(item: &Item, driving: &str, query_words: &[String], exact: &str) -> Option<Found> {
+    let (word, _) = item.key.sk.split_once('#')?;
+    let record = decode_or_skip::<WordRecord>(item)?;
+    let first_match = record
+        .words
+        .iter()
+        .filter(|w| w.starts_with(driving))
+        .min()?;
+    if first_match != word || record.exact == exact || !text::matches(query_words, &record.words) {
         return None;
     }
-    id.parse().ok()
+    Some(Found {
+        id: record.id,
+        actor: record.actor,
+    })
 }
 
 /// One page of actors, newest first.
@@ -366,14 +399,88 @@ pub async fn actors_page(
     limit: usize,
 ) -> Result<(Vec<ActorListing>, Option<String>), StoreError> {
     let (items, cursor) = sharded::merged_page(store, ALL_ACTORS, "", true, after, limit).await?;
-    Ok((items.iter().filter_map(actor_listing).collect(), cursor))
+    let listings = items
+        .iter()
+        .filter_map(decode_or_skip::<ActorRecord>)
+        .map(ActorRecord::into_listing);
+    Ok((listings.collect(), cursor))
 }
 
-/// The listing an actor index item carries.
-fn actor_listing(item: &Item) -> Option<ActorListing> {
-    Some(ActorListing {
-        id: item.str("actor_id")?.parse().ok()?,
-        name: item.str("name")?.to_owned(),
-        thumbnail_url: item.str("thumbnail_url").map(str::to_owned),
-    })
+#[cfg(test)]
+mod tests {
+    use store::Attrs;
+
+    use super::*;
+    use crate::test_support::attribute_names;
+
+    fn actor() -> ActorRecord {
+        ActorRecord {
+            actor_id: Uuid::now_v7(),
+            name: "Keanu Reeves".into(),
+            thumbnail_url: None,
+        }
+    }
+
+    fn attrs_at(writes: &[Write], pk_start: &str) -> Attrs {
+        writes
+            .iter()
+            .find_map(|write| match write {
+                Write::Put { item, .. } if item.key.pk.starts_with(pk_start) => {
+                    Some(item.attrs.clone())
+                }
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_movie_is_indexed_by_word_and_exact_title_without_a_listing() {
+        let id = Uuid::now_v7();
+        let writes = index_writes(Index::Movies, &id, "The Thing", None, false).unwrap();
+        assert_eq!(writes.len(), 3, "two words and the exact title");
+        let word = attrs_at(&writes, "search#movie#t");
+        assert_eq!(attribute_names(&word), ["exact", "id", "words"]);
+        let record = WordRecord::from_attrs(&word).unwrap();
+        assert_eq!(record.words, ["the", "thing"]);
+        assert_eq!(record.actor, None);
+        assert!(attrs_at(&writes, "exact#movie#").is_empty());
+    }
+
+    #[test]
+    fn an_actor_is_indexed_with_its_listing() {
+        let actor = actor();
+        let writes = index_writes(
+            Index::Actors,
+            &actor.actor_id,
+            &actor.name,
+            Some(&actor),
+            false,
+        )
+        .unwrap();
+        let word = attrs_at(&writes, "search#actor#k");
+        assert_eq!(
+            attribute_names(&word),
+            ["actor_id", "exact", "id", "name", "thumbnail_url", "words"]
+        );
+        assert_eq!(
+            WordRecord::from_attrs(&word).unwrap().actor,
+            Some(actor.clone())
+        );
+        let exact = attrs_at(&writes, "exact#actor#");
+        assert_eq!(
+            attribute_names(&exact),
+            ["actor_id", "name", "thumbnail_url"]
+        );
+        assert_eq!(ExactRecord::from_attrs(&exact).unwrap().actor, Some(actor));
+    }
+
+    #[test]
+    fn unindexing_deletes_every_item_it_wrote() {
+        let id = Uuid::now_v7();
+        let put = index_writes(Index::Movies, &id, "The Thing", None, false).unwrap();
+        let removed = index_writes(Index::Movies, &id, "The Thing", None, true).unwrap();
+        let keys = |writes: &[Write]| writes.iter().map(|w| w.key().clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&removed), keys(&put));
+        assert!(removed.iter().all(|w| matches!(w, Write::Delete { .. })));
+    }
 }

@@ -5,11 +5,13 @@
 
 use async_trait::async_trait;
 use domain::events::{Envelope, Event, EventType};
+use domain::timestamp::Micros;
 use platform::consumer::Projection;
-use serde::Serialize;
-use serde_json::{Map, json};
-use store::{Condition, Item, Key, Query, Store, StoreError, Write};
+use serde::{Deserialize, Serialize};
+use store::{Condition, Key, Query, Record, Store, StoreError, Write};
 use uuid::Uuid;
+
+use crate::decode_or_skip;
 
 const NAME: &str = "user-reviews";
 
@@ -26,6 +28,51 @@ pub struct UserReview {
     pub created_at: String,
     pub updated_at: String,
 }
+
+/// A review in a user's list as stored: `userreviews#{user}` / `{updated_at:020}#{movie}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct UserReviewRecord {
+    movie_id: Uuid,
+    movie_title: String,
+    score: i64,
+    comment: Option<String>,
+    created_at: Micros,
+    updated_at: Micros,
+}
+
+impl Record for UserReviewRecord {
+    const KIND: &'static str = "user's review";
+}
+
+impl UserReviewRecord {
+    fn into_review(self) -> UserReview {
+        UserReview {
+            movie_id: self.movie_id,
+            movie_title: self.movie_title,
+            score: self.score,
+            comment: self.comment,
+            created_at: domain::timestamp::to_rfc3339(self.created_at),
+            updated_at: domain::timestamp::to_rfc3339(self.updated_at),
+        }
+    }
+}
+
+/// Where a user's review of a movie is listed: `userreview#{user}#{movie}` / `pointer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PointerRecord {
+    /// The id of the event that wrote the pointer; each write is conditional on it.
+    version: Uuid,
+    /// The sort key of the current entry; absent once the review is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    entry: Option<String>,
+}
+
+impl Record for PointerRecord {
+    const KIND: &'static str = "user's review pointer";
+}
+
+/// The attribute a pointer write's condition names.
+const VERSION: &str = "version";
 
 fn list_partition(user_id: &Uuid) -> String {
     format!("userreviews#{user_id}")
@@ -54,42 +101,47 @@ impl Projection for UserReviewsProjection {
             Event::ReviewDeleted(review) => (review.user_id, review.movie_id),
             _ => return Ok(Vec::new()),
         };
-        let version = envelope.id.to_string();
-        let pointer = store.get(&pointer_key(&user_id, &movie_id)).await?;
+        // A pointer that does not decode fails the plan (`StoreError::Malformed`): without
+        // its version, no write could be conditional on it.
+        let pointer = store
+            .get(&pointer_key(&user_id, &movie_id))
+            .await?
+            .map(|item| PointerRecord::from_item(&item))
+            .transpose()?;
         let condition = match &pointer {
-            Some(p) if p.str("version").is_some_and(|v| v >= version.as_str()) => {
-                return Ok(Vec::new());
-            }
-            Some(p) => Condition::AttrEquals("version".into(), json!(p.str("version"))),
+            Some(p) if p.version >= envelope.id => return Ok(Vec::new()),
+            Some(p) => store::attr_equals(VERSION, &p.version)?,
             None => Condition::NotExists,
         };
         let mut writes = Vec::new();
-        if let Some(old_sk) = pointer.as_ref().and_then(|p| p.str("entry")) {
+        if let Some(old_sk) = pointer.and_then(|p| p.entry) {
             writes.push(Write::delete(Key::new(list_partition(&user_id), old_sk)));
         }
-        let mut pointer_attrs = Map::new();
-        pointer_attrs.insert("version".into(), json!(version));
+        let mut new_pointer = PointerRecord {
+            version: envelope.id,
+            entry: None,
+        };
         if let Event::ReviewUpserted(review) = &envelope.event {
             let sk = format!(
                 "{}#{movie_id}",
                 domain::timestamp::sort_key(review.updated_at)
             );
-            let mut attrs = Map::new();
-            attrs.insert("movie_id".into(), json!(movie_id));
-            attrs.insert("movie_title".into(), json!(review.movie_title));
-            attrs.insert("score".into(), json!(review.score));
-            attrs.insert("comment".into(), json!(review.comment));
-            attrs.insert("created_at".into(), json!(review.created_at));
-            attrs.insert("updated_at".into(), json!(review.updated_at));
+            let record = UserReviewRecord {
+                movie_id,
+                movie_title: review.movie_title.clone(),
+                score: review.score,
+                comment: review.comment.clone(),
+                created_at: review.created_at,
+                updated_at: review.updated_at,
+            };
             writes.retain(|w| w.key().sk != sk);
-            writes.push(Write::put(Item::new(
-                Key::new(list_partition(&user_id), sk.clone()),
-                attrs,
-            )));
-            pointer_attrs.insert("entry".into(), json!(sk));
+            writes.push(Write::put(
+                record.to_item(Key::new(list_partition(&user_id), sk.clone()))?,
+            ));
+            new_pointer.entry = Some(sk);
         }
         writes.push(Write::Put {
-            item: Item::new(pointer_key(&user_id, &movie_id), pointer_attrs),
+            item: new_pointer.to_item(pointer_key(&user_id, &movie_id))?,
             condition,
         });
         Ok(writes)
@@ -107,15 +159,63 @@ pub async fn user_reviews(
     Ok(page
         .items
         .iter()
-        .filter_map(|item| {
-            Some(UserReview {
-                movie_id: item.str("movie_id")?.parse().ok()?,
-                movie_title: item.str("movie_title")?.to_owned(),
-                score: item.int("score"),
-                comment: item.str("comment").map(str::to_owned),
-                created_at: domain::timestamp::to_rfc3339(item.int("created_at")),
-                updated_at: domain::timestamp::to_rfc3339(item.int("updated_at")),
-            })
-        })
+        .filter_map(decode_or_skip::<UserReviewRecord>)
+        .map(UserReviewRecord::into_review)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::test_support::attribute_names;
+
+    #[test]
+    fn a_pointer_names_its_version_and_leaves_out_a_missing_entry() {
+        let version = Uuid::now_v7();
+        let pointer = PointerRecord {
+            version,
+            entry: None,
+        };
+        let attrs = pointer.to_attrs().unwrap();
+        assert_eq!(attrs.get(VERSION), Some(&json!(version.to_string())));
+        assert_eq!(
+            attrs.len(),
+            1,
+            "no entry attribute once the review is deleted"
+        );
+        assert_eq!(PointerRecord::from_attrs(&attrs).unwrap(), pointer);
+        let listed = PointerRecord {
+            version,
+            entry: Some("x".into()),
+        };
+        assert_eq!(listed.to_attrs().unwrap().get("entry"), Some(&json!("x")));
+    }
+
+    #[test]
+    fn a_users_review_keeps_its_attribute_names() {
+        let attrs = UserReviewRecord {
+            movie_id: Uuid::now_v7(),
+            movie_title: "Heat".into(),
+            score: 8,
+            comment: None,
+            created_at: 1,
+            updated_at: 2,
+        }
+        .to_attrs()
+        .unwrap();
+        assert_eq!(
+            attribute_names(&attrs),
+            [
+                "comment",
+                "created_at",
+                "movie_id",
+                "movie_title",
+                "score",
+                "updated_at"
+            ]
+        );
+        assert_eq!(attrs["comment"], json!(null));
+    }
 }

@@ -232,7 +232,7 @@ async fn search_pages(
             .await
             .unwrap();
         assert!(page.len() <= limit, "a page holds at most {limit}");
-        pages.push(page.into_iter().map(|(id, _)| id).collect());
+        pages.push(page);
         match next {
             Some(next) => cursor = Some(next),
             None => return pages,
