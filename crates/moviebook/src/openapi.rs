@@ -4,6 +4,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "MovieBook", description = "Movies, actors, users and their reviews.", version = "1"),
