@@ -1,5 +1,5 @@
 //! The operations routes every process serves, whatever its roles: liveness, readiness,
-//! metrics and the OpenAPI document.
+//! metrics, the OpenAPI document and its explorer.
 
 use std::sync::Arc;
 
@@ -35,6 +35,7 @@ pub fn routes(operations: Operations) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(operations)
+        .merge(openapi::explorer())
 }
 
 async fn readyz(State(ops): State<Operations>) -> Response {
