@@ -1,8 +1,16 @@
-//! The OpenAPI document, merged from every service's part and generated from the code.
+//! The OpenAPI document, merged from every service's part and generated from the code, and
+//! the page that explores it.
 
-use axum::Json;
+use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
+
+/// Where its explorer is served.
+const EXPLORER_PATH: &str = "/api/docs";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -59,4 +67,14 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// `GET /api/v1/openapi.json`.
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
     Json(document())
+}
+
+/// `GET /api/docs`: Swagger UI on the document served at [`DOCUMENT_PATH`] (it redirects to
+/// `/api/docs/`, whose page loads its files relative to itself). The files are compiled into
+/// the binary and Swagger UI's online validator is off, so the page loads nothing from
+/// another host.
+pub fn explorer() -> Router {
+    SwaggerUi::new(EXPLORER_PATH)
+        .config(utoipa_swagger_ui::Config::from(DOCUMENT_PATH).validator_url("none"))
+        .into()
 }

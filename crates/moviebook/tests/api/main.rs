@@ -9,6 +9,7 @@ mod support;
 mod actors;
 mod consistency;
 mod crash_and_concurrency;
+mod docs;
 mod errors;
 mod movies;
 mod operations;

@@ -1,0 +1,173 @@
+//! The two ports' adapters a configuration picks: the store (SQLite or DynamoDB) and the bus
+//! (in-process or RabbitMQ), opened before any role is assembled on them.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use backon::{ExponentialBuilder, Retryable};
+use bus::Bus;
+use bus::memory::MemoryBus;
+use bus_rabbitmq::{RabbitBus, RabbitOptions};
+use domain::events::EventType;
+use store::{Store, StoreError};
+use store_dynamodb::{DynamoConfig, DynamoStore};
+use tokio::time::Instant;
+
+use crate::config::{BusKind, Config, StoreKind};
+
+/// How long start-up waits for DynamoDB to answer: processes of a deployment may start
+/// before their store does.
+const STORE_START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Pauses between start-up attempts to reach the store: short at first, since the store is
+/// usually only a moment behind, growing to a few seconds; jittered so that the processes
+/// of a deployment starting together do not knock in step.
+const STORE_START_RETRY: ExponentialBuilder = ExponentialBuilder::new()
+    .with_jitter()
+    .with_min_delay(Duration::from_millis(100))
+    .with_max_delay(Duration::from_secs(2))
+    .without_max_times();
+
+/// The store the configuration names, ready for use.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match config.store {
+        StoreKind::Sqlite => Arc::new(
+            store_sqlite::SqliteStore::open(&config.data_dir.join("moviebook.sqlite3"))
+                .context("opening the SQLite store")?,
+        ),
+        StoreKind::Dynamodb => Arc::new(connect_dynamodb(config).await?),
+    })
+}
+
+/// The bus the configuration names, and the RabbitMQ connection behind it if any, which
+/// the application closes after its in-flight event handlers finish.
+pub async fn connect_bus(
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> anyhow::Result<(Arc<dyn Bus>, Option<Arc<RabbitBus>>)> {
+    match config.bus {
+        BusKind::Memory => Ok((Arc::new(MemoryBus::new()), None)),
+        BusKind::Rabbitmq => {
+            let rabbit = Arc::new(
+                RabbitBus::connect(&config.amqp_url, RabbitOptions::default())
+                    .await
+                    .context("connecting to RabbitMQ")?,
+            );
+            // Every consumer's queue exists before anything is published, whichever
+            // process starts first: an event with no queue bound would be refused.
+            for (consumer, event_types) in consumers(store) {
+                rabbit
+                    .declare_consumer(&consumer, &event_types)
+                    .await
+                    .with_context(|| format!("declaring the queue of {consumer}"))?;
+            }
+            Ok((rabbit.clone(), Some(rabbit)))
+        }
+    }
+}
+
+/// Every consumer of the system with the event types it takes, whichever process runs it.
+fn consumers(store: &Arc<dyn Store>) -> Vec<(String, Vec<EventType>)> {
+    projector::subscriptions(store.clone())
+        .into_iter()
+        .map(|s| (s.consumer, s.event_types))
+        .chain(
+            movies::consumers::CONSUMERS
+                .iter()
+                .map(|(name, types)| ((*name).to_owned(), types.to_vec())),
+        )
+        .collect()
+}
+
+async fn connect_dynamodb(config: &Config) -> anyhow::Result<DynamoStore> {
+    let mut dynamo = DynamoConfig::new(config.dynamodb_table.clone());
+    dynamo.endpoint = config.dynamodb_endpoint.clone();
+    while_unavailable(STORE_START_DEADLINE, || {
+        DynamoStore::connect(dynamo.clone())
+    })
+    .await
+    .with_context(|| format!("opening the DynamoDB table {}", config.dynamodb_table))
+}
+
+/// Repeats `attempt` while the store is unavailable, pausing as [`STORE_START_RETRY`] says,
+/// until `deadline` from now: the last pause is cut short so that the last attempt is made
+/// at the deadline, not after it. Any other failure ends it at once.
+async fn while_unavailable<T, F>(
+    deadline: Duration,
+    attempt: impl FnMut() -> F,
+) -> Result<T, StoreError>
+where
+    F: Future<Output = Result<T, StoreError>>,
+{
+    let deadline = Instant::now() + deadline;
+    attempt
+        .retry(STORE_START_RETRY)
+        .when(|error| matches!(error, StoreError::Unavailable(_)))
+        .adjust(|_, pause| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            pause
+                .filter(|_| !left.is_zero())
+                .map(|pause| pause.min(left))
+        })
+        .notify(|error, pause| {
+            tracing::warn!(%error, ?pause, "the store is not reachable yet; retrying");
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unavailable_store_is_retried_until_the_deadline_and_no_longer() {
+        let attempts = AtomicU32::new(0);
+        let started = Instant::now();
+        let result: Result<(), _> = while_unavailable(Duration::from_millis(400), || async {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            Err(StoreError::Unavailable("not yet".into()))
+        })
+        .await;
+        let waited = started.elapsed();
+        assert!(matches!(result, Err(StoreError::Unavailable(_))));
+        assert!(
+            attempts.load(Ordering::SeqCst) >= 3,
+            "pauses start short: {} attempts in 400 ms",
+            attempts.load(Ordering::SeqCst)
+        );
+        assert!(
+            waited >= Duration::from_millis(400) && waited < Duration::from_millis(900),
+            "gave up after {waited:?}, the deadline was 400 ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_that_comes_up_is_used() {
+        let attempts = AtomicU32::new(0);
+        let result = while_unavailable(Duration::from_secs(5), || async {
+            match attempts.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(StoreError::Unavailable("starting".into())),
+                _ => Ok("up"),
+            }
+        })
+        .await;
+        assert_eq!(result.ok(), Some("up"));
+        assert_eq!(attempts.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn other_failures_are_not_retried() {
+        let attempts = AtomicU32::new(0);
+        let result: Result<(), _> = while_unavailable(Duration::from_secs(5), || async {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            Err(StoreError::Invalid("a bad request".into()))
+        })
+        .await;
+        assert!(matches!(result, Err(StoreError::Invalid(_))));
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    }
+}

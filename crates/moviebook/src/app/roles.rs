@@ -1,0 +1,203 @@
+//! One small function per role a process can play: each assembles that role's service on the
+//! shared parts and hands back what it serves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum::Router;
+use bus::Bus;
+use platform::auth::Authenticator;
+use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
+use platform::outbox::Outbox;
+use store::Store;
+
+use crate::config::{Config, Role};
+use crate::secrets::Secrets;
+
+/// What every role is assembled from.
+pub struct Shared {
+    /// The store of this process's data.
+    pub store: Arc<dyn Store>,
+    /// The bus the consumers subscribe to and the relay publishes to.
+    pub bus: Arc<dyn Bus>,
+    /// How the services write: each entity together with its events.
+    pub outbox: Outbox,
+    /// Who checks the admin token and user tokens.
+    pub auth: Arc<Authenticator>,
+    /// Who answers questions about users and actors.
+    pub directories: Directories,
+}
+
+/// The directories this process asks: its own store for a service it plays, that service
+/// over gRPC otherwise.
+pub struct Directories {
+    /// Asked by the authenticator and the movies service; served over gRPC when this
+    /// process plays users.
+    pub users: Arc<dyn UserDirectory>,
+    /// Asked by the movies service; served over gRPC when this process plays actors.
+    pub actors: Arc<dyn ActorDirectory>,
+}
+
+impl Directories {
+    /// The directories for the roles `config` names.
+    pub fn build(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<Self> {
+        let rpc = rpc::ClientConfig::default();
+        let users: Arc<dyn UserDirectory> = if config.plays(Role::Users) {
+            Arc::new(users::LocalUserDirectory::new(store.clone()))
+        } else {
+            Arc::new(rpc::GrpcUserDirectory::connect_lazy(
+                &remote(config, Role::Users)?,
+                &rpc,
+            )?)
+        };
+        // Only the movies service asks about actors: the actors service is needed when this
+        // process plays movies without actors.
+        let actors: Arc<dyn ActorDirectory> =
+            if config.plays(Role::Movies) && !config.plays(Role::Actors) {
+                Arc::new(rpc::GrpcActorDirectory::connect_lazy(
+                    &remote(config, Role::Actors)?,
+                    &rpc,
+                )?)
+            } else {
+                Arc::new(actors::LocalActorDirectory::new(store.clone()))
+            };
+        Ok(Directories { users, actors })
+    }
+}
+
+/// The authenticator of admin and user tokens.
+pub fn authenticator(
+    config: &Config,
+    secrets: &Secrets,
+    directories: &Directories,
+) -> Arc<Authenticator> {
+    Arc::new(Authenticator::new(
+        secrets.admin_token.clone(),
+        secrets.jwt_secret.as_bytes(),
+        Duration::from_secs(config.token_ttl_secs),
+        directories.users.clone(),
+    ))
+}
+
+/// True when this process plays one of the services that own data (not only the gateway
+/// or the projector).
+pub fn plays_a_service(config: &Config) -> bool {
+    [Role::Movies, Role::Users, Role::Actors]
+        .iter()
+        .any(|role| config.plays(*role))
+}
+
+/// The actors service's routes.
+pub fn actors(shared: &Shared) -> Router {
+    let service = actors::ActorsService::new(shared.outbox.clone());
+    actors::http::router(actors::http::ActorsApi {
+        service,
+        auth: shared.auth.clone(),
+    })
+}
+
+/// The users service's routes. `trust_forwarded_for`: the client's address is the one in
+/// `X-Forwarded-For`, as when a gateway of its own stands in front.
+pub async fn users(shared: &Shared, trust_forwarded_for: bool) -> anyhow::Result<Router> {
+    let service = users::UsersService::new(shared.outbox.clone(), shared.auth.clone()).await?;
+    Ok(users::http::router(users::http::UsersApi {
+        service,
+        auth: shared.auth.clone(),
+        trust_forwarded_for,
+    }))
+}
+
+/// The movies service's routes, its consumers subscribed.
+pub async fn movies(shared: &Shared) -> anyhow::Result<Router> {
+    let service = movies::MoviesService::new(
+        shared.outbox.clone(),
+        shared.directories.actors.clone(),
+        shared.directories.users.clone(),
+    );
+    for subscription in movies::consumers::subscriptions(service.clone()) {
+        shared.bus.subscribe(subscription).await?;
+    }
+    Ok(movies::http::router(movies::http::MoviesApi {
+        service,
+        auth: shared.auth.clone(),
+    }))
+}
+
+/// The projector: its consumers subscribed; it serves nothing.
+pub async fn projector(shared: &Shared) -> anyhow::Result<()> {
+    for subscription in projector::subscriptions(shared.store.clone()) {
+        shared.bus.subscribe(subscription).await?;
+    }
+    Ok(())
+}
+
+/// The gRPC routes of the directories of the services this process plays, on the HTTP port.
+pub async fn grpc(config: &Config, shared: &Shared) -> Router {
+    let (routes, _health) = rpc::grpc_routes(
+        config
+            .plays(Role::Actors)
+            .then(|| shared.directories.actors.clone()),
+        config
+            .plays(Role::Users)
+            .then(|| shared.directories.users.clone()),
+        config.plays(Role::Movies).then(|| {
+            Arc::new(movies::LocalMovieDirectory::new(shared.store.clone()))
+                as Arc<dyn MovieDirectory>
+        }),
+    )
+    .await;
+    routes.into_axum_router()
+}
+
+/// The gateway, when this process plays it and some service lives elsewhere: it forwards
+/// the routes of the services this process does not play.
+pub fn gateway(config: &Config) -> anyhow::Result<Option<Arc<gateway::Gateway>>> {
+    if !config.plays(Role::Gateway) {
+        return Ok(None);
+    }
+    let mut upstreams = Vec::new();
+    for (role, service) in [
+        (Role::Movies, gateway::Service::Movies),
+        (Role::Users, gateway::Service::Users),
+        (Role::Actors, gateway::Service::Actors),
+    ] {
+        if !config.plays(role) {
+            let url = remote(config, role)?;
+            upstreams.push((
+                service,
+                url.parse().with_context(|| format!("the URL {url}"))?,
+            ));
+        }
+    }
+    Ok((!upstreams.is_empty()).then(|| Arc::new(gateway::Gateway::new(upstreams))))
+}
+
+/// `api` answering what it has no route for: forwarded by the gateway when there is one
+/// (it answers 404 itself for paths no service owns), 404 otherwise.
+pub fn with_fallback(api: Router, gateway: Option<Arc<gateway::Gateway>>) -> Router {
+    match gateway {
+        Some(gateway) => api.fallback_service(
+            Router::new()
+                .fallback(gateway::forward_or_not_found)
+                .with_state(gateway),
+        ),
+        None => api.fallback(platform::http::not_found),
+    }
+}
+
+/// The base URL of a service this process does not play.
+fn remote(config: &Config, role: Role) -> anyhow::Result<String> {
+    let (url, setting) = match role {
+        Role::Movies => (&config.movies_url, "MOVIEBOOK_MOVIES_URL"),
+        Role::Users => (&config.users_url, "MOVIEBOOK_USERS_URL"),
+        Role::Actors => (&config.actors_url, "MOVIEBOOK_ACTORS_URL"),
+        Role::Gateway | Role::Projector => bail!("the {role:?} role has no URL"),
+    };
+    match url {
+        Some(url) => Ok(url.clone()),
+        None => bail!(
+            "{setting} is needed: this process calls the {role:?} service but does not play it"
+        ),
+    }
+}
