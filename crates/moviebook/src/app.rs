@@ -1,7 +1,7 @@
 //! Start-up: builds every part a configuration asks for, wires them through the two ports,
-//! and runs them until told to stop. One shutdown token stops the HTTP server and the outbox
-//! relay, each finishing what it has in flight; a RabbitMQ connection closes last, after its
-//! in-flight event handlers.
+//! and runs them until told to stop. The shutdown token stops the HTTP server, which finishes
+//! the requests in flight; then the outbox relay publishes what they wrote and stops; a
+//! RabbitMQ connection closes last, after its in-flight event handlers.
 
 mod adapters;
 mod operations;
@@ -26,6 +26,7 @@ use crate::config::{Config, Role};
 use crate::secrets::Secrets;
 use crate::telemetry;
 use operations::Operations;
+pub(crate) use operations::OperationsDoc;
 use roles::{Directories, Shared};
 
 /// A built, not yet running, MovieBook process.
@@ -105,27 +106,30 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` is cancelled, then finishes in-flight requests, the relay's
-    /// current batch and, with RabbitMQ, the event handlers in flight before returning.
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests, publishes what
+    /// the outbox holds and, with RabbitMQ, finishes the event handlers in flight before
+    /// returning.
     pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        // The relay stops only after the last request has finished, so that its final drain
+        // publishes the events those requests committed.
+        let relay_stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         if let Some(relay) = self.relay.take() {
-            tasks.spawn(relay.run(shutdown.clone()));
+            tasks.spawn(relay.run(relay_stop.clone()));
         }
         tasks.close();
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .context("serving HTTP")?;
-        shutdown.cancel();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        relay_stop.cancel();
         tasks.wait().await;
         if let Some(rabbit) = &self.rabbit {
             rabbit.shutdown().await;
         }
-        Ok(())
+        served.context("serving HTTP")
     }
 }
 

@@ -15,11 +15,10 @@ const EXPLORER_PATH: &str = "/api/docs";
 #[derive(OpenApi)]
 #[openapi(
     info(title = "MovieBook", description = "Movies, actors, users and their reviews.", version = "1"),
-    paths(healthz, readyz, metrics),
     modifiers(&BearerAuth),
     components(schemas(platform::problem::Problem, domain::FieldError))
 )]
-struct Operations;
+struct MovieBook;
 
 struct BearerAuth;
 
@@ -40,24 +39,10 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Liveness: 200 while the process runs.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
-#[allow(dead_code)] // Documents the route served in `app`.
-fn healthz() {}
-
-/// Readiness: 200 when the store and the bus answer, 503 otherwise.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
-#[allow(dead_code)] // Documents the route served in `app`.
-fn readyz() {}
-
-/// Prometheus metrics in text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
-#[allow(dead_code)] // Documents the route served in `app`.
-fn metrics() {}
-
 /// The whole document.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = Operations::openapi();
+    let mut doc = MovieBook::openapi();
+    doc.merge(crate::app::OperationsDoc::openapi());
     doc.merge(actors::http::ActorsDoc::openapi());
     doc.merge(users::http::UsersDoc::openapi());
     doc.merge(movies::http::MoviesDoc::openapi());

@@ -196,6 +196,24 @@ impl ReviewerProfile {
     }
 }
 
+/// A movie for the crate's unit tests.
+#[cfg(test)]
+impl MovieRecord {
+    pub(crate) fn example() -> Self {
+        MovieRecord {
+            id: Uuid::now_v7(),
+            title: "Stalker".into(),
+            release_year: 1979,
+            genres: vec!["drama".into()],
+            overview: None,
+            thumbnail_url: None,
+            pictures: Vec::new(),
+            cast: Vec::new(),
+            created_at: 1,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -228,17 +246,7 @@ mod tests {
 
     #[test]
     fn a_movie_keeps_its_attribute_names() {
-        let movie = MovieRecord {
-            id: Uuid::now_v7(),
-            title: "Stalker".into(),
-            release_year: 1979,
-            genres: vec!["drama".into()],
-            overview: None,
-            thumbnail_url: None,
-            pictures: Vec::new(),
-            cast: Vec::new(),
-            created_at: 1,
-        };
+        let movie = MovieRecord::example();
         assert_eq!(
             names(&movie),
             set(&[

@@ -215,20 +215,6 @@ mod tests {
 
     const NOW: Micros = 1_000_000;
 
-    fn movie() -> MovieRecord {
-        MovieRecord {
-            id: Uuid::now_v7(),
-            title: "Stalker".into(),
-            release_year: 1979,
-            genres: vec!["drama".into()],
-            overview: None,
-            thumbnail_url: None,
-            pictures: Vec::new(),
-            cast: Vec::new(),
-            created_at: 1,
-        }
-    }
-
     fn new_review() -> NewReview {
         NewReview {
             score: 8,
@@ -278,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_first_review_is_created_with_both_index_entries_and_a_name_copy() {
-        let (movie, user_id, event_id) = (movie(), Uuid::now_v7(), Uuid::now_v7());
+        let (movie, user_id, event_id) = (MovieRecord::example(), Uuid::now_v7(), Uuid::now_v7());
         let movie_id = movie.id;
         let plan = plan(
             WriteRead {
@@ -343,7 +329,7 @@ mod tests {
 
     #[test]
     fn a_second_review_replaces_the_first_keeping_when_it_was_created() {
-        let (movie, user_id) = (movie(), Uuid::now_v7());
+        let (movie, user_id) = (MovieRecord::example(), Uuid::now_v7());
         let movie_id = movie.id;
         let old = existing(&movie, user_id, 20);
         let plan = plan(
@@ -380,7 +366,7 @@ mod tests {
 
     #[test]
     fn a_replacement_in_the_same_microsecond_keeps_the_index_entry_it_overwrites() {
-        let (movie, user_id) = (movie(), Uuid::now_v7());
+        let (movie, user_id) = (MovieRecord::example(), Uuid::now_v7());
         let old = existing(&movie, user_id, NOW);
         let plan = plan(
             WriteRead {
@@ -402,7 +388,7 @@ mod tests {
 
     #[test]
     fn the_name_copy_gives_the_name_and_is_checked_unchanged() {
-        let (movie, user_id) = (movie(), Uuid::now_v7());
+        let (movie, user_id) = (MovieRecord::example(), Uuid::now_v7());
         let plan = plan(
             WriteRead {
                 movie,
@@ -435,7 +421,7 @@ mod tests {
         });
         for reviewer in [deleted, Reviewer::Asked(None)] {
             let read = WriteRead {
-                movie: movie(),
+                movie: MovieRecord::example(),
                 existing: None,
                 reviewer,
             };
@@ -447,7 +433,7 @@ mod tests {
 
     #[test]
     fn a_removal_deletes_the_review_it_read_and_both_index_entries() {
-        let (movie, user_id, event_id) = (movie(), Uuid::now_v7(), Uuid::now_v7());
+        let (movie, user_id, event_id) = (MovieRecord::example(), Uuid::now_v7(), Uuid::now_v7());
         let old = existing(&movie, user_id, 20);
         let plan = plan_removal(&old, NOW, event_id).unwrap();
         assert_eq!(

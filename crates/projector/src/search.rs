@@ -55,19 +55,19 @@ impl Index {
 /// An actor as the list of all actors stores it (`actors#{s}` / `{created_at:020}#{actor}`),
 /// and as the actor index's items carry it, so a search lists actors without reading them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct ActorRecord {
+struct ActorListingRecord {
     actor_id: Uuid,
     name: String,
     thumbnail_url: Option<String>,
 }
 
-impl Record for ActorRecord {
+impl Record for ActorListingRecord {
     const KIND: &'static str = "actor listing";
 }
 
-impl ActorRecord {
+impl ActorListingRecord {
     fn of(actor: &ActorCreated) -> Self {
-        ActorRecord {
+        ActorListingRecord {
             actor_id: actor.actor_id,
             name: actor.name.clone(),
             thumbnail_url: actor.thumbnail_url.clone(),
@@ -93,7 +93,7 @@ struct WordRecord {
     exact: String,
     /// The actor's listing, in the actor index only; movies' summaries are joined instead.
     #[serde(flatten)]
-    actor: Option<ActorRecord>,
+    actor: Option<ActorListingRecord>,
 }
 
 impl Record for WordRecord {
@@ -105,7 +105,7 @@ impl Record for WordRecord {
 struct ExactRecord {
     /// The actor's listing, in the actor index only (a movie's item has no attributes).
     #[serde(flatten)]
-    actor: Option<ActorRecord>,
+    actor: Option<ActorListingRecord>,
 }
 
 impl Record for ExactRecord {
@@ -126,7 +126,7 @@ fn index_writes(
     index: Index,
     id: &Uuid,
     text: &str,
-    actor: Option<&ActorRecord>,
+    actor: Option<&ActorListingRecord>,
     remove: bool,
 ) -> Result<Vec<Write>, StoreError> {
     let words = distinct_words(text);
@@ -200,7 +200,7 @@ impl Projection for ActorSearchProjection {
         let Event::ActorCreated(actor) = &envelope.event else {
             return Ok(Vec::new());
         };
-        let listing = ActorRecord::of(actor);
+        let listing = ActorListingRecord::of(actor);
         // Actors are never deleted, so indexing twice rewrites the same items.
         let mut writes = index_writes(
             Index::Actors,
@@ -233,7 +233,7 @@ pub enum SearchCursor {
 #[derive(Debug)]
 struct Found {
     id: Uuid,
-    actor: Option<ActorRecord>,
+    actor: Option<ActorListingRecord>,
 }
 
 /// One page of the summaries of the movies whose titles match `query`, exact matches first.
@@ -257,7 +257,7 @@ pub async fn search_actors(
     let (found, next) = matches(store, Index::Actors, query, cursor, limit).await?;
     let listings = found
         .into_iter()
-        .filter_map(|found| found.actor.map(ActorRecord::into_listing));
+        .filter_map(|found| found.actor.map(ActorListingRecord::into_listing));
     Ok((listings.collect(), next))
 }
 
@@ -401,8 +401,8 @@ pub async fn actors_page(
     let (items, cursor) = sharded::merged_page(store, ALL_ACTORS, "", true, after, limit).await?;
     let listings = items
         .iter()
-        .filter_map(decode_or_skip::<ActorRecord>)
-        .map(ActorRecord::into_listing);
+        .filter_map(decode_or_skip::<ActorListingRecord>)
+        .map(ActorListingRecord::into_listing);
     Ok((listings.collect(), cursor))
 }
 
@@ -413,8 +413,8 @@ mod tests {
     use super::*;
     use crate::test_support::attribute_names;
 
-    fn actor() -> ActorRecord {
-        ActorRecord {
+    fn actor() -> ActorListingRecord {
+        ActorListingRecord {
             actor_id: Uuid::now_v7(),
             name: "Keanu Reeves".into(),
             thumbnail_url: None,

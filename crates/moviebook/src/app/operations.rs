@@ -27,17 +27,30 @@ pub struct Operations {
     pub metrics: PrometheusHandle,
 }
 
+/// The operations part of the OpenAPI document, from the handlers below.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz, metrics))]
+pub struct OperationsDoc;
+
 /// The operations routes.
 pub fn routes(operations: Operations) -> Router {
     Router::new()
         .route(openapi::DOCUMENT_PATH, get(openapi::serve))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(operations)
         .merge(openapi::explorer())
 }
 
+/// Liveness: 200 while the process runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: 200 when the store and the bus answer, 503 otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 async fn readyz(State(ops): State<Operations>) -> Response {
     let (store, bus) = tokio::join!(ops.store.ping(), ops.bus.ping());
     let services = match &ops.gateway {
@@ -71,6 +84,8 @@ async fn readyz(State(ops): State<Operations>) -> Response {
     platform::ApiError::Unavailable(detail).into_response()
 }
 
+/// Prometheus metrics in text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
 async fn metrics(State(ops): State<Operations>) -> Response {
     (
         [(
