@@ -100,6 +100,20 @@ impl Record for WordRecord {
     const KIND: &'static str = "search word";
 }
 
+/// The part of a [`WordRecord`] a search filters by. A search scans up to
+/// `SCAN_BUDGET` index items and keeps a page of them, so it reads this plain part of each
+/// and the whole record (whose flattened listing serde decodes through a buffer) only of
+/// those it keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct WordFilter {
+    words: Vec<String>,
+    exact: String,
+}
+
+impl Record for WordFilter {
+    const KIND: &'static str = "search word";
+}
+
 /// An exact title or name: `exact#{movie|actor}#{exact form}` / `{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct ExactRecord {
@@ -377,15 +391,16 @@ async fn exact_matches(
 /// once; exact matches are skipped because they were listed first.
 fn matching(item: &Item, driving: &str, query_words: &[String], exact: &str) -> Option<Found> {
     let (word, _) = item.key.sk.split_once('#')?;
-    let record = decode_or_skip::<WordRecord>(item)?;
-    let first_match = record
+    let filter = decode_or_skip::<WordFilter>(item)?;
+    let first_match = filter
         .words
         .iter()
         .filter(|w| w.starts_with(driving))
         .min()?;
-    if first_match != word || record.exact == exact || !text::matches(query_words, &record.words) {
+    if first_match != word || filter.exact == exact || !text::matches(query_words, &filter.words) {
         return None;
     }
+    let record = decode_or_skip::<WordRecord>(item)?;
     Some(Found {
         id: record.id,
         actor: record.actor,
@@ -443,6 +458,8 @@ mod tests {
         let record = WordRecord::from_attrs(&word).unwrap();
         assert_eq!(record.words, ["the", "thing"]);
         assert_eq!(record.actor, None);
+        let filter = WordFilter::from_attrs(&word).unwrap();
+        assert_eq!((filter.words, filter.exact), (record.words, record.exact));
         assert!(attrs_at(&writes, "exact#movie#").is_empty());
     }
 

@@ -23,8 +23,7 @@ pub trait Record: Serialize + DeserializeOwned {
     /// The record stored in `attrs`; a stored item that does not decode is
     /// [`StoreError::Malformed`], a bug to see rather than an item to skip.
     fn from_attrs(attrs: &Attrs) -> Result<Self, StoreError> {
-        // Attributes are few and small, so decoding through a cloned map costs little.
-        serde_json::from_value(Value::Object(attrs.clone())).map_err(|error| {
+        Self::deserialize(attrs).map_err(|error| {
             StoreError::Malformed(format!("a stored {} does not decode: {error}", Self::KIND))
         })
     }
