@@ -14,10 +14,11 @@ use platform::auth::{Admin, Authenticator};
 use platform::http::{JsonBody, Query};
 use platform::problem::Problem;
 use projector::search::ActorListing;
+use projector::searchable_list::SearchableListQuery;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
-use crate::{ActorListQuery, ActorPage, ActorView, ActorsError, ActorsService};
+use crate::{ActorPage, ActorView, ActorsError, ActorsService};
 
 /// What the actor handlers share.
 #[derive(Clone)]
@@ -76,11 +77,11 @@ async fn create_actor(
 }
 
 #[utoipa::path(get, path = "/api/v1/actors", tag = "actors",
-    params(ActorListQuery),
+    params(SearchableListQuery),
     responses((status = 200, body = ActorPage), (status = 422, body = Problem)))]
 async fn list_actors(
     State(api): State<ActorsApi>,
-    Query(query): Query<ActorListQuery>,
+    Query(query): Query<SearchableListQuery>,
 ) -> Result<Json<ActorPage>, ApiError> {
     Ok(Json(api.service.list(query.read()?).await?))
 }

@@ -5,13 +5,11 @@
 mod directory;
 mod error;
 pub mod http;
-mod list;
 mod record;
 mod service;
 mod view;
 
 pub use directory::LocalActorDirectory;
 pub use error::ActorsError;
-pub use list::{ActorList, ActorListQuery};
 pub use service::ActorsService;
 pub use view::{ActorPage, ActorView};

@@ -8,11 +8,11 @@ use platform::outbox::Outbox;
 use platform::pagination::{self, PageRequest};
 use projector::filmography::filmography;
 use projector::search;
-use store::{Condition, Record, Store, Write};
+use projector::searchable_list::SearchableList;
+use store::{Condition, Record, Store, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::ActorsError;
-use crate::list::ActorList;
 use crate::record::ActorRecord;
 use crate::view::{ActorPage, ActorView};
 
@@ -59,25 +59,24 @@ impl ActorsService {
 
     /// An actor with its filmography.
     pub async fn get(&self, id: &Uuid) -> Result<ActorView, ActorsError> {
-        let item = self
+        let actor = self
             .store()
-            .get(&ActorRecord::key(id))
+            .get_record(&ActorRecord::key(id))
             .await?
             .ok_or(ActorsError::NotFound)?;
-        let actor = ActorRecord::from_item(&item)?;
         let movies = filmography(self.store(), id).await?;
         Ok(ActorView::of(actor, movies))
     }
 
     /// One page of the actors a list asks for, from the actor-search read model.
-    pub async fn list(&self, list: ActorList) -> Result<ActorPage, ActorsError> {
+    pub async fn list(&self, list: SearchableList) -> Result<ActorPage, ActorsError> {
         let (items, next_cursor) = match list {
-            ActorList::All(PageRequest { limit, cursor }) => {
+            SearchableList::All(PageRequest { limit, cursor }) => {
                 let (items, next) =
                     search::actors_page(self.store(), cursor.as_deref(), limit).await?;
                 (items, next.as_ref().map(pagination::encode))
             }
-            ActorList::Search { text, page } => {
+            SearchableList::Search { text, page } => {
                 let (items, next) =
                     search::search_actors(self.store(), &text, page.cursor, page.limit).await?;
                 (items, next.as_ref().map(pagination::encode))

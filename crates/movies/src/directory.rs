@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use platform::directory::{DirectoryError, MovieDirectory, MovieRef};
-use store::Store;
+use store::{Store, StoreExt};
 use uuid::Uuid;
 
-use crate::records::{self, MovieRecord};
+use crate::records::MovieRecord;
 
 /// Answers from the movie's own record.
 pub struct LocalMovieDirectory {
@@ -27,8 +27,7 @@ impl MovieDirectory for LocalMovieDirectory {
     async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, DirectoryError> {
         // A movie record that does not decode is a bug to see, not a movie to hide: the
         // same check the movie's page and its events make.
-        let movie: Option<MovieRecord> =
-            records::load(self.store.as_ref(), &MovieRecord::key(&id)).await?;
+        let movie: Option<MovieRecord> = self.store.get_record(&MovieRecord::key(&id)).await?;
         Ok(movie.map(|movie| MovieRef {
             id,
             title: movie.title,

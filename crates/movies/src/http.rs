@@ -11,10 +11,10 @@ use domain::{CastEntry, NewMovie, NewReview, ValidationErrors};
 use platform::ApiError;
 use platform::auth::{Admin, Authenticator, Principal};
 use platform::http::{JsonBody, Query};
-use platform::pagination::{self, PageOf, PageParams, PageRequest};
+use platform::pagination::{self, PageOf, PageParams};
 use platform::problem::Problem;
 use projector::catalog::{GenreCount, MovieSummary};
-use projector::search::SearchCursor;
+use projector::searchable_list::{SearchableList, SearchableListQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 use uuid::Uuid;
@@ -116,46 +116,6 @@ pub fn router(api: MoviesApi) -> Router {
 )]
 pub struct MoviesDoc;
 
-/// `GET /movies` parameters.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MovieListQuery {
-    /// Every word must start a word of the title; case and accents ignored.
-    search: Option<String>,
-    /// Page size, 1..100 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
-    limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
-/// The list `GET /movies` asks for.
-enum MovieListing {
-    /// Every movie, newest first.
-    All(PageRequest<String>),
-    /// The movies whose titles match the trimmed search text.
-    Search {
-        text: String,
-        page: PageRequest<SearchCursor>,
-    },
-}
-
-impl MovieListQuery {
-    /// The checked list request; a search without a word lists every movie, and each list
-    /// has its own cursors.
-    fn read(&self) -> Result<MovieListing, ValidationErrors> {
-        let text = self.search.as_deref().map(str::trim).unwrap_or("");
-        let (limit, cursor) = (self.limit.as_deref(), self.cursor.as_deref());
-        if domain::text::words(text).is_empty() {
-            return Ok(MovieListing::All(pagination::page_request(limit, cursor)?));
-        }
-        Ok(MovieListing::Search {
-            text: text.to_owned(),
-            page: pagination::page_request(limit, cursor)?,
-        })
-    }
-}
-
 /// `GET /movies/top-rated` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -250,15 +210,15 @@ async fn create_movie(
 }
 
 #[utoipa::path(get, path = "/api/v1/movies", tag = "movies",
-    params(MovieListQuery),
+    params(SearchableListQuery),
     responses((status = 200, body = MoviePage), (status = 422, body = Problem)))]
 async fn list_movies(
     State(movies): State<MoviesService>,
-    Query(query): Query<MovieListQuery>,
+    Query(query): Query<SearchableListQuery>,
 ) -> Result<Json<MoviePage>, ApiError> {
     let page = match query.read()? {
-        MovieListing::All(page) => movies.list(page).await?,
-        MovieListing::Search { text, page } => movies.search(&text, page).await?,
+        SearchableList::All(page) => movies.list(page).await?,
+        SearchableList::Search { text, page } => movies.search(&text, page).await?,
     };
     Ok(Json(page.into()))
 }

@@ -12,11 +12,11 @@ use platform::outbox::Outbox;
 use platform::pagination::{PageOf, PageRequest};
 use projector::catalog::{self, GenreCount, MovieSummary};
 use projector::search::{self, SearchCursor};
-use store::{Condition, Record, Store, StoreError, Write};
+use store::{Condition, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::error::MoviesError;
-use crate::records::{self, MovieRecord};
+use crate::records::MovieRecord;
 use crate::reviews::ReviewsService;
 use crate::views::MovieView;
 
@@ -143,7 +143,8 @@ impl MoviesService {
 
     /// The movie, or not found.
     async fn movie(&self, id: &Uuid) -> Result<MovieRecord, MoviesError> {
-        records::load(self.store(), &MovieRecord::key(id))
+        self.store()
+            .get_record(&MovieRecord::key(id))
             .await?
             .ok_or(MoviesError::MovieNotFound)
     }

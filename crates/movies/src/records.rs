@@ -7,17 +7,8 @@ use domain::ReviewScore;
 use domain::events::{CastMember, MovieSnapshot};
 use domain::timestamp::Micros;
 use serde::{Deserialize, Serialize};
-use store::{Key, Query, Record, Store, StoreError};
+use store::{Key, Query, Record};
 use uuid::Uuid;
-
-/// The record stored at `key`, if any.
-pub(crate) async fn load<R: Record>(store: &dyn Store, key: &Key) -> Result<Option<R>, StoreError> {
-    store
-        .get(key)
-        .await?
-        .map(|item| R::from_item(&item))
-        .transpose()
-}
 
 fn movie_partition(movie_id: &Uuid) -> String {
     format!("movie#{movie_id}")

@@ -13,7 +13,7 @@ use platform::auth::Principal;
 use platform::directory::UserDirectory;
 use platform::outbox::Outbox;
 use platform::pagination::{PageOf, PageRequest};
-use store::{Condition, Key, Record, Store, StoreError, Write};
+use store::{Condition, Key, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::error::MoviesError;
@@ -88,8 +88,15 @@ impl ReviewsService {
         user_id: &Uuid,
     ) -> Result<WriteRead, MoviesError> {
         let movie = self.movie(movie_id).await?;
-        let existing = records::load(self.store(), &ReviewRecord::key(movie_id, user_id)).await?;
-        let reviewer = match records::load(self.store(), &ReviewerProfile::key(user_id)).await? {
+        let existing = self
+            .store()
+            .get_record(&ReviewRecord::key(movie_id, user_id))
+            .await?;
+        let reviewer = match self
+            .store()
+            .get_record(&ReviewerProfile::key(user_id))
+            .await?
+        {
             Some(copy) => Reviewer::Copied(copy),
             None => Reviewer::Asked(self.users.user(*user_id).await?.map(|user| user.name)),
         };
@@ -122,7 +129,7 @@ impl ReviewsService {
     async fn remove_review(&self, movie_id: &Uuid, user_id: &Uuid) -> Result<bool, MoviesError> {
         for _ in 0..ATTEMPTS {
             let key = ReviewRecord::key(movie_id, user_id);
-            let Some(existing) = records::load::<ReviewRecord>(self.store(), &key).await? else {
+            let Some(existing) = self.store().get_record::<ReviewRecord>(&key).await? else {
                 return Ok(false);
             };
             let plan = review_plan::plan_removal(
@@ -216,7 +223,8 @@ impl ReviewsService {
 
     /// The movie, or not found.
     async fn movie(&self, id: &Uuid) -> Result<MovieRecord, MoviesError> {
-        records::load(self.store(), &MovieRecord::key(id))
+        self.store()
+            .get_record(&MovieRecord::key(id))
             .await?
             .ok_or(MoviesError::MovieNotFound)
     }
@@ -284,7 +292,7 @@ impl ReviewsService {
     ) -> Result<bool, MoviesError> {
         let key = ReviewerProfile::key(user_id);
         loop {
-            let current: Option<ReviewerProfile> = records::load(self.store(), &key).await?;
+            let current: Option<ReviewerProfile> = self.store().get_record(&key).await?;
             if current.as_ref().is_some_and(|profile| profile.deleted) {
                 return Ok(true);
             }
@@ -345,7 +353,7 @@ impl ReviewsService {
     ) -> Result<(), MoviesError> {
         let key = ReviewRecord::key(movie_id, user_id);
         loop {
-            let Some(review) = records::load::<ReviewRecord>(self.store(), &key).await? else {
+            let Some(review) = self.store().get_record::<ReviewRecord>(&key).await? else {
                 return Ok(());
             };
             if review.name_version.as_str() >= version {

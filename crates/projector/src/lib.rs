@@ -25,6 +25,7 @@ pub mod filmography;
 mod lifecycle;
 pub mod scores;
 pub mod search;
+pub mod searchable_list;
 mod sharded;
 pub mod user_reviews;
 

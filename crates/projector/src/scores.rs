@@ -9,7 +9,7 @@ use domain::events::{Envelope, Event, EventType};
 use domain::score::ScoreTally;
 use platform::consumer::Projection;
 use serde::{Deserialize, Serialize};
-use store::{Condition, Key, Query, Record, Store, StoreError, Write};
+use store::{Condition, Key, Query, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::catalog::{MovieSummary, SummaryRecord, existing_summaries, summary_key};
@@ -86,11 +86,7 @@ fn top_rated_key(movie_id: &Uuid, tally: ScoreTally) -> Key {
 /// The stored tally. One that does not decode fails the plan ([`StoreError::Malformed`]):
 /// the new tally is computed from it, so a guess would corrupt the score for good.
 async fn read_tally(store: &dyn Store, movie_id: &Uuid) -> Result<Option<TallyRecord>, StoreError> {
-    store
-        .get(&tally_key(movie_id))
-        .await?
-        .map(|item| TallyRecord::from_item(&item))
-        .transpose()
+    store.get_record(&tally_key(movie_id)).await
 }
 
 fn write_tally(

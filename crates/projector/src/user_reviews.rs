@@ -8,7 +8,7 @@ use domain::events::{Envelope, Event, EventType};
 use domain::timestamp::Micros;
 use platform::consumer::Projection;
 use serde::{Deserialize, Serialize};
-use store::{Condition, Key, Query, Record, Store, StoreError, Write};
+use store::{Condition, Key, Query, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::decode_or_skip;
@@ -104,10 +104,8 @@ impl Projection for UserReviewsProjection {
         // A pointer that does not decode fails the plan (`StoreError::Malformed`): without
         // its version, no write could be conditional on it.
         let pointer = store
-            .get(&pointer_key(&user_id, &movie_id))
-            .await?
-            .map(|item| PointerRecord::from_item(&item))
-            .transpose()?;
+            .get_record::<PointerRecord>(&pointer_key(&user_id, &movie_id))
+            .await?;
         let condition = match &pointer {
             Some(p) if p.version >= envelope.id => return Ok(Vec::new()),
             Some(p) => store::attr_equals(VERSION, &p.version)?,

@@ -361,6 +361,15 @@ pub trait StoreExt: Store {
     async fn write(&self, write: Write) -> Result<(), StoreError> {
         self.transact(vec![write]).await
     }
+
+    /// The record stored at `key`, or `None`; a stored item that does not decode as `R` is
+    /// [`StoreError::Malformed`].
+    async fn get_record<R: Record + Send>(&self, key: &Key) -> Result<Option<R>, StoreError> {
+        self.get(key)
+            .await?
+            .map(|item| R::from_item(&item))
+            .transpose()
+    }
 }
 
 impl<S: Store + ?Sized> StoreExt for S {}

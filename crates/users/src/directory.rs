@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use platform::directory::{DirectoryError, UserDirectory, UserProfile};
-use store::{Record, Store};
+use store::{Store, StoreExt};
 use uuid::Uuid;
 
 use crate::record::UserRecord;
@@ -26,11 +26,11 @@ impl LocalUserDirectory {
 #[async_trait]
 impl UserDirectory for LocalUserDirectory {
     async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, DirectoryError> {
-        let Some(item) = self.store.get(&UserRecord::key(&id)).await? else {
-            return Ok(None);
-        };
-        let user = UserRecord::from_item(&item)?;
-        Ok(Some(UserProfile {
+        let user = self
+            .store
+            .get_record::<UserRecord>(&UserRecord::key(&id))
+            .await?;
+        Ok(user.map(|user| UserProfile {
             id,
             name: user.name,
         }))

@@ -10,7 +10,7 @@ use domain::{Credentials, NewUser, email_key};
 use platform::auth::{Authenticator, IssuedToken, Principal};
 use platform::outbox::Outbox;
 use projector::user_reviews::user_reviews;
-use store::{Condition, Record, Store, StoreError, Write};
+use store::{Condition, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::UsersError;
@@ -51,24 +51,25 @@ impl UsersService {
     }
 
     async fn load(&self, id: &Uuid) -> Result<UserRecord, UsersError> {
-        let item = self
-            .store()
-            .get(&UserRecord::key(id))
+        self.store()
+            .get_record(&UserRecord::key(id))
             .await?
-            .ok_or(UsersError::NotFound)?;
-        Ok(UserRecord::from_item(&item)?)
+            .ok_or(UsersError::NotFound)
     }
 
     /// The user who claimed `email` (in any letter case), if any.
     async fn find_by_email(&self, email: &str) -> Result<Option<UserRecord>, UsersError> {
-        let Some(item) = self.store().get(&EmailRecord::key(email)).await? else {
+        let Some(claim) = self
+            .store()
+            .get_record::<EmailRecord>(&EmailRecord::key(email))
+            .await?
+        else {
             return Ok(None);
         };
-        let claim = EmailRecord::from_item(&item)?;
-        match self.store().get(&UserRecord::key(&claim.user_id)).await? {
-            Some(item) => Ok(Some(UserRecord::from_item(&item)?)),
-            None => Ok(None),
-        }
+        Ok(self
+            .store()
+            .get_record(&UserRecord::key(&claim.user_id))
+            .await?)
     }
 
     /// Signs a user up; [`UsersError::EmailTaken`] when the e-mail is taken (in any letter case).

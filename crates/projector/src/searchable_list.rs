@@ -1,18 +1,21 @@
-//! `GET /actors` parameters: the query string as the OpenAPI document describes it, and
-//! the list it asks for once checked. Without search words the list is every actor, newest
-//! first; with them, the actors whose names match. The two kinds of list continue from
-//! different positions, so a cursor is read as the kind the query asks for.
+//! The parameters of the lists that can be searched, `GET /movies` and `GET /actors`: the
+//! query string as the OpenAPI document describes it, and the list it asks for once checked.
+//! Without search words the list is every entity, newest first; with them, the entities whose
+//! title or name matches. The two kinds of list continue from different positions, so a
+//! cursor is read as the kind the query asks for.
 
 use domain::ValidationErrors;
 use platform::pagination::{PageRequest, page_request};
-use projector::search::SearchCursor;
 use serde::Deserialize;
 
-/// `GET /actors` parameters.
+use crate::search::SearchCursor;
+
+/// `GET /movies` and `GET /actors` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ActorListQuery {
-    /// Words that must start words of the name; case and accents ignored.
+pub struct SearchableListQuery {
+    /// Every word must start a word of the title (movies) or name (actors); case and
+    /// accents ignored.
     search: Option<String>,
     /// Page size, 1..100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
@@ -21,27 +24,27 @@ pub struct ActorListQuery {
     cursor: Option<String>,
 }
 
-/// Which actors a list asks for, checked.
+/// Which entities a list asks for, checked.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ActorList {
-    /// Every actor, newest first, after the sort key of the previous page's last one.
+pub enum SearchableList {
+    /// Every entity, newest first, after the sort key of the previous page's last one.
     All(PageRequest<String>),
-    /// The actors whose names match `text`, exact matches first.
+    /// The entities whose titles or names match `text`, exact matches first.
     Search {
         text: String,
         page: PageRequest<SearchCursor>,
     },
 }
 
-impl ActorListQuery {
+impl SearchableListQuery {
     /// The list asked for; every failing parameter is listed.
-    pub fn read(&self) -> Result<ActorList, ValidationErrors> {
+    pub fn read(&self) -> Result<SearchableList, ValidationErrors> {
         let text = self.search.as_deref().map(str::trim).unwrap_or("");
         let (limit, cursor) = (self.limit.as_deref(), self.cursor.as_deref());
         if domain::text::words(text).is_empty() {
-            return Ok(ActorList::All(page_request(limit, cursor)?));
+            return Ok(SearchableList::All(page_request(limit, cursor)?));
         }
-        Ok(ActorList::Search {
+        Ok(SearchableList::Search {
             text: text.to_owned(),
             page: page_request(limit, cursor)?,
         })
@@ -54,8 +57,12 @@ mod tests {
 
     use super::*;
 
-    fn query(search: Option<&str>, limit: Option<&str>, cursor: Option<&str>) -> ActorListQuery {
-        ActorListQuery {
+    fn query(
+        search: Option<&str>,
+        limit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> SearchableListQuery {
+        SearchableListQuery {
             search: search.map(str::to_owned),
             limit: limit.map(str::to_owned),
             cursor: cursor.map(str::to_owned),
@@ -67,7 +74,7 @@ mod tests {
         let after = encode(&"0001#x".to_owned());
         assert_eq!(
             query(Some(" - "), None, Some(&after)).read().unwrap(),
-            ActorList::All(PageRequest {
+            SearchableList::All(PageRequest {
                 limit: DEFAULT_LIMIT,
                 cursor: Some("0001#x".to_owned()),
             })
@@ -81,7 +88,7 @@ mod tests {
             query(Some(" Keanu "), Some("5"), Some(&next))
                 .read()
                 .unwrap(),
-            ActorList::Search {
+            SearchableList::Search {
                 text: "Keanu".into(),
                 page: PageRequest {
                     limit: 5,
