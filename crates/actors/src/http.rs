@@ -12,13 +12,14 @@ use domain::NewActor;
 use platform::ApiError;
 use platform::auth::{Admin, Authenticator};
 use platform::http::{JsonBody, Query};
+use platform::pagination::PageOf;
 use platform::problem::Problem;
 use projector::search::ActorListing;
 use projector::searchable_list::SearchableListQuery;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
-use crate::{ActorPage, ActorView, ActorsError, ActorsService};
+use crate::{ActorView, ActorsError, ActorsService};
 
 /// What the actor handlers share.
 #[derive(Clone)]
@@ -78,11 +79,11 @@ async fn create_actor(
 
 #[utoipa::path(get, path = "/api/v1/actors", tag = "actors",
     params(SearchableListQuery),
-    responses((status = 200, body = ActorPage), (status = 422, body = Problem)))]
+    responses((status = 200, body = PageOf<ActorListing>), (status = 422, body = Problem)))]
 async fn list_actors(
     State(api): State<ActorsApi>,
     Query(query): Query<SearchableListQuery>,
-) -> Result<Json<ActorPage>, ApiError> {
+) -> Result<Json<PageOf<ActorListing>>, ApiError> {
     Ok(Json(api.service.list(query.read()?).await?))
 }
 

@@ -12,4 +12,4 @@ mod view;
 pub use directory::LocalActorDirectory;
 pub use error::ActorsError;
 pub use service::ActorsService;
-pub use view::{ActorPage, ActorView};
+pub use view::ActorView;

@@ -5,16 +5,16 @@
 use domain::NewActor;
 use domain::events::{ActorCreated, Envelope, Event};
 use platform::outbox::Outbox;
-use platform::pagination::{self, PageRequest};
+use platform::pagination::{PageOf, PageRequest};
 use projector::filmography::filmography;
-use projector::search;
+use projector::search::{self, ActorListing};
 use projector::searchable_list::SearchableList;
 use store::{Condition, Record, Store, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::ActorsError;
 use crate::record::ActorRecord;
-use crate::view::{ActorPage, ActorView};
+use crate::view::ActorView;
 
 /// The actors service's commands and queries.
 #[derive(Clone)]
@@ -69,19 +69,18 @@ impl ActorsService {
     }
 
     /// One page of the actors a list asks for, from the actor-search read model.
-    pub async fn list(&self, list: SearchableList) -> Result<ActorPage, ActorsError> {
-        let (items, next_cursor) = match list {
+    pub async fn list(&self, list: SearchableList) -> Result<PageOf<ActorListing>, ActorsError> {
+        Ok(match list {
             SearchableList::All(PageRequest { limit, cursor }) => {
                 let (items, next) =
                     search::actors_page(self.store(), cursor.as_deref(), limit).await?;
-                (items, next.as_ref().map(pagination::encode))
+                PageOf::new(items, next)
             }
             SearchableList::Search { text, page } => {
                 let (items, next) =
                     search::search_actors(self.store(), &text, page.cursor, page.limit).await?;
-                (items, next.as_ref().map(pagination::encode))
+                PageOf::new(items, next)
             }
-        };
-        Ok(ActorPage { items, next_cursor })
+        })
     }
 }

@@ -1,8 +1,7 @@
-//! What the actors service answers with: an actor's page and a page of the actor list.
-//! These are the response bodies of the actor endpoints as the OpenAPI document describes them.
+//! What the actors service answers with: an actor's page, the response body of
+//! `GET /actors/{id}` as the OpenAPI document describes it.
 
 use projector::filmography::FilmographyEntry;
-use projector::search::ActorListing;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -35,12 +34,4 @@ impl ActorView {
             movies,
         }
     }
-}
-
-/// A page of actors.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ActorPage {
-    pub items: Vec<ActorListing>,
-    /// Where the next page starts; `null` on the last page.
-    pub next_cursor: Option<String>,
 }

@@ -108,8 +108,6 @@ pub fn router(api: MoviesApi) -> Router {
         NewMovie,
         CastEntry,
         NewReview,
-        MoviePage,
-        ReviewPage,
         SummaryList,
         GenreList
     ))
@@ -142,38 +140,6 @@ impl TopRatedQuery {
             },
         };
         ValidationErrors::join(pagination::limit(self.limit.as_deref(), 10), min_reviews)
-    }
-}
-
-/// A page of movie summaries: every movie, a search, or a genre's movies.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct MoviePage {
-    items: Vec<MovieSummary>,
-    next_cursor: Option<String>,
-}
-
-impl From<PageOf<MovieSummary>> for MoviePage {
-    fn from(page: PageOf<MovieSummary>) -> Self {
-        MoviePage {
-            items: page.items,
-            next_cursor: page.next_cursor,
-        }
-    }
-}
-
-/// A page of a movie's reviews, most recently written first.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ReviewPage {
-    items: Vec<ReviewView>,
-    next_cursor: Option<String>,
-}
-
-impl From<PageOf<ReviewView>> for ReviewPage {
-    fn from(page: PageOf<ReviewView>) -> Self {
-        ReviewPage {
-            items: page.items,
-            next_cursor: page.next_cursor,
-        }
     }
 }
 
@@ -211,16 +177,16 @@ async fn create_movie(
 
 #[utoipa::path(get, path = "/api/v1/movies", tag = "movies",
     params(SearchableListQuery),
-    responses((status = 200, body = MoviePage), (status = 422, body = Problem)))]
+    responses((status = 200, body = PageOf<MovieSummary>), (status = 422, body = Problem)))]
 async fn list_movies(
     State(movies): State<MoviesService>,
     Query(query): Query<SearchableListQuery>,
-) -> Result<Json<MoviePage>, ApiError> {
+) -> Result<Json<PageOf<MovieSummary>>, ApiError> {
     let page = match query.read()? {
         SearchableList::All(page) => movies.list(page).await?,
         SearchableList::Search { text, page } => movies.search(&text, page).await?,
     };
-    Ok(Json(page.into()))
+    Ok(Json(page))
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}", tag = "movies", params(("id" = String, Path)),
@@ -263,14 +229,14 @@ async fn list_genres(State(movies): State<MoviesService>) -> Result<Json<GenreLi
 
 #[utoipa::path(get, path = "/api/v1/genres/{genre}/movies", tag = "genres",
     params(("genre" = String, Path, description = "case-insensitive"), PageParams),
-    responses((status = 200, body = MoviePage), (status = 422, body = Problem)))]
+    responses((status = 200, body = PageOf<MovieSummary>), (status = 422, body = Problem)))]
 async fn genre_movies(
     State(movies): State<MoviesService>,
     Path(genre): Path<String>,
     Query(page): Query<PageParams>,
-) -> Result<Json<MoviePage>, ApiError> {
+) -> Result<Json<PageOf<MovieSummary>>, ApiError> {
     let page = movies.genre_page(&genre, page.read()?).await?;
-    Ok(Json(page.into()))
+    Ok(Json(page))
 }
 
 #[utoipa::path(post, path = "/api/v1/movies/{id}/reviews", tag = "reviews", params(("id" = String, Path)),
@@ -295,15 +261,15 @@ async fn write_review(
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}/reviews", tag = "reviews",
     params(("id" = String, Path), PageParams),
-    responses((status = 200, body = ReviewPage), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = PageOf<ReviewView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn list_reviews(
     State(reviews): State<ReviewsService>,
     Path(id): Path<String>,
     Query(page): Query<PageParams>,
-) -> Result<Json<ReviewPage>, ApiError> {
+) -> Result<Json<PageOf<ReviewView>>, ApiError> {
     let id = movie_id(&id)?;
     let page = reviews.reviews_page(&id, page.read()?).await?;
-    Ok(Json(page.into()))
+    Ok(Json(page))
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}/reviews/{user_id}", tag = "reviews",

@@ -8,10 +8,11 @@ use domain::ValidationErrors;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// A page of a list as every list endpoint returns it.
-#[derive(Debug, Serialize)]
+/// A page of a list as every list endpoint returns it (and the OpenAPI document describes).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PageOf<T> {
     pub items: Vec<T>,
+    /// Where the next page starts; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
