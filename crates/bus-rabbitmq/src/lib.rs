@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bus::{Bus, BusError, Subscription};
+use bus::{Bus, BusError, Subscription, Watcher};
 use domain::events::{Envelope, EventType};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -191,6 +191,16 @@ impl Bus for RabbitBus {
             Ok(Err(_)) => Err(RabbitError::NotConnected("the bus is shut down").into()),
             Err(_) => Err(RabbitError::Timeout("subscribe").into()),
         }
+    }
+
+    async fn watch(
+        &self,
+        _event_types: Vec<EventType>,
+        _watcher: Arc<dyn Watcher>,
+    ) -> Result<(), BusError> {
+        Err(BusError::Unavailable(
+            "watching is not built on RabbitMQ yet".into(),
+        ))
     }
 
     async fn ping(&self) -> Result<(), BusError> {

@@ -39,6 +39,19 @@ pub struct Subscription {
     pub handler: Arc<dyn Handler>,
 }
 
+/// A process's own view of events as they are published, for what it keeps in memory (ready
+/// answers, a search index). Unlike a subscription it has no queue that outlives the process
+/// and no retries: a watcher sees an event at most once, and misses what is published while
+/// it is not connected — which is why it is told each time its watch (re)starts.
+#[async_trait]
+pub trait Watcher: Send + Sync + 'static {
+    /// The watch has (re)started: events published before now may never be seen, so what
+    /// was derived from them must be refreshed from the store.
+    async fn resync(&self);
+    /// An event of a watched type was published.
+    async fn saw(&self, envelope: &Envelope);
+}
+
 /// Why the bus failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BusError {
@@ -57,6 +70,15 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Starts delivering the named event types to a consumer.
     async fn subscribe(&self, subscription: Subscription) -> Result<(), BusError>;
+
+    /// Starts showing this process's watcher every published event of these types, for as
+    /// long as the process lives. The in-process bus shows each batch after its consumers
+    /// have handled it.
+    async fn watch(
+        &self,
+        event_types: Vec<EventType>,
+        watcher: Arc<dyn Watcher>,
+    ) -> Result<(), BusError>;
 
     /// Answers when the bus is reachable, for readiness checks.
     async fn ping(&self) -> Result<(), BusError>;

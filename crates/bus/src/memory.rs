@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
-use domain::events::Envelope;
+use domain::events::{Envelope, EventType};
 use futures::StreamExt;
 
-use crate::{Bus, BusError, Outcome, Subscription};
+use crate::{Bus, BusError, Outcome, Subscription, Watcher};
 
 /// How often a handler that asks for a retry is tried before publishing gives up for now (the
 /// outbox keeps the event and publishes it again later).
@@ -36,10 +36,18 @@ pub struct DeadLetter {
     pub reason: String,
 }
 
+/// A watcher and the event types it watches.
+#[derive(Clone)]
+struct Watch {
+    event_types: Vec<EventType>,
+    watcher: Arc<dyn Watcher>,
+}
+
 /// The in-process bus.
 #[derive(Default, Clone)]
 pub struct MemoryBus {
     subscriptions: Arc<RwLock<Vec<Subscription>>>,
+    watchers: Arc<RwLock<Vec<Watch>>>,
     dead_letters: Arc<RwLock<Vec<DeadLetter>>>,
 }
 
@@ -125,6 +133,23 @@ impl Bus for MemoryBus {
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
+        // After the consumers, so that what a watcher refreshes is already projected. Also
+        // when some delivery failed: the others did apply, and seeing an event twice (when
+        // the outbox publishes it again) is harmless to a watcher.
+        let watchers = self
+            .watchers
+            .read()
+            .map(|w| w.clone())
+            .map_err(|_| BusError::Unavailable("watcher list poisoned".into()))?;
+        for envelope in envelopes {
+            let event_type = envelope.event.event_type();
+            for watch in watchers
+                .iter()
+                .filter(|w| w.event_types.contains(&event_type))
+            {
+                watch.watcher.saw(envelope).await;
+            }
+        }
         results.into_iter().collect()
     }
 
@@ -133,6 +158,22 @@ impl Bus for MemoryBus {
             .write()
             .map_err(|_| BusError::Unavailable("subscription list poisoned".into()))?
             .push(subscription);
+        Ok(())
+    }
+
+    async fn watch(
+        &self,
+        event_types: Vec<EventType>,
+        watcher: Arc<dyn Watcher>,
+    ) -> Result<(), BusError> {
+        watcher.resync().await;
+        self.watchers
+            .write()
+            .map_err(|_| BusError::Unavailable("watcher list poisoned".into()))?
+            .push(Watch {
+                event_types,
+                watcher,
+            });
         Ok(())
     }
 
@@ -222,6 +263,57 @@ mod tests {
         .await;
         assert!(bus.publish(&[event()]).await.is_err());
         assert_eq!(handler.calls.load(Ordering::SeqCst), ATTEMPTS);
+    }
+
+    #[derive(Default)]
+    struct Seen {
+        resyncs: AtomicU32,
+        events: std::sync::Mutex<Vec<Envelope>>,
+        /// How many times the consumer had handled when the watcher saw the event.
+        handled_before: std::sync::Mutex<Vec<u32>>,
+        consumer: std::sync::Mutex<Option<Arc<Counting>>>,
+    }
+
+    #[async_trait]
+    impl Watcher for Seen {
+        async fn resync(&self) {
+            self.resyncs.fetch_add(1, Ordering::SeqCst);
+        }
+        async fn saw(&self, envelope: &Envelope) {
+            self.events.lock().unwrap().push(envelope.clone());
+            if let Some(consumer) = self.consumer.lock().unwrap().as_ref() {
+                let handled = consumer.calls.load(Ordering::SeqCst);
+                self.handled_before.lock().unwrap().push(handled);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn watchers_see_each_watched_event_once_after_the_consumers_handled_it() {
+        let (bus, handler) = bus_with(|_| Outcome::Done, vec![EventType::UserDeleted]).await;
+        let seen = Arc::new(Seen::default());
+        *seen.consumer.lock().unwrap() = Some(handler);
+        bus.watch(vec![EventType::UserDeleted], seen.clone())
+            .await
+            .unwrap();
+        assert_eq!(seen.resyncs.load(Ordering::SeqCst), 1);
+
+        let (first, second) = (event(), event());
+        bus.publish(&[first.clone(), second.clone()]).await.unwrap();
+        assert_eq!(*seen.events.lock().unwrap(), vec![first, second]);
+        assert_eq!(*seen.handled_before.lock().unwrap(), vec![2, 2]);
+
+        let other = Envelope::new(Event::MovieDeleted(domain::events::MovieSnapshot {
+            movie_id: domain::ids::new_id(),
+            title: "Alien".into(),
+            release_year: 1979,
+            genres: vec!["horror".into()],
+            thumbnail_url: None,
+            created_at: domain::timestamp::now_micros(),
+            cast: vec![],
+        }));
+        bus.publish(&[other]).await.unwrap();
+        assert_eq!(seen.events.lock().unwrap().len(), 2);
     }
 
     #[tokio::test]
