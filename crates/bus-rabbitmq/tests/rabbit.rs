@@ -32,6 +32,7 @@ async fn subscribe(bus: &RabbitBus, consumer: &str, handler: Arc<Recorder>) {
         consumer: consumer.into(),
         event_types: vec![EventType::UserDeleted],
         handler,
+        partitioned: false,
     })
     .await
     .expect("subscribe");
@@ -627,6 +628,7 @@ async fn invalid_names_are_refused() {
             consumer: "no spaces please".into(),
             event_types: vec![EventType::UserDeleted],
             handler: Recorder::done(),
+            partitioned: false,
         })
         .await;
     assert!(result.is_err());

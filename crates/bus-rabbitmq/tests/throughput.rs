@@ -39,6 +39,7 @@ async fn measure_publish_and_consume_rates() {
             consumer: "bench".into(),
             event_types: vec![EventType::UserDeleted],
             handler: handler.clone(),
+            partitioned: false,
         })
         .await
         .unwrap();
