@@ -24,7 +24,7 @@ async fn measure_publish_and_consume_rates() {
         let bus = RabbitBus::connect(&url(), options.clone()).await.unwrap();
         let handler = Recorder::done();
         // Declared without a consumer first, so publishing is measured alone.
-        bus.declare_consumer("bench", &[EventType::UserDeleted])
+        bus.declare_consumer("bench", &[EventType::UserDeleted], false)
             .await
             .unwrap();
         let count = if batch == 1 { EVENTS / 10 } else { EVENTS };
