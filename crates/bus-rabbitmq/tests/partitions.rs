@@ -165,7 +165,7 @@ async fn a_partitioned_consumer_handles_one_event_of_a_key_at_a_time_in_publicat
         1,
         "two events of one key ran at once"
     );
-    let order = tally.order.lock().unwrap();
+    let order = tally.order.lock().unwrap().clone();
     for movie in &hot {
         let published: Vec<Uuid> = events
             .iter()
