@@ -1,6 +1,8 @@
 //! Consuming: one channel per subscription, manual acks, a bounded prefetch, and each
 //! delivery handled in a task of its own (so up to `prefetch` handlers run at once, as
-//! with the in-process bus).
+//! with the in-process bus). A partitioned subscription also consumes each of its partition
+//! queues, handling a partition's deliveries one after the other: the broker gives the
+//! partition to one replica at a time, and this keeps it to one handler at a time.
 //!
 //! A delivery is acknowledged only after its fate is settled on the broker: handled
 //! (`Done`), or republished — with a confirm — to a retry queue (`Retry`) or the dead-letter
@@ -62,6 +64,7 @@ pub(crate) async fn start(
         options,
         &subscription.consumer,
         &subscription.event_types,
+        subscription.partitioned,
     )
     .await?;
     let channel = connection
@@ -78,30 +81,67 @@ pub(crate) async fn start(
         .basic_qos(options.prefetch, BasicQosOptions { global: false })
         .await
         .map_err(RabbitError::amqp("basic.qos"))?;
-    let queue = options.queue_name(&subscription.consumer);
-    let stream = channel
-        .basic_consume(
-            ShortString::try_new(queue.as_str())
-                .map_err(|e| RabbitError::Invalid(e.to_string()))?,
-            ShortString::from(""),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(RabbitError::amqp("basic.consume"))?;
+    let mut queues = vec![(
+        options.queue_name(&subscription.consumer),
+        Turns::Concurrent,
+    )];
+    if subscription.partitioned {
+        queues.extend((0..options.partitions).map(|p| {
+            (
+                options.partition_queue_name(&subscription.consumer, p),
+                Turns::InTurn,
+            )
+        }));
+    }
     let context = Arc::new(Context {
         dead_letter_queue: options.dead_letter_queue_name(&subscription.consumer),
         options: options.clone(),
         channel: channel.clone(),
         subscription: subscription.clone(),
     });
-    let task = tokio::spawn(consume(context, stream, stop, deliveries));
-    tracing::info!(consumer = %subscription.consumer, %queue, "consuming");
+    // Every queue's loop stops with the first that ends (its stream failed or the broker
+    // cancelled it), so that the task ends and the supervisor rebuilds the session.
+    let queues_stop = stop.child_token();
+    let mut loops = Vec::with_capacity(queues.len());
+    for (queue, turns) in &queues {
+        let stream = channel
+            .basic_consume(
+                ShortString::try_new(queue.as_str())
+                    .map_err(|e| RabbitError::Invalid(e.to_string()))?,
+                ShortString::from(""),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(RabbitError::amqp("basic.consume"))?;
+        loops.push(Box::pin(consume(
+            context.clone(),
+            stream,
+            *turns,
+            queues_stop.clone(),
+            deliveries.clone(),
+        )));
+    }
+    let task = tokio::spawn(async move {
+        let (_, _, others) = futures::future::select_all(loops).await;
+        queues_stop.cancel();
+        futures::future::join_all(others).await;
+    });
+    tracing::info!(consumer = %subscription.consumer, queues = queues.len(), "consuming");
     Ok(Running {
         consumer: subscription.consumer,
         channel,
         task,
     })
+}
+
+/// How a queue's deliveries are handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turns {
+    /// Each in a task of its own, up to the prefetch at once.
+    Concurrent,
+    /// One after the other, in the order the queue delivers them: a partition.
+    InTurn,
 }
 
 struct Context {
@@ -114,6 +154,7 @@ struct Context {
 async fn consume(
     context: Arc<Context>,
     mut stream: lapin::Consumer,
+    turns: Turns,
     stop: CancellationToken,
     deliveries: TaskTracker,
 ) {
@@ -121,21 +162,19 @@ async fn consume(
     loop {
         tokio::select! {
             biased;
-            () = stop.cancelled() => {
-                // Stop the broker sending more; what it already sent and nobody started
-                // goes back to the queue when the channel closes.
-                let cancel = context
-                    .channel
-                    .basic_cancel(stream.tag(), BasicCancelOptions::default());
-                if let Ok(Err(error)) = tokio::time::timeout(Duration::from_secs(2), cancel).await {
-                    tracing::debug!(%consumer, %error, "could not cancel the consumer");
-                }
-                return;
-            }
+            () = stop.cancelled() => return cancel(&context, &stream).await,
             next = stream.next() => match next {
                 Some(Ok(delivery)) => {
-                    let context = context.clone();
-                    deliveries.spawn(async move { context.handle(delivery).await });
+                    let handler = context.clone();
+                    // In the tracker either way, so that shutdown waits for it to finish.
+                    let handling = deliveries.spawn(async move { handler.handle(delivery).await });
+                    if turns == Turns::InTurn {
+                        tokio::select! {
+                            biased;
+                            () = stop.cancelled() => return cancel(&context, &stream).await,
+                            _ = handling => {}
+                        }
+                    }
                 }
                 Some(Err(error)) => {
                     tracing::warn!(%consumer, %error, "consumer stopped; the supervisor reconnects");
@@ -147,6 +186,17 @@ async fn consume(
                 }
             }
         }
+    }
+}
+
+/// Stops the broker sending more; what it already sent and nobody started goes back to the
+/// queue when the channel closes.
+async fn cancel(context: &Context, stream: &lapin::Consumer) {
+    let cancel = context
+        .channel
+        .basic_cancel(stream.tag(), BasicCancelOptions::default());
+    if let Ok(Err(error)) = tokio::time::timeout(Duration::from_secs(2), cancel).await {
+        tracing::debug!(consumer = %context.consumer(), %error, "could not cancel the consumer");
     }
 }
 

@@ -1,5 +1,7 @@
 //! Operating a consumer's dead-letter queue: list what is in it (envelope and reason),
-//! replay it into the consumer's queue once the cause is fixed, or purge it. This is the
+//! replay it into the consumer's queue once the cause is fixed, or purge it. A partitioned
+//! consumer has one dead-letter queue for all its partitions, and replays go to its plain
+//! queue, which its replicas share (see `topology`). This is the
 //! library behind `moviebook dlq list|replay|purge --consumer NAME`.
 //!
 //! Listing takes messages without acknowledging them and closes its channel, which hands them
@@ -46,7 +48,7 @@ pub struct DeadLetter {
     pub reason: String,
     /// How many times handlers failed it.
     pub attempts: u32,
-    /// The routing key (event type) it was published with.
+    /// The routing key (event type and partition) it was published with.
     pub routing_key: Option<String>,
     /// When it was dead-lettered, if the adapter did it.
     pub dead_lettered_at: Option<Micros>,

@@ -161,6 +161,7 @@ pub fn queue_args(entries: &[(&str, QueueArg<'_>)]) -> FieldTable {
         let value = match value {
             QueueArg::Text(s) => AMQPValue::LongString(LongString::from(s.as_bytes().to_vec())),
             QueueArg::Int(n) => AMQPValue::LongLongInt(*n),
+            QueueArg::Bool(b) => AMQPValue::Boolean(*b),
         };
         table.insert(ShortString::from(*key), value);
     }
@@ -170,6 +171,7 @@ pub fn queue_args(entries: &[(&str, QueueArg<'_>)]) -> FieldTable {
 pub enum QueueArg<'a> {
     Text(&'a str),
     Int(i64),
+    Bool(bool),
 }
 
 pub fn millis(delay: Duration) -> i64 {

@@ -1,6 +1,8 @@
 //! The RabbitMQ adapter of the bus port, for the distributed deployment: events go through
 //! a durable topic exchange into one durable quorum queue per consumer, which every replica
-//! of that consumer shares (see `topology` for the whole layout).
+//! of that consumer shares — or, for a partitioned consumer, into one queue per partition
+//! of the events' keys, each consumed by one replica at a time (see `topology` for the whole
+//! layout).
 //!
 //! It keeps the port's promises with the broker's tools:
 //! - `publish` returns `Ok` only when the broker has confirmed every message of the batch
@@ -120,6 +122,7 @@ impl RabbitBus {
         &self,
         consumer: &str,
         event_types: &[EventType],
+        partitioned: bool,
     ) -> Result<(), RabbitError> {
         let session = self.shared().session()?;
         topology::declare_consumer(
@@ -127,6 +130,7 @@ impl RabbitBus {
             &self.shared().options,
             consumer,
             event_types,
+            partitioned,
         )
         .await
     }
@@ -159,12 +163,7 @@ impl Bus for RabbitBus {
         }
         let session = self.shared().session()?;
         let options = &self.shared().options;
-        publisher::publish_events(
-            &session.publisher,
-            &options.exchange,
-            envelopes,
-            options.publish_timeout,
-        )
+        publisher::publish_events(&session.publisher, options, envelopes)
         .await
         .map_err(|error| {
             tracing::warn!(%error, events = envelopes.len(), "publish failed; the outbox keeps the events");

@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use backon::ExponentialBuilder;
+use domain::events::{Envelope, EventType};
+use domain::ids::shard_of;
 
 use crate::error::RabbitError;
 
@@ -16,11 +18,20 @@ const MAX_NAME: usize = 255;
 /// How the adapter talks to RabbitMQ. Every field has a production default.
 #[derive(Debug, Clone)]
 pub struct RabbitOptions {
-    /// The durable topic exchange every event is published to, with its type as routing key.
+    /// The durable topic exchange every event is published to, with its type and its
+    /// partition as routing key (`review.upserted.5`, see [`RabbitOptions::routing_key`]).
     pub exchange: String,
     /// The first part of every queue name: a consumer `projector` gets `<prefix>.projector`,
-    /// `<prefix>.projector.dlq` and `<prefix>.projector.retry.<delay>ms`.
+    /// `<prefix>.projector.dlq` and `<prefix>.projector.retry.<delay>ms` (and, partitioned,
+    /// `<prefix>.projector.p0` …).
     pub queue_prefix: String,
+    /// How many partitions events are spread over by their partition key: the last part of
+    /// every routing key, and the number of queues of a partitioned consumer. Publishers and
+    /// consumers must agree on it; changing it moves keys between partitions, so a key's
+    /// events published just before and after the change may run at once (harmless to the
+    /// conditional writes of the consumers, just slower), and queues of partitions no longer
+    /// used must be drained and deleted by hand.
+    pub partitions: u32,
     /// How many unacknowledged deliveries a consumer holds at once; also how many of its
     /// handlers run concurrently.
     pub prefetch: u16,
@@ -57,6 +68,10 @@ impl Default for RabbitOptions {
         RabbitOptions {
             exchange: "moviebook.events".into(),
             queue_prefix: "moviebook".into(),
+            // More than the replicas a partitioned consumer runs on, so a key's partition is
+            // rarely shared with another busy key; few enough that every replica's consumer
+            // per partition queue costs little.
+            partitions: 8,
             prefetch: 32,
             // Not a back-off computed in a loop but part of the topology: each delay is a
             // retry queue whose message TTL holds the event, so the list is fixed. It grows
@@ -106,6 +121,33 @@ impl RabbitOptions {
         format!("{}.{consumer}", self.queue_prefix)
     }
 
+    /// The queue of one partition of a partitioned consumer: every replica subscribes to it,
+    /// one at a time consumes it (single active consumer).
+    pub fn partition_queue_name(&self, consumer: &str, partition: u32) -> String {
+        format!("{}.{consumer}.p{partition}", self.queue_prefix)
+    }
+
+    /// The partition an event belongs to.
+    pub fn partition_of(&self, envelope: &Envelope) -> u32 {
+        shard_of(&envelope.event.partition_key(), self.partitions)
+    }
+
+    /// The routing key an event is published with: its type, then its partition
+    /// (`review.upserted.5`).
+    pub fn routing_key(&self, envelope: &Envelope) -> String {
+        format!(
+            "{}.{}",
+            envelope.event.event_type().as_str(),
+            self.partition_of(envelope)
+        )
+    }
+
+    /// The binding that takes every event of a type, whatever its partition — and also one
+    /// published with the type alone, as before partitions.
+    pub fn every_partition(event_type: EventType) -> String {
+        format!("{}.#", event_type.as_str())
+    }
+
     /// The consumer's dead-letter queue: events that were rejected, kept failing, or did not
     /// decode.
     pub fn dead_letter_queue_name(&self, consumer: &str) -> String {
@@ -121,7 +163,8 @@ impl RabbitOptions {
         )
     }
 
-    /// Every queue the adapter declares for a consumer.
+    /// Every queue the adapter declares for a consumer (the partition queues only when the
+    /// consumer is partitioned).
     pub fn queue_names(&self, consumer: &str) -> Vec<String> {
         let mut names = vec![
             self.queue_name(consumer),
@@ -132,6 +175,7 @@ impl RabbitOptions {
                 .iter()
                 .map(|delay| self.retry_queue_name(consumer, *delay)),
         );
+        names.extend((0..self.partitions).map(|p| self.partition_queue_name(consumer, p)));
         names
     }
 
@@ -156,6 +200,9 @@ impl RabbitOptions {
             return Err(RabbitError::Invalid(
                 "reconnect_min must be positive and at most reconnect_max".into(),
             ));
+        }
+        if self.partitions == 0 {
+            return Err(RabbitError::Invalid("partitions must be at least 1".into()));
         }
         if self.delivery_limit == 0 {
             return Err(RabbitError::Invalid(
@@ -216,8 +263,35 @@ mod tests {
             options.retry_queue_name("projector", Duration::from_secs(4)),
             "moviebook.projector.retry.4000ms"
         );
-        assert_eq!(options.queue_names("projector").len(), 6);
+        assert_eq!(
+            options.partition_queue_name("projector", 7),
+            "moviebook.projector.p7"
+        );
+        assert_eq!(options.queue_names("projector").len(), 6 + 8);
         assert_eq!(options.attempts(), 5);
+    }
+
+    #[test]
+    fn an_event_is_routed_by_its_type_and_the_partition_of_its_key() {
+        let options = RabbitOptions::default();
+        let movie_id = domain::ids::new_id();
+        let review = Envelope::new(domain::events::Event::ReviewDeleted(
+            domain::events::ReviewDeleted {
+                movie_id,
+                user_id: domain::ids::new_id(),
+                score: 4,
+            },
+        ));
+        let partition = shard_of(&movie_id, 8);
+        assert_eq!(options.partition_of(&review), partition);
+        assert_eq!(
+            options.routing_key(&review),
+            format!("review.deleted.{partition}")
+        );
+        assert_eq!(
+            RabbitOptions::every_partition(EventType::ReviewDeleted),
+            "review.deleted.#"
+        );
     }
 
     #[test]

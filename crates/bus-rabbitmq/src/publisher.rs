@@ -14,20 +14,21 @@ use lapin::{BasicProperties, Channel, Confirmation, PublisherConfirm};
 
 use crate::error::RabbitError;
 use crate::headers;
+use crate::options::RabbitOptions;
 
 const MANDATORY: BasicPublishOptions = BasicPublishOptions {
     mandatory: true,
     immediate: false,
 };
 
-/// Publishes events to the exchange and waits until the broker has confirmed all of them.
+/// Publishes events to the exchange, each with its type and partition as routing key, and
+/// waits until the broker has confirmed all of them.
 pub(crate) async fn publish_events(
     channel: &Channel,
-    exchange: &str,
+    options: &RabbitOptions,
     envelopes: &[Envelope],
-    timeout: Duration,
 ) -> Result<(), RabbitError> {
-    let exchange = ShortString::try_new(exchange)
+    let exchange = ShortString::try_new(options.exchange.as_str())
         .map_err(|e| RabbitError::Invalid(format!("exchange name: {e}")))?;
     let mut bodies = Vec::with_capacity(envelopes.len());
     for envelope in envelopes {
@@ -40,11 +41,12 @@ pub(crate) async fn publish_events(
     let sending = async {
         let mut pending = Vec::with_capacity(envelopes.len());
         for (envelope, body) in envelopes.iter().zip(&bodies) {
-            let routing_key = envelope.event.event_type().as_str();
+            let routing_key = options.routing_key(envelope);
             let confirm = channel
                 .basic_publish(
                     exchange.clone(),
-                    ShortString::from(routing_key),
+                    ShortString::try_new(routing_key.as_str())
+                        .map_err(|e| RabbitError::Invalid(format!("routing key: {e}")))?,
                     MANDATORY,
                     body,
                     headers::event_properties(envelope),
@@ -54,11 +56,11 @@ pub(crate) async fn publish_events(
             pending.push((envelope.id.to_string(), routing_key, confirm));
         }
         for (id, routing_key, confirm) in pending {
-            check(id, routing_key, confirm).await?;
+            check(id, &routing_key, confirm).await?;
         }
         Ok(())
     };
-    tokio::time::timeout(timeout, sending)
+    tokio::time::timeout(options.publish_timeout, sending)
         .await
         .map_err(|_| RabbitError::Timeout("publisher confirms"))?
 }

@@ -1,11 +1,28 @@
 //! What the adapter declares on the broker, and why each piece looks the way it does.
 //!
-//! - One durable **topic exchange**; an event's type (`movie.created`) is its routing key.
+//! - One durable **topic exchange**; an event's routing key is its type and the partition of
+//!   its key (`review.upserted.5`: `RabbitOptions::routing_key`, the movie for review events).
 //! - Per consumer, one durable **quorum queue** `<prefix>.<consumer>` bound to each event
-//!   type it handles. Quorum queues keep a confirmed message through a broker restart (and
-//!   replicate it in a cluster), and replicas of a consumer share the queue as competing
-//!   consumers. Its `x-delivery-limit` dead-letters a message that was delivered too often
-//!   without an answer (a handler that crashes its process) to the dead-letter queue.
+//!   type it handles, in every partition (`review.upserted.#`, which also takes a key
+//!   published without a partition by an older version). Quorum queues keep a confirmed
+//!   message through a broker restart (and replicate it in a cluster), and replicas of a
+//!   consumer share the queue as competing consumers. Its `x-delivery-limit` dead-letters a
+//!   message that was delivered too often without an answer (a handler that crashes its
+//!   process) to the dead-letter queue.
+//! - A **partitioned** consumer (one whose events of a key all rewrite one item: the movie
+//!   scores) gets instead one quorum queue per partition, `<prefix>.<consumer>.p<i>`, bound
+//!   to `<type>.<i>` and declared with `x-single-active-consumer`: every replica subscribes
+//!   to every partition, the broker delivers each partition to one of them at a time and
+//!   hands it to another when that one's channel closes (it died, or lost the broker). Each
+//!   replica handles a partition's deliveries one after the other, so one movie's events
+//!   never race for its tally, and its burst costs no conflicts and back-offs. The competing
+//!   consumers of other consumers would let two replicas (and many handlers in each) write
+//!   one movie's tally at once, which is what made a hot movie slow. Its plain queue
+//!   `<prefix>.<consumer>` stays, bound to the bare type names, for what comes back without a
+//!   partition: retries, dead letters replayed, events of an older publisher; its replicas
+//!   compete for those, which the consumer's conditional writes make safe. Partitions do not
+//!   spread over replicas by themselves (the first subscriber of a queue keeps it while it
+//!   lives): one replica is the owner and the others stand by.
 //! - Per consumer and retry delay, a **retry queue** `<prefix>.<consumer>.retry.<ms>ms`: a
 //!   quorum queue with that message TTL, dead-lettering expired messages back into the
 //!   consumer's queue (through the default exchange, so only this consumer sees the retry).
@@ -68,12 +85,14 @@ pub(crate) async fn declare_consumer(
     options: &RabbitOptions,
     consumer: &str,
     event_types: &[EventType],
+    partitioned: bool,
 ) -> Result<(), RabbitError> {
     options.validate_consumer(consumer)?;
     let queue = options.queue_name(consumer);
     let dead_letters = options.dead_letter_queue_name(consumer);
     let mut declarer = Declarer {
         connection,
+        options,
         channel: open(connection).await?,
     };
 
@@ -98,34 +117,38 @@ pub(crate) async fn declare_consumer(
             )
             .await?;
     }
-    declarer
-        .queue(
-            &queue,
-            queue_args(&[
-                ("x-queue-type", QueueArg::Text("quorum")),
-                (
-                    "x-delivery-limit",
-                    QueueArg::Int(i64::from(options.delivery_limit)),
-                ),
-                ("x-dead-letter-exchange", QueueArg::Text("")),
-                ("x-dead-letter-routing-key", QueueArg::Text(&dead_letters)),
-            ]),
-        )
-        .await?;
-
+    let delivery_limit = i64::from(options.delivery_limit);
+    let work_queue = |single_active: bool| {
+        let mut args = vec![
+            ("x-queue-type", QueueArg::Text("quorum")),
+            ("x-delivery-limit", QueueArg::Int(delivery_limit)),
+            ("x-dead-letter-exchange", QueueArg::Text("")),
+            ("x-dead-letter-routing-key", QueueArg::Text(&dead_letters)),
+        ];
+        if single_active {
+            args.push(("x-single-active-consumer", QueueArg::Bool(true)));
+        }
+        queue_args(&args)
+    };
+    declarer.queue(&queue, work_queue(false)).await?;
     declare_exchange(&declarer.channel, options).await?;
-    for event_type in event_types {
-        declarer
-            .channel
-            .queue_bind(
-                short(&queue)?,
-                short(&options.exchange)?,
-                ShortString::from(event_type.as_str()),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(RabbitError::amqp("queue.bind"))?;
+    if partitioned {
+        for event_type in event_types {
+            declarer.bind(&queue, event_type.as_str()).await?;
+        }
+        for partition in 0..options.partitions {
+            let partition_queue = options.partition_queue_name(consumer, partition);
+            declarer.queue(&partition_queue, work_queue(true)).await?;
+            for event_type in event_types {
+                let key = format!("{}.{partition}", event_type.as_str());
+                declarer.bind(&partition_queue, &key).await?;
+            }
+        }
+    } else {
+        for event_type in event_types {
+            let every_partition = RabbitOptions::every_partition(*event_type);
+            declarer.bind(&queue, &every_partition).await?;
+        }
     }
     let _ = tokio::time::timeout(
         std::time::Duration::from_secs(5),
@@ -144,10 +167,25 @@ async fn open(connection: &Connection) -> Result<Channel, RabbitError> {
 
 struct Declarer<'a> {
     connection: &'a Connection,
+    options: &'a RabbitOptions,
     channel: Channel,
 }
 
 impl Declarer<'_> {
+    /// Binds a queue to the events exchange.
+    async fn bind(&self, queue: &str, routing_key: &str) -> Result<(), RabbitError> {
+        self.channel
+            .queue_bind(
+                short(queue)?,
+                short(&self.options.exchange)?,
+                short(routing_key)?,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(RabbitError::amqp("queue.bind"))
+    }
+
     async fn queue(&mut self, name: &str, arguments: FieldTable) -> Result<(), RabbitError> {
         let declared = self
             .channel

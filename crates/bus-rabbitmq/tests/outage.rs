@@ -100,6 +100,7 @@ async fn disrupt(disruption: Disruption, bus: &RabbitBus) {
                     consumer: "late".into(),
                     event_types: vec![EventType::UserDeleted],
                     handler: Recorder::done(),
+                    partitioned: false,
                 })
                 .await;
             assert!(subscribed.is_err(), "subscribed with the broker stopped");
@@ -178,6 +179,7 @@ async fn stream_through(disruption: Disruption) {
             consumer: "projector".into(),
             event_types: vec![EventType::UserDeleted],
             handler: handler.clone(),
+            partitioned: false,
         })
         .await
         .expect("subscribe");

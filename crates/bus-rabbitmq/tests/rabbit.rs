@@ -32,6 +32,7 @@ async fn subscribe(bus: &RabbitBus, consumer: &str, handler: Arc<Recorder>) {
         consumer: consumer.into(),
         event_types: vec![EventType::UserDeleted],
         handler,
+        partitioned: false,
     })
     .await
     .expect("subscribe");
@@ -107,7 +108,7 @@ async fn messages_are_persistent_json_with_the_event_id_and_type() {
         .queue_bind(
             probe.as_str().into(),
             options.exchange.as_str().into(),
-            "user.deleted".into(),
+            "user.deleted.#".into(),
             QueueBindOptions::default(),
             FieldTable::default(),
         )
@@ -122,7 +123,18 @@ async fn messages_are_persistent_json_with_the_event_id_and_type() {
         .unwrap()
         .expect("a message in the probe queue");
     let properties = &message.delivery.properties;
-    assert_eq!(message.delivery.routing_key.as_str(), "user.deleted");
+    // The type, then the partition of the event's key.
+    assert_eq!(
+        message.delivery.routing_key.as_str(),
+        options.routing_key(&envelope)
+    );
+    assert!(
+        message
+            .delivery
+            .routing_key
+            .as_str()
+            .starts_with("user.deleted.")
+    );
     assert_eq!(*properties.delivery_mode(), Some(2));
     assert_eq!(
         properties.content_type().as_ref().map(|s| s.as_str()),
@@ -159,7 +171,7 @@ async fn an_event_no_queue_is_bound_for_fails_to_publish_so_the_outbox_keeps_it(
         "unexpected error: {error}"
     );
     // Declaring the consumer's queue for the type makes the same event publishable.
-    bus.declare_consumer("reader", &[EventType::ReviewDeleted])
+    bus.declare_consumer("reader", &[EventType::ReviewDeleted], false)
         .await
         .unwrap();
     let retried = Envelope::new(Event::ReviewDeleted(ReviewDeleted {
@@ -287,7 +299,10 @@ async fn a_handler_that_keeps_failing_is_retried_with_back_off_then_dead_lettere
         dead[0].reason,
         "gave up after 5 attempts: the store is down"
     );
-    assert_eq!(dead[0].routing_key.as_deref(), Some("user.deleted"));
+    assert_eq!(
+        dead[0].routing_key.as_deref(),
+        Some(options.routing_key(&envelope).as_str())
+    );
     assert!(dead[0].dead_lettered_at.is_some());
     // Listing leaves the queue as it was.
     assert_eq!(bus.dead_letters("flaky", 10).await.unwrap().len(), 1);
@@ -627,6 +642,7 @@ async fn invalid_names_are_refused() {
             consumer: "no spaces please".into(),
             event_types: vec![EventType::UserDeleted],
             handler: Recorder::done(),
+            partitioned: false,
         })
         .await;
     assert!(result.is_err());

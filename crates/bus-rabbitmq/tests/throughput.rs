@@ -24,7 +24,7 @@ async fn measure_publish_and_consume_rates() {
         let bus = RabbitBus::connect(&url(), options.clone()).await.unwrap();
         let handler = Recorder::done();
         // Declared without a consumer first, so publishing is measured alone.
-        bus.declare_consumer("bench", &[EventType::UserDeleted])
+        bus.declare_consumer("bench", &[EventType::UserDeleted], false)
             .await
             .unwrap();
         let count = if batch == 1 { EVENTS / 10 } else { EVENTS };
@@ -39,6 +39,7 @@ async fn measure_publish_and_consume_rates() {
             consumer: "bench".into(),
             event_types: vec![EventType::UserDeleted],
             handler: handler.clone(),
+            partitioned: false,
         })
         .await
         .unwrap();

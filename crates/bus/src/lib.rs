@@ -37,6 +37,11 @@ pub struct Subscription {
     pub consumer: String,
     pub event_types: Vec<EventType>,
     pub handler: Arc<dyn Handler>,
+    /// Events with one partition key (`Event::partition_key`, e.g. a movie) reach this
+    /// consumer one at a time, in one process at a time: for a consumer whose events of one
+    /// key all write one item (a movie's tally), which concurrent handlers would fight over.
+    /// Other consumers take any event anywhere, concurrently.
+    pub partitioned: bool,
 }
 
 /// A process's own view of events as they are published, for what it keeps in memory (ready

@@ -2,6 +2,10 @@
 //! consumer's handler directly and returns once every one has handled the event, so the
 //! outbox keeps an event until it is applied: a crash before that repeats it after restart,
 //! and idempotent consumers make the repeat harmless.
+//!
+//! A partitioned consumer (`Subscription::partitioned`) holds a lock per partition while it
+//! handles an event, so two events of one partition key never run at once — within a batch
+//! or across publishes that overlap — and those of one batch run in publication order.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -9,6 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use domain::events::{Envelope, EventType};
+use domain::ids::shard_of;
 use futures::StreamExt;
 
 use crate::{Bus, BusError, Outcome, Subscription, Watcher};
@@ -27,6 +32,9 @@ const RETRY_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
     .with_max_times(ATTEMPTS as usize - 1);
 /// How many deliveries run at once.
 const IN_FLIGHT: usize = 32;
+/// The partitions of a partitioned consumer: how many of its events (of different keys)
+/// may run at once.
+const PARTITIONS: u32 = 8;
 
 /// An event a consumer rejected, kept for inspection.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,10 +51,28 @@ struct Watch {
     watcher: Arc<dyn Watcher>,
 }
 
+/// A subscription and, when it is partitioned, one lock per partition.
+#[derive(Clone)]
+struct Subscribed {
+    subscription: Subscription,
+    partitions: Option<Arc<[tokio::sync::Mutex<()>]>>,
+}
+
+impl Subscribed {
+    /// Waits until no other event of the envelope's partition is being handled, for a
+    /// partitioned consumer. tokio's lock is fair, so waiters go in the order they asked.
+    async fn turn(&self, envelope: &Envelope) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        let partitions = self.partitions.as_ref()?;
+        let partition = shard_of(&envelope.event.partition_key(), PARTITIONS);
+        let lock = partitions.get(usize::try_from(partition).ok()?)?;
+        Some(lock.lock().await)
+    }
+}
+
 /// The in-process bus.
 #[derive(Default, Clone)]
 pub struct MemoryBus {
-    subscriptions: Arc<RwLock<Vec<Subscription>>>,
+    subscriptions: Arc<RwLock<Vec<Subscribed>>>,
     watchers: Arc<RwLock<Vec<Watch>>>,
     dead_letters: Arc<RwLock<Vec<DeadLetter>>>,
 }
@@ -64,11 +90,9 @@ impl MemoryBus {
             .unwrap_or_default()
     }
 
-    async fn deliver(
-        &self,
-        subscription: &Subscription,
-        envelope: &Envelope,
-    ) -> Result<(), BusError> {
+    async fn deliver(&self, subscribed: &Subscribed, envelope: &Envelope) -> Result<(), BusError> {
+        let _turn = subscribed.turn(envelope).await;
+        let subscription = &subscribed.subscription;
         let mut pauses = RETRY_BACKOFF.build();
         let mut attempt = 1;
         loop {
@@ -118,15 +142,17 @@ impl Bus for MemoryBus {
             .map(|s| s.clone())
             .map_err(|_| BusError::Unavailable("subscription list poisoned".into()))?;
         // Consumers tolerate any order and concurrent deliveries (as with several broker
-        // consumers), so a batch is delivered concurrently, bounded like a prefetch window.
+        // consumers), so a batch is delivered concurrently, bounded like a prefetch window;
+        // a partitioned consumer's events of one partition wait for their turn (`deliver`).
+        // Deliveries start in publication order, so that is the order they take turns in.
         let mut deliveries: Vec<futures::future::BoxFuture<'_, Result<(), BusError>>> = Vec::new();
         for envelope in envelopes {
             let event_type = envelope.event.event_type();
-            for subscription in subscriptions
+            for subscribed in subscriptions
                 .iter()
-                .filter(|s| s.event_types.contains(&event_type))
+                .filter(|s| s.subscription.event_types.contains(&event_type))
             {
-                deliveries.push(Box::pin(self.deliver(subscription, envelope)));
+                deliveries.push(Box::pin(self.deliver(subscribed, envelope)));
             }
         }
         let results: Vec<Result<(), BusError>> = futures::stream::iter(deliveries)
@@ -154,10 +180,18 @@ impl Bus for MemoryBus {
     }
 
     async fn subscribe(&self, subscription: Subscription) -> Result<(), BusError> {
+        let partitions = subscription.partitioned.then(|| {
+            (0..PARTITIONS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect()
+        });
         self.subscriptions
             .write()
             .map_err(|_| BusError::Unavailable("subscription list poisoned".into()))?
-            .push(subscription);
+            .push(Subscribed {
+                subscription,
+                partitions,
+            });
         Ok(())
     }
 
@@ -221,6 +255,7 @@ mod tests {
             consumer: "test".into(),
             event_types: types,
             handler: handler.clone(),
+            partitioned: false,
         })
         .await
         .unwrap();
@@ -314,6 +349,79 @@ mod tests {
         }));
         bus.publish(&[other]).await.unwrap();
         assert_eq!(seen.events.lock().unwrap().len(), 2);
+    }
+
+    /// Records, per partition key, the order events were handled in and whether two ever
+    /// overlapped.
+    #[derive(Default)]
+    struct Overlaps {
+        running: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, u32>>,
+        most_at_once: AtomicU32,
+        most_keys_at_once: AtomicU32,
+        order: std::sync::Mutex<Vec<uuid::Uuid>>,
+    }
+
+    #[async_trait]
+    impl Handler for Overlaps {
+        async fn handle(&self, envelope: &Envelope) -> Outcome {
+            let key = envelope.event.partition_key();
+            {
+                let mut running = self.running.lock().unwrap();
+                let here = running.entry(key).or_default();
+                *here += 1;
+                self.most_at_once.fetch_max(*here, Ordering::SeqCst);
+                let keys = running.values().filter(|n| **n > 0).count() as u32;
+                self.most_keys_at_once.fetch_max(keys, Ordering::SeqCst);
+            }
+            self.order.lock().unwrap().push(envelope.id);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            *self.running.lock().unwrap().entry(key).or_default() -= 1;
+            Outcome::Done
+        }
+    }
+
+    fn review_of(movie_id: uuid::Uuid) -> Envelope {
+        Envelope::new(Event::ReviewDeleted(domain::events::ReviewDeleted {
+            movie_id,
+            user_id: domain::ids::new_id(),
+            score: 5,
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_partitioned_consumer_handles_one_event_of_a_key_at_a_time_in_publication_order() {
+        let bus = MemoryBus::new();
+        let handler = Arc::new(Overlaps::default());
+        bus.subscribe(Subscription {
+            consumer: "tally".into(),
+            event_types: vec![EventType::ReviewDeleted],
+            handler: handler.clone(),
+            partitioned: true,
+        })
+        .await
+        .unwrap();
+        let hot = domain::ids::new_id();
+        let batch: Vec<Envelope> = (0..40).map(|_| review_of(hot)).collect();
+        // Two publishes at once, as two relays would, and other movies beside the hot one.
+        let others: Vec<Envelope> = (0..40).map(|_| review_of(domain::ids::new_id())).collect();
+        let (first, second) = tokio::join!(bus.publish(&batch), bus.publish(&others));
+        first.unwrap();
+        second.unwrap();
+        assert_eq!(handler.most_at_once.load(Ordering::SeqCst), 1);
+        assert!(
+            handler.most_keys_at_once.load(Ordering::SeqCst) > 1,
+            "other movies' events were handled beside the hot one's"
+        );
+        let hot_order: Vec<uuid::Uuid> = handler
+            .order
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .filter(|id| batch.iter().any(|e| e.id == *id))
+            .collect();
+        let published: Vec<uuid::Uuid> = batch.iter().map(|e| e.id).collect();
+        assert_eq!(hot_order, published);
     }
 
     #[tokio::test]

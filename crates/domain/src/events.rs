@@ -79,6 +79,20 @@ impl Event {
             Event::UserDeleted(_) => EventType::UserDeleted,
         }
     }
+
+    /// The entity whose events must be applied one at a time by a consumer that keeps a
+    /// single item per entity (a movie's score tally): the movie for movie and review
+    /// events, else the event's own subject. A bus spreads events over partitions by it.
+    pub fn partition_key(&self) -> Uuid {
+        match self {
+            Event::ActorCreated(actor) => actor.actor_id,
+            Event::MovieCreated(movie) | Event::MovieDeleted(movie) => movie.movie_id,
+            Event::ReviewUpserted(review) => review.movie_id,
+            Event::ReviewDeleted(review) => review.movie_id,
+            Event::UserRenamed(user) => user.user_id,
+            Event::UserDeleted(user) => user.user_id,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,5 +171,27 @@ mod tests {
         let back: Envelope = serde_json::from_value(json).unwrap();
         assert_eq!(back, envelope);
         assert_eq!(back.event.event_type().as_str(), "review.deleted");
+    }
+
+    #[test]
+    fn review_events_are_partitioned_by_their_movie() {
+        let movie_id = crate::ids::new_id();
+        let deleted = Event::ReviewDeleted(ReviewDeleted {
+            movie_id,
+            user_id: crate::ids::new_id(),
+            score: 3,
+        });
+        assert_eq!(deleted.partition_key(), movie_id);
+        let upserted = Event::ReviewUpserted(ReviewUpserted {
+            movie_id,
+            movie_title: "Alien".into(),
+            user_id: crate::ids::new_id(),
+            score: 9,
+            previous_score: None,
+            comment: None,
+            created_at: 1,
+            updated_at: 1,
+        });
+        assert_eq!(upserted.partition_key(), movie_id);
     }
 }

@@ -69,6 +69,7 @@ async fn a_rejected_event_is_listed_replayed_and_purged() {
         consumer: consumer.clone(),
         event_types: vec![EventType::UserDeleted],
         handler: handler.clone(),
+        partitioned: false,
     })
     .await
     .expect("subscribe");

@@ -40,6 +40,7 @@ pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
         Subscription {
             consumer: reviewers.into(),
             event_types: reviewer_events.to_vec(),
+            partitioned: false,
             handler: Arc::new(ReviewerConsumer {
                 reviews: reviews.clone(),
             }),
@@ -47,6 +48,7 @@ pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
         Subscription {
             consumer: cleanup.into(),
             event_types: cleanup_events.to_vec(),
+            partitioned: false,
             handler: Arc::new(MovieCleanupConsumer { reviews }),
         },
     ]

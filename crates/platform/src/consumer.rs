@@ -37,6 +37,13 @@ pub trait Projection: Send + Sync + 'static {
     /// The event types it needs.
     fn event_types(&self) -> Vec<EventType>;
 
+    /// Whether its events of one partition key must be applied one at a time (see
+    /// `bus::Subscription::partitioned`): true for a projection whose every event of a key
+    /// rewrites one item, which concurrent deliveries would only fight over.
+    fn partitioned(&self) -> bool {
+        false
+    }
+
     /// The writes that apply `envelope` (at most 99, leaving room for the marker); an
     /// empty plan still records the event as handled.
     async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError>;
@@ -77,6 +84,7 @@ impl<P: Projection> IdempotentConsumer<P> {
         Subscription {
             consumer: self.projection.name().to_owned(),
             event_types: self.projection.event_types(),
+            partitioned: self.projection.partitioned(),
             handler: Arc::new(self),
         }
     }

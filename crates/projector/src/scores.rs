@@ -1,8 +1,15 @@
 //! Movie scores and the top-rated list. A movie's tally (integer sum and count of its
 //! review scores) moves by the deltas review events carry — a replaced review carries its
 //! old score — and is never recomputed from the reviews. The tally sits in an item owned
-//! by this projection; each change is conditional on the tally it read, so concurrent
-//! events for one movie serialise, and its top-rated entry moves in the same transaction.
+//! by this projection, and its top-rated entry moves in the same transaction.
+//!
+//! Every event of a movie rewrites that one item, so the projection is partitioned by movie
+//! (`Projection::partitioned`): the bus hands one movie's events to one handler at a time,
+//! in one process at a time, and a burst of reviews of a hot movie is applied one after the
+//! other instead of by replicas that collide and back off. Each change stays conditional on
+//! the tally it read: a retried event comes back outside its partition (see the bus
+//! adapters), and a partition changing hands can overlap a handler still finishing, so
+//! concurrent writers remain possible, just rare — and still exact.
 
 use async_trait::async_trait;
 use domain::events::{Envelope, Event, EventType};
@@ -126,6 +133,10 @@ impl Projection for ScoresProjection {
             EventType::ReviewDeleted,
             EventType::MovieDeleted,
         ]
+    }
+
+    fn partitioned(&self) -> bool {
+        true
     }
 
     async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError> {

@@ -57,9 +57,9 @@ pub async fn connect_bus(
             );
             // Every consumer's queue exists before anything is published, whichever
             // process starts first: an event with no queue bound would be refused.
-            for (consumer, event_types) in consumers(store) {
+            for (consumer, event_types, partitioned) in consumers(store) {
                 rabbit
-                    .declare_consumer(&consumer, &event_types)
+                    .declare_consumer(&consumer, &event_types, partitioned)
                     .await
                     .with_context(|| format!("declaring the queue of {consumer}"))?;
             }
@@ -68,15 +68,16 @@ pub async fn connect_bus(
     }
 }
 
-/// Every consumer of the system with the event types it takes, whichever process runs it.
-fn consumers(store: &Arc<dyn Store>) -> Vec<(String, Vec<EventType>)> {
+/// Every consumer of the system with the event types it takes and whether it is
+/// partitioned, whichever process runs it.
+fn consumers(store: &Arc<dyn Store>) -> Vec<(String, Vec<EventType>, bool)> {
     projector::subscriptions(store.clone())
         .into_iter()
-        .map(|s| (s.consumer, s.event_types))
+        .map(|s| (s.consumer, s.event_types, s.partitioned))
         .chain(
             movies::consumers::CONSUMERS
                 .iter()
-                .map(|(name, types)| ((*name).to_owned(), types.to_vec())),
+                .map(|(name, types)| ((*name).to_owned(), types.to_vec(), false)),
         )
         .collect()
 }
