@@ -194,7 +194,10 @@ impl ReadCache {
     fn unchanged(&self, versions: &Versions) -> bool {
         self.everything.version.load(Ordering::SeqCst) == versions.everything
             && versions.slots.iter().all(|(slot, version)| {
-                self.slots[usize::from(*slot)].version.load(Ordering::SeqCst) == *version
+                self.slots[usize::from(*slot)]
+                    .version
+                    .load(Ordering::SeqCst)
+                    == *version
             })
     }
 
@@ -364,7 +367,10 @@ mod tests {
                 }
                 let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
                 (
-                    [(header::CONTENT_TYPE, "application/json"), (header::ETAG, "\"e\"")],
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (header::ETAG, "\"e\""),
+                    ],
                     format!("{{\"call\":{n}}}"),
                 )
             }
@@ -430,7 +436,10 @@ mod tests {
             second.headers().get(header::CONTENT_TYPE),
             Some(&HeaderValue::from_static("application/json"))
         );
-        assert_eq!(second.headers().get(header::ETAG), first_headers.get(header::ETAG));
+        assert_eq!(
+            second.headers().get(header::ETAG),
+            first_headers.get(header::ETAG)
+        );
         assert_eq!(body(second).await, "{\"call\":1}");
         assert_eq!(app.calls(), 1);
     }
@@ -486,7 +495,11 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
         release.notify_one();
-        assert_eq!(next.await.unwrap(), "{\"call\":2}", "the stale answer was served");
+        assert_eq!(
+            next.await.unwrap(),
+            "{\"call\":2}",
+            "the stale answer was served"
+        );
     }
 
     #[tokio::test]
@@ -498,8 +511,16 @@ mod tests {
         app.cache.bump(&[thing("1")]);
         app.get("/things/1").await;
         app.get("/things/2").await;
-        assert_eq!(app.get("/things/1").await, "{\"call\":3}", "kept while settling");
-        assert_eq!(app.get("/things/2").await, "{\"call\":2}", "other tags are not held up");
+        assert_eq!(
+            app.get("/things/1").await,
+            "{\"call\":3}",
+            "kept while settling"
+        );
+        assert_eq!(
+            app.get("/things/2").await,
+            "{\"call\":2}",
+            "other tags are not held up"
+        );
         tokio::time::sleep(Duration::from_millis(350)).await;
         app.get("/things/1").await;
         assert_eq!(app.get("/things/1").await, "{\"call\":4}");
