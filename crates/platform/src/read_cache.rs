@@ -268,10 +268,10 @@ async fn read(cache: &ReadCache, request: Request, next: Next) -> Response {
         *response.headers_mut() = answer.headers.clone();
         return response;
     }
-    cache.misses.increment(1);
     let Some(tags) = cache.policy.read_tags(request.uri().path()) else {
         return next.run(request).await;
     };
+    cache.misses.increment(1);
     let key = key.to_owned();
     let versions = cache.versions_of(&tags);
     let response = next.run(request).await;
