@@ -290,9 +290,11 @@ async fn read(cache: &ReadCache, request: Request, next: Next) -> Response {
         }
     };
     let mut headers = parts.headers.clone();
-    // The length is the body's own; set again by the server for each answer.
+    // Framing and date belong to each answer on the wire, set again by the server (a
+    // forwarded answer brings the service's).
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(header::TRANSFER_ENCODING);
+    headers.remove(header::DATE);
     let answer = Arc::new(Answer {
         headers,
         body: body.clone(),
