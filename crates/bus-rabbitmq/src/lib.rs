@@ -17,6 +17,8 @@
 //!   records.
 //!
 //! Delivery is at least once: consumers are idempotent (architecture, write path step 3).
+//! Watches (`watch`) are the exception: at most once, on a private queue per process that
+//! is declared again after every reconnect, with the watcher told to resync each time.
 
 mod consumer;
 mod dead_letters;
@@ -26,6 +28,7 @@ mod options;
 mod publisher;
 mod supervisor;
 mod topology;
+mod watching;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -194,12 +197,19 @@ impl Bus for RabbitBus {
 
     async fn watch(
         &self,
-        _event_types: Vec<EventType>,
-        _watcher: Arc<dyn Watcher>,
+        event_types: Vec<EventType>,
+        watcher: Arc<dyn Watcher>,
     ) -> Result<(), BusError> {
-        Err(BusError::Unavailable(
-            "watching is not built on RabbitMQ yet".into(),
-        ))
+        let session = self.shared().session()?;
+        let first =
+            watching::start(self.shared(), &session, &event_types, watcher.as_ref()).await?;
+        tokio::spawn(watching::run(
+            self.inner.shared.clone(),
+            event_types,
+            watcher,
+            first,
+        ));
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), BusError> {

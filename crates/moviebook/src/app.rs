@@ -4,6 +4,7 @@
 //! RabbitMQ connection closes last, after its in-flight event handlers.
 
 mod adapters;
+mod cache;
 mod operations;
 mod roles;
 
@@ -48,6 +49,8 @@ impl Application {
         let store = adapters::open_store(&config).await?;
         let (bus, rabbit) = adapters::connect_bus(&config, &store).await?;
         let secrets = Secrets::load(&config)?;
+        // Installed before anything creates its metrics.
+        let metrics = telemetry::metrics_handle()?;
         let directories = Directories::build(&config, &store)?;
         let shared = Shared {
             auth: roles::authenticator(&config, &secrets, &directories),
@@ -76,13 +79,16 @@ impl Application {
             api = api.merge(roles::grpc(&config, &shared).await);
         }
         let gateway = roles::gateway(&config)?;
-        let api = api.merge(operations::routes(Operations {
+        let mut public = roles::with_fallback(api, gateway.clone());
+        if roles::serves_the_api(&config) {
+            public = roles::cached(public, &config, &shared).await?;
+        }
+        let router = with_layers(public.merge(operations::routes(Operations {
             store: shared.store.clone(),
             bus: shared.bus.clone(),
-            gateway: gateway.clone(),
-            metrics: telemetry::metrics_handle()?,
-        }));
-        let router = with_layers(roles::with_fallback(api, gateway));
+            gateway,
+            metrics,
+        })));
 
         let listener = TcpListener::bind(config.http_addr)
             .await

@@ -119,6 +119,10 @@ pub struct Config {
     #[arg(long, env = "MOVIEBOOK_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub token_ttl_secs: u64,
 
+    /// Bytes of ready answers to hot reads this process keeps in memory (0: no cache).
+    #[arg(long, env = "MOVIEBOOK_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub cache_bytes: u64,
+
     /// Pause before the outbox relay publishes, in milliseconds. For fault tests: it opens
     /// the window between a write's answer and its events' delivery.
     #[arg(

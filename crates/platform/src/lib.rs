@@ -1,6 +1,7 @@
 //! What every MovieBook service shares: the one error type and its problem+json form,
 //! request-body and page-parameter reading, authentication, the transactional outbox and
-//! its relay, and the idempotent consumer that applies events exactly once.
+//! its relay, the idempotent consumer that applies events exactly once, and the cache of
+//! ready answers to hot reads.
 
 pub mod auth;
 pub mod consumer;
@@ -9,5 +10,6 @@ pub mod http;
 pub mod outbox;
 pub mod pagination;
 pub mod problem;
+pub mod read_cache;
 
 pub use problem::ApiError;

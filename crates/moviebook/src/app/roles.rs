@@ -10,8 +10,10 @@ use bus::Bus;
 use platform::auth::Authenticator;
 use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
 use platform::outbox::Outbox;
+use platform::read_cache::{CacheSettings, ReadCache};
 use store::Store;
 
+use super::cache;
 use crate::config::{Config, Role};
 use crate::secrets::Secrets;
 
@@ -86,6 +88,37 @@ pub fn plays_a_service(config: &Config) -> bool {
     [Role::Movies, Role::Users, Role::Actors]
         .iter()
         .any(|role| config.plays(*role))
+}
+
+/// True when this process answers the public API itself or through its gateway.
+pub fn serves_the_api(config: &Config) -> bool {
+    plays_a_service(config) || config.plays(Role::Gateway)
+}
+
+/// `public` answering hot reads from a cache of ready answers that this process's view of
+/// the events keeps current; unchanged when the configuration turns the cache off.
+pub async fn cached(public: Router, config: &Config, shared: &Shared) -> anyhow::Result<Router> {
+    if config.cache_bytes == 0 {
+        return Ok(public);
+    }
+    let cache = Arc::new(ReadCache::new(
+        CacheSettings::with_capacity(config.cache_bytes),
+        cache::MovieBookPages,
+    ));
+    shared
+        .bus
+        .watch(
+            cache::WATCHED.to_vec(),
+            Arc::new(cache::Invalidator {
+                cache: cache.clone(),
+            }),
+        )
+        .await
+        .context("watching events for the cache")?;
+    Ok(public.layer(axum::middleware::from_fn_with_state(
+        cache,
+        platform::read_cache::serve_cached,
+    )))
 }
 
 /// The actors service's routes.

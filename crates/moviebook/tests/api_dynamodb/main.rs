@@ -8,6 +8,8 @@ mod support;
 
 #[path = "../api/actors.rs"]
 mod actors;
+#[path = "../api/cache.rs"]
+mod cache;
 #[path = "../api/consistency.rs"]
 mod consistency;
 #[path = "../api/crash_and_concurrency.rs"]

@@ -1,0 +1,582 @@
+//! Hot reads from memory: ready answers to public `GET` requests, kept in a cache bounded by
+//! bytes and made stale by *tags* — names for what an answer was computed from ("movie X",
+//! "the catalogue lists"). Events and writes bump tags; an answer is served only while every
+//! tag it depends on is at the version it was before the answer was computed, so an answer
+//! computed across a change is never served, however the two interleave.
+//!
+//! Which paths depend on which tags is the application's knowledge ([`CachePolicy`]); this
+//! module owns the mechanism: the answers (moka, weighed in bytes, with a short time to live
+//! as the safety net for an invalidation that never arrives), the tag versions (a fixed
+//! array of atomic slots, a tag hashed to one: lock-free, no allocation, and a collision
+//! only invalidates a little more than needed), and the middleware ([`serve_cached`]).
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics::Counter;
+
+use crate::ApiError;
+
+/// How many tag slots there are: enough that unrelated tags rarely share one, small enough
+/// (64 KiB) to stay in cache.
+const SLOTS: usize = 4096;
+
+/// Rough bytes an answer costs beyond its key and body (the entry, its headers, moka's
+/// bookkeeping), so that many tiny answers still count against the capacity.
+const ENTRY_OVERHEAD: usize = 256;
+
+/// What an answer depends on, hashed: see [`Tag::of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tag(u64);
+
+impl Tag {
+    /// The tag named by `name`, e.g. `("movie", id)` or `"catalogue"`. The same name gives
+    /// the same tag in every process (the hash has fixed keys).
+    pub fn of(name: &impl Hash) -> Tag {
+        let mut hasher = DefaultHasher::new();
+        name.hash(&mut hasher);
+        Tag(hasher.finish())
+    }
+
+    fn slot(self) -> usize {
+        // SLOTS is a power of two: the low bits of a SipHash are as good as any.
+        (self.0 as usize) & (SLOTS - 1)
+    }
+}
+
+/// The application's knowledge of which answers depend on what.
+pub trait CachePolicy: Send + Sync + 'static {
+    /// The tags a `GET` of `path` depends on, or `None` when its answer is never cached.
+    fn read_tags(&self, path: &str) -> Option<Vec<Tag>>;
+    /// The tags a successful write to `path` makes stale at once (read-your-writes in the
+    /// process that took the write).
+    fn written_tags(&self, path: &str) -> Vec<Tag>;
+}
+
+/// How big the cache is and how long an answer may live.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheSettings {
+    /// The cache holds at most about this many bytes of answers.
+    pub capacity_bytes: u64,
+    /// An answer is dropped this long after it was computed, whatever happened: the bound
+    /// on staleness should an invalidation be lost.
+    pub time_to_live: Duration,
+    /// After a tag is bumped, answers depending on it are not kept for this long.
+    pub settle: Duration,
+}
+
+impl CacheSettings {
+    /// The settings the deployments use, with this capacity.
+    ///
+    /// The settle window exists for the distributed deployment: a serving process learns of
+    /// an event from its own queue at about the time the projector — on another queue —
+    /// applies it to the read models, so an answer computed just after the bump may still
+    /// show the old state; were it kept, it would stay until its time to live. For a second
+    /// after a bump (projections apply in milliseconds), answers go to the store instead.
+    /// The time to live stays under the API's 2-second bound for derived views.
+    pub fn with_capacity(capacity_bytes: u64) -> Self {
+        CacheSettings {
+            capacity_bytes,
+            time_to_live: Duration::from_millis(1000),
+            settle: Duration::from_millis(1000),
+        }
+    }
+}
+
+/// A tag's version, and when it was last bumped.
+#[derive(Default)]
+struct Slot {
+    version: AtomicU64,
+    /// Milliseconds since the cache's start, plus one (zero: never bumped).
+    bumped_at: AtomicU64,
+}
+
+/// A ready answer and the tag versions it was computed under.
+struct Answer {
+    headers: HeaderMap,
+    body: Bytes,
+    computed_under: Versions,
+}
+
+/// The versions of an answer's tags (and of "everything"), read before it was computed.
+struct Versions {
+    everything: u64,
+    slots: Box<[(u16, u64)]>,
+}
+
+/// The cache of ready answers. One per process, shared by its middleware and its watcher.
+pub struct ReadCache {
+    answers: moka::sync::Cache<String, Arc<Answer>>,
+    slots: Box<[Slot]>,
+    /// Bumped to make every answer stale at once (after a watch restarted).
+    everything: Slot,
+    started: Instant,
+    settle: Duration,
+    /// The largest body worth keeping: a tenth of the capacity, so one answer never
+    /// pushes out most of the others.
+    largest_body: u64,
+    policy: Box<dyn CachePolicy>,
+    hits: Counter,
+    misses: Counter,
+}
+
+impl ReadCache {
+    /// An empty cache with these settings, deciding what to keep by `policy`.
+    pub fn new(settings: CacheSettings, policy: impl CachePolicy) -> Self {
+        let answers = moka::sync::Cache::builder()
+            .max_capacity(settings.capacity_bytes)
+            .weigher(|key: &String, answer: &Arc<Answer>| {
+                let bytes = key.len() + answer.body.len() + ENTRY_OVERHEAD;
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
+            .time_to_live(settings.time_to_live)
+            .build();
+        ReadCache {
+            answers,
+            slots: (0..SLOTS).map(|_| Slot::default()).collect(),
+            everything: Slot::default(),
+            started: Instant::now(),
+            settle: settings.settle,
+            largest_body: settings.capacity_bytes / 10,
+            policy: Box::new(policy),
+            hits: metrics::counter!("moviebook_read_cache_total", "outcome" => "hit"),
+            misses: metrics::counter!("moviebook_read_cache_total", "outcome" => "miss"),
+        }
+    }
+
+    /// Makes every answer depending on these tags stale, now and for the settle window.
+    pub fn bump(&self, tags: &[Tag]) {
+        let now = self.now_millis();
+        for tag in tags {
+            let slot = &self.slots[tag.slot()];
+            slot.version.fetch_add(1, Ordering::SeqCst);
+            slot.bumped_at.store(now, Ordering::SeqCst);
+        }
+    }
+
+    /// Makes every answer stale, now and for the settle window.
+    pub fn bump_everything(&self) {
+        self.everything.version.fetch_add(1, Ordering::SeqCst);
+        self.everything
+            .bumped_at
+            .store(self.now_millis(), Ordering::SeqCst);
+        self.answers.invalidate_all();
+    }
+
+    /// The answer kept for `key`, if its tags have not moved since it was computed.
+    fn fresh(&self, key: &str) -> Option<Arc<Answer>> {
+        let answer = self.answers.get(key)?;
+        self.unchanged(&answer.computed_under).then_some(answer)
+    }
+
+    fn versions_of(&self, tags: &[Tag]) -> Versions {
+        Versions {
+            everything: self.everything.version.load(Ordering::SeqCst),
+            slots: tags
+                .iter()
+                .map(|tag| {
+                    let slot = tag.slot();
+                    // SLOTS fits in u16.
+                    (slot as u16, self.slots[slot].version.load(Ordering::SeqCst))
+                })
+                .collect(),
+        }
+    }
+
+    /// True when no tag of `versions` (nor everything) moved since they were read.
+    fn unchanged(&self, versions: &Versions) -> bool {
+        self.everything.version.load(Ordering::SeqCst) == versions.everything
+            && versions.slots.iter().all(|(slot, version)| {
+                self.slots[usize::from(*slot)]
+                    .version
+                    .load(Ordering::SeqCst)
+                    == *version
+            })
+    }
+
+    /// True when an answer computed under `versions` may be kept: nothing it depends on
+    /// moved while it was computed, nor settles still.
+    fn may_keep(&self, versions: &Versions) -> bool {
+        if !self.unchanged(versions) {
+            return false;
+        }
+        let settle = u64::try_from(self.settle.as_millis()).unwrap_or(u64::MAX);
+        let now = self.now_millis();
+        let settling = |slot: &Slot| {
+            let bumped_at = slot.bumped_at.load(Ordering::SeqCst);
+            bumped_at != 0 && now.saturating_sub(bumped_at) < settle
+        };
+        !settling(&self.everything)
+            && !versions
+                .slots
+                .iter()
+                .any(|(slot, _)| settling(&self.slots[usize::from(*slot)]))
+    }
+
+    fn now_millis(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+}
+
+/// The middleware: answers a public `GET` from the cache when it can, keeps a fresh `200`
+/// for the next one, and after a successful write bumps the tags of the written path.
+/// `GET`s with an `Authorization` header or a cookie pass through: their answers may depend
+/// on who asks.
+pub async fn serve_cached(
+    State(cache): State<Arc<ReadCache>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    if method == Method::GET {
+        let personal = request.headers().contains_key(header::AUTHORIZATION)
+            || request.headers().contains_key(header::COOKIE);
+        if personal {
+            return next.run(request).await;
+        }
+        return read(&cache, request, next).await;
+    }
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let writes = matches!(
+        method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    if writes && response.status().is_success() {
+        cache.bump(&cache.policy.written_tags(&path));
+    }
+    response
+}
+
+async fn read(cache: &ReadCache, request: Request, next: Next) -> Response {
+    let key = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.uri().path(), |p| p.as_str());
+    if let Some(answer) = cache.fresh(key) {
+        cache.hits.increment(1);
+        let mut response = Response::new(Body::from(answer.body.clone()));
+        *response.headers_mut() = answer.headers.clone();
+        return response;
+    }
+    let Some(tags) = cache.policy.read_tags(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    cache.misses.increment(1);
+    let key = key.to_owned();
+    let versions = cache.versions_of(&tags);
+    let response = next.run(request).await;
+    let small_enough = axum::body::HttpBody::size_hint(response.body())
+        .upper()
+        .is_some_and(|size| size <= cache.largest_body);
+    if response.status() != StatusCode::OK || !small_enough || !cache.may_keep(&versions) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let limit = usize::try_from(cache.largest_body).unwrap_or(usize::MAX);
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(error) => {
+            return ApiError::Unavailable(format!("reading an answer: {error}")).into_response();
+        }
+    };
+    let mut headers = parts.headers.clone();
+    // Framing and date belong to each answer on the wire, set again by the server (a
+    // forwarded answer brings the service's).
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::TRANSFER_ENCODING);
+    headers.remove(header::DATE);
+    let answer = Arc::new(Answer {
+        headers,
+        body: body.clone(),
+        computed_under: versions,
+    });
+    // Checked again: a bump while the body was read makes the answer stale already.
+    if cache.may_keep(&answer.computed_under) {
+        cache.answers.insert(key, answer);
+    }
+    Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use axum::Router;
+    use axum::http::HeaderValue;
+    use axum::routing::get;
+    use tokio::sync::Notify;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Everything under /things/{id} depends on "thing {id}"; /uncached is never kept.
+    struct Things;
+
+    impl CachePolicy for Things {
+        fn read_tags(&self, path: &str) -> Option<Vec<Tag>> {
+            let id = path.strip_prefix("/things/")?;
+            Some(vec![Tag::of(&("thing", id.split('/').next()?))])
+        }
+        fn written_tags(&self, path: &str) -> Vec<Tag> {
+            self.read_tags(path).unwrap_or_default()
+        }
+    }
+
+    fn thing(id: &str) -> Tag {
+        Tag::of(&("thing", id))
+    }
+
+    fn settings() -> CacheSettings {
+        CacheSettings {
+            capacity_bytes: 1 << 20,
+            time_to_live: Duration::from_secs(60),
+            settle: Duration::ZERO,
+        }
+    }
+
+    /// A router whose handlers count their calls and answer with the count.
+    struct Fixture {
+        cache: Arc<ReadCache>,
+        calls: Arc<AtomicUsize>,
+        router: Router,
+    }
+
+    fn fixture(settings: CacheSettings) -> Fixture {
+        fixture_with(settings, Arc::new(Notify::new()), false)
+    }
+
+    /// With `hold`, the handler waits for `release` before answering.
+    fn fixture_with(settings: CacheSettings, release: Arc<Notify>, hold: bool) -> Fixture {
+        let cache = Arc::new(ReadCache::new(settings, Things));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let answer = move || {
+            let counted = counted.clone();
+            let release = release.clone();
+            async move {
+                if hold {
+                    release.notified().await;
+                }
+                let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (header::ETAG, "\"e\""),
+                    ],
+                    format!("{{\"call\":{n}}}"),
+                )
+            }
+        };
+        let missing = || async { (StatusCode::NOT_FOUND, "gone") };
+        let written = || async { StatusCode::NO_CONTENT };
+        let refused = || async { StatusCode::FORBIDDEN };
+        let router = Router::new()
+            .route("/things/{id}", get(answer.clone()).delete(written))
+            .route("/things/{id}/refused", axum::routing::post(refused))
+            .route("/uncached", get(answer))
+            .route("/missing/{id}", get(missing))
+            .layer(axum::middleware::from_fn_with_state(
+                cache.clone(),
+                serve_cached,
+            ));
+        Fixture {
+            cache,
+            calls,
+            router,
+        }
+    }
+
+    impl Fixture {
+        async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)]) -> Response {
+            let mut request = Request::builder().method(method).uri(path);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            self.router
+                .clone()
+                .oneshot(request.body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+        }
+
+        /// The body of a GET.
+        async fn get(&self, path: &str) -> String {
+            body(self.send(Method::GET, path, &[]).await).await
+        }
+
+        fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+    }
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_repeated_get_is_answered_from_memory_with_the_same_status_headers_and_body() {
+        let app = fixture(settings());
+        let first = app.send(Method::GET, "/things/1?x=1", &[]).await;
+        let first_headers = first.headers().clone();
+        assert_eq!(body(first).await, "{\"call\":1}");
+        let second = app.send(Method::GET, "/things/1?x=1", &[]).await;
+        assert_eq!(second.status(), StatusCode::OK);
+        assert_eq!(
+            second.headers().get(header::CONTENT_TYPE),
+            Some(&HeaderValue::from_static("application/json"))
+        );
+        assert_eq!(
+            second.headers().get(header::ETAG),
+            first_headers.get(header::ETAG)
+        );
+        assert_eq!(body(second).await, "{\"call\":1}");
+        assert_eq!(app.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn other_queries_other_paths_and_uncached_paths_are_misses() {
+        let app = fixture(settings());
+        app.get("/things/1?x=1").await;
+        assert_eq!(app.get("/things/1?x=2").await, "{\"call\":2}");
+        assert_eq!(app.get("/things/2").await, "{\"call\":3}");
+        app.get("/uncached").await;
+        assert_eq!(app.get("/uncached").await, "{\"call\":5}");
+    }
+
+    #[tokio::test]
+    async fn only_200_answers_are_kept() {
+        let app = fixture(settings());
+        assert_eq!(
+            app.send(Method::GET, "/missing/1", &[]).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(app.cache.answers.iter().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_bumped_tag_makes_its_answers_stale_and_no_other() {
+        let app = fixture(settings());
+        app.get("/things/1").await;
+        app.get("/things/2").await;
+        app.cache.bump(&[thing("1")]);
+        assert_eq!(app.get("/things/1").await, "{\"call\":3}");
+        assert_eq!(app.get("/things/2").await, "{\"call\":2}");
+        app.cache.bump_everything();
+        assert_eq!(app.get("/things/2").await, "{\"call\":4}");
+    }
+
+    #[tokio::test]
+    async fn an_answer_computed_across_a_bump_is_never_served() {
+        let release = Arc::new(Notify::new());
+        let app = Arc::new(fixture_with(settings(), release.clone(), true));
+        let computing = tokio::spawn({
+            let app = app.clone();
+            async move { app.get("/things/1").await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The change lands while the answer is being computed from the old state.
+        app.cache.bump(&[thing("1")]);
+        release.notify_one();
+        assert_eq!(computing.await.unwrap(), "{\"call\":1}");
+        let next = tokio::spawn({
+            let app = app.clone();
+            async move { app.get("/things/1").await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release.notify_one();
+        assert_eq!(
+            next.await.unwrap(),
+            "{\"call\":2}",
+            "the stale answer was served"
+        );
+    }
+
+    #[tokio::test]
+    async fn answers_are_not_kept_while_a_bump_settles() {
+        let app = fixture(CacheSettings {
+            settle: Duration::from_millis(300),
+            ..settings()
+        });
+        app.cache.bump(&[thing("1")]);
+        app.get("/things/1").await;
+        app.get("/things/2").await;
+        assert_eq!(
+            app.get("/things/1").await,
+            "{\"call\":3}",
+            "kept while settling"
+        );
+        assert_eq!(
+            app.get("/things/2").await,
+            "{\"call\":2}",
+            "other tags are not held up"
+        );
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        app.get("/things/1").await;
+        assert_eq!(app.get("/things/1").await, "{\"call\":4}");
+    }
+
+    #[tokio::test]
+    async fn answers_expire_after_their_time_to_live() {
+        let app = fixture(CacheSettings {
+            time_to_live: Duration::from_millis(200),
+            ..settings()
+        });
+        app.get("/things/1").await;
+        assert_eq!(app.get("/things/1").await, "{\"call\":1}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.get("/things/1").await, "{\"call\":2}");
+    }
+
+    #[tokio::test]
+    async fn the_cache_holds_about_its_capacity_in_bytes() {
+        let capacity = 20 * 1024;
+        let app = fixture(CacheSettings {
+            capacity_bytes: capacity,
+            ..settings()
+        });
+        for id in 0..1000 {
+            app.get(&format!("/things/{id}")).await;
+        }
+        app.cache.answers.run_pending_tasks();
+        let held = app.cache.answers.weighted_size();
+        assert!(held <= capacity, "{held} bytes held, capacity {capacity}");
+        assert!(held > capacity / 2, "only {held} bytes held");
+        assert!(app.cache.answers.entry_count() < 1000);
+    }
+
+    #[tokio::test]
+    async fn requests_that_may_depend_on_the_viewer_pass_through() {
+        let app = fixture(settings());
+        app.get("/things/1").await;
+        for personal in [("authorization", "Bearer t"), ("cookie", "session=s")] {
+            let response = app.send(Method::GET, "/things/1", &[personal]).await;
+            assert_ne!(body(response).await, "{\"call\":1}", "{personal:?}");
+        }
+        assert_eq!(app.calls(), 3);
+        assert_eq!(app.get("/things/1").await, "{\"call\":1}");
+    }
+
+    #[tokio::test]
+    async fn a_successful_write_bumps_the_written_paths_tags_and_a_refused_one_does_not() {
+        let app = fixture(settings());
+        app.get("/things/1").await;
+        app.send(Method::POST, "/things/1/refused", &[]).await;
+        assert_eq!(app.get("/things/1").await, "{\"call\":1}");
+        let deleted = app.send(Method::DELETE, "/things/1", &[]).await;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        assert_eq!(app.get("/things/1").await, "{\"call\":2}");
+    }
+}
