@@ -21,6 +21,7 @@ use lapin::types::{FieldTable, ShortString};
 use uuid::Uuid;
 
 use crate::error::RabbitError;
+use crate::options::RabbitOptions;
 use crate::supervisor::{Session, Shared};
 use crate::topology;
 
@@ -68,7 +69,7 @@ pub(crate) async fn start(
                     queue.clone(),
                     ShortString::try_new(options.exchange.as_str())
                         .map_err(|e| RabbitError::Invalid(e.to_string()))?,
-                    ShortString::from(event_type.as_str()),
+                    ShortString::from(RabbitOptions::every_partition(*event_type)),
                     QueueBindOptions::default(),
                     FieldTable::default(),
                 )

@@ -70,7 +70,7 @@ async fn a_watcher_sees_published_events_and_resyncs_after_the_connection_drops(
     let _cleanup = Cleanup::new(&options, &["keeper"]);
     let name = options.connection_name.clone();
     let bus = RabbitBus::connect(&url(), options).await.expect("connect");
-    bus.declare_consumer("keeper", &[EventType::UserDeleted])
+    bus.declare_consumer("keeper", &[EventType::UserDeleted], false)
         .await
         .expect("declare");
     let seen = Arc::new(Seen::default());
