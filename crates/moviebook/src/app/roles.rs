@@ -10,6 +10,7 @@ use bus::Bus;
 use platform::auth::Authenticator;
 use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
 use platform::outbox::Outbox;
+use projector::search::{IndexWatcher, Indexed, SearchIndex};
 use store::Store;
 
 use crate::config::{Config, Role};
@@ -88,13 +89,28 @@ pub fn plays_a_service(config: &Config) -> bool {
         .any(|role| config.plays(*role))
 }
 
-/// The actors service's routes.
-pub fn actors(shared: &Shared) -> Router {
+/// The actors service's routes, its name index fed by the bus.
+pub async fn actors(shared: &Shared) -> anyhow::Result<Router> {
     let service = actors::ActorsService::new(shared.outbox.clone());
-    actors::http::router(actors::http::ActorsApi {
+    watch_search(shared, service.name_search()).await?;
+    Ok(actors::http::router(actors::http::ActorsApi {
         service,
         auth: shared.auth.clone(),
-    })
+    }))
+}
+
+/// Keeps a search index of this process current: fed by the events the bus shows it, and
+/// rebuilt from the store whenever the watch (re)starts.
+async fn watch_search<I: Indexed>(
+    shared: &Shared,
+    index: &Arc<SearchIndex<I>>,
+) -> anyhow::Result<()> {
+    let watcher = IndexWatcher::new(index.clone(), shared.store.clone());
+    shared
+        .bus
+        .watch(index.event_types(), Arc::new(watcher))
+        .await?;
+    Ok(())
 }
 
 /// The users service's routes. `trust_forwarded_for`: the client's address is the one in
@@ -108,7 +124,7 @@ pub async fn users(shared: &Shared, trust_forwarded_for: bool) -> anyhow::Result
     }))
 }
 
-/// The movies service's routes, its consumers subscribed.
+/// The movies service's routes, its consumers subscribed and its title index fed by the bus.
 pub async fn movies(shared: &Shared) -> anyhow::Result<Router> {
     let service = movies::MoviesService::new(
         shared.outbox.clone(),
@@ -118,6 +134,7 @@ pub async fn movies(shared: &Shared) -> anyhow::Result<Router> {
     for subscription in movies::consumers::subscriptions(service.clone()) {
         shared.bus.subscribe(subscription).await?;
     }
+    watch_search(shared, service.title_search()).await?;
     Ok(movies::http::router(movies::http::MoviesApi {
         service,
         auth: shared.auth.clone(),
