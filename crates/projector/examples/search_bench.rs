@@ -125,7 +125,7 @@ async fn main() {
         let exact = titles[count / 2].clone();
         let mut deep: Option<SearchCursor> = None;
         for _ in 0..10 {
-            deep = index.page("the", deep.as_ref(), LIMIT).unwrap().1;
+            deep = index.page("the", deep.as_ref(), LIMIT).unwrap().next;
         }
         for (name, query, cursor) in [
             ("a word every title shares (\"the\")", "the", None),
@@ -135,7 +135,11 @@ async fn main() {
             ("two words (\"the ka\")", "the ka", None),
             ("an exact title", exact.as_str(), None),
         ] {
-            let found = index.page(query, cursor.as_ref(), LIMIT).unwrap().0.len();
+            let found = index
+                .page(query, cursor.as_ref(), LIMIT)
+                .unwrap()
+                .found
+                .len();
             let micros = time(|| {
                 black_box(index.page(query, cursor.as_ref(), LIMIT).unwrap());
             });

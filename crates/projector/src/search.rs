@@ -77,6 +77,14 @@ impl From<SearchCursor> for EncodedCursor {
     }
 }
 
+/// A page of the entities matching a search, with their listings, and where the next page
+/// starts (`None` on the last page).
+#[derive(Debug)]
+pub struct SearchPage<L> {
+    pub found: Vec<(Uuid, L)>,
+    pub next: Option<SearchCursor>,
+}
+
 /// Why a search failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -295,11 +303,10 @@ impl<I: Indexed> SearchIndex<I> {
         query: &str,
         cursor: Option<&SearchCursor>,
         limit: usize,
-    ) -> Result<(Vec<(Uuid, I::Listing)>, Option<SearchCursor>), SearchError> {
+    ) -> Result<SearchPage<I::Listing>, SearchError> {
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
         let index = state.index.as_ref().ok_or(SearchError::NotBuilt)?;
-        let page = index.page(query, cursor, limit);
-        Ok((page.found, page.next))
+        Ok(index.page(query, cursor, limit))
     }
 }
 
@@ -313,7 +320,7 @@ impl MovieSearch {
         cursor: Option<&SearchCursor>,
         limit: usize,
     ) -> Result<(Vec<MovieSummary>, Option<SearchCursor>), SearchError> {
-        let (found, next) = self.page(query, cursor, limit)?;
+        let SearchPage { found, next } = self.page(query, cursor, limit)?;
         let ids: Vec<Uuid> = found.into_iter().map(|(id, ())| id).collect();
         Ok((catalog::existing_summaries(store, &ids).await?, next))
     }
@@ -327,7 +334,7 @@ impl ActorSearch {
         cursor: Option<&SearchCursor>,
         limit: usize,
     ) -> Result<(Vec<ActorListing>, Option<SearchCursor>), SearchError> {
-        let (found, next) = self.page(query, cursor, limit)?;
+        let SearchPage { found, next } = self.page(query, cursor, limit)?;
         Ok((
             found.into_iter().map(|(_, listing)| listing).collect(),
             next,
@@ -413,8 +420,8 @@ mod tests {
     }
 
     fn ids(index: &MovieSearch, query: &str) -> Vec<Uuid> {
-        let (found, _) = index.page(query, None, 100).unwrap();
-        found.into_iter().map(|(id, ())| id).collect()
+        let page = index.page(query, None, 100).unwrap();
+        page.found.into_iter().map(|(id, ())| id).collect()
     }
 
     #[tokio::test]

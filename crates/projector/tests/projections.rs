@@ -14,7 +14,7 @@ use projector::actors_list::{self, ActorListing};
 use projector::catalog::{self, GenreCount, MovieSummary};
 use projector::filmography::{self, FilmographyEntry};
 use projector::scores;
-use projector::search::{ActorSearch, MovieSearch, SearchCursor};
+use projector::search::{ActorSearch, MovieSearch, SearchCursor, SearchPage};
 use projector::user_reviews::{self, UserReview};
 use store::Store;
 use store_sqlite::SqliteStore;
@@ -244,14 +244,16 @@ async fn search_pages(
     loop {
         let (page, next) = match index {
             Index::Movies => {
-                let (found, next) = movies.page(query, cursor.as_ref(), limit).unwrap();
+                let SearchPage { found, next } =
+                    movies.page(query, cursor.as_ref(), limit).unwrap();
                 (
                     found.into_iter().map(|(id, ())| id).collect::<Vec<_>>(),
                     next,
                 )
             }
             Index::Actors => {
-                let (found, next) = actors.page(query, cursor.as_ref(), limit).unwrap();
+                let SearchPage { found, next } =
+                    actors.page(query, cursor.as_ref(), limit).unwrap();
                 (found.into_iter().map(|(id, _)| id).collect(), next)
             }
         };

@@ -15,7 +15,7 @@ use std::ops::Bound;
 use domain::text;
 use uuid::Uuid;
 
-use super::{SearchCursor, WordPosition};
+use super::{SearchCursor, SearchPage, WordPosition};
 
 /// How many postings a query word may have for its postings to be gathered and sorted
 /// (a "rare" word); a query whose every word is more common walks the order instead.
@@ -50,13 +50,6 @@ impl<L> Entry<L> {
             .iter()
             .all(|q| self.words().any(|w| w.starts_with(q.as_str())))
     }
-}
-
-/// A page of matches, with where the next page starts.
-#[derive(Debug)]
-pub(crate) struct IndexPage<L> {
-    pub found: Vec<(Uuid, L)>,
-    pub next: Option<SearchCursor>,
 }
 
 /// Titles (or names) by their folded words, each with the listing a search returns.
@@ -173,7 +166,7 @@ impl<L: Clone> WordIndex<L> {
     /// One page of the entries whose title matches `query` (API.md: every query word starts
     /// a title word, after folding), exact matches first by id, then the others by the
     /// first title word that the longest query word starts, then by id.
-    pub fn page(&self, query: &str, cursor: Option<&SearchCursor>, limit: usize) -> IndexPage<L> {
+    pub fn page(&self, query: &str, cursor: Option<&SearchCursor>, limit: usize) -> SearchPage<L> {
         let query_words = text::words(query);
         let exact = query_words.join(" ");
         let mut found = Vec::new();
@@ -192,7 +185,7 @@ impl<L: Clone> WordIndex<L> {
                 for id in &ids[start..] {
                     if found.len() == limit {
                         let last = found.last().map(|(id, _)| *id).unwrap_or(*id);
-                        return IndexPage {
+                        return SearchPage {
                             found,
                             next: Some(SearchCursor::Exact(last)),
                         };
@@ -207,7 +200,7 @@ impl<L: Clone> WordIndex<L> {
         // The longest word (the last of the longest) orders the list: it is the most
         // selective one to walk by.
         let Some(driving) = query_words.iter().max_by_key(|w| w.chars().count()) else {
-            return IndexPage { found, next: None };
+            return SearchPage { found, next: None };
         };
         let rarest = query_words
             .iter()
@@ -255,7 +248,7 @@ impl<L: Clone> WordIndex<L> {
         after: Option<WordPosition>,
         limit: usize,
         mut found: Vec<(Uuid, L)>,
-    ) -> IndexPage<L> {
+    ) -> SearchPage<L> {
         let mut seen = HashSet::new();
         let mut matches: Vec<(&str, Uuid, &Entry<L>)> = Vec::new();
         for (_, ids) in self.words_from(rare, rare) {
@@ -299,7 +292,7 @@ impl<L: Clone> WordIndex<L> {
                 .take(room)
                 .map(|(_, id, entry)| (id, entry.listing.clone())),
         );
-        IndexPage { found, next }
+        SearchPage { found, next }
     }
 
     /// The word matches after `after` found by walking the words `driving` starts, in
@@ -312,7 +305,7 @@ impl<L: Clone> WordIndex<L> {
         after: Option<WordPosition>,
         limit: usize,
         mut found: Vec<(Uuid, L)>,
-    ) -> IndexPage<L> {
+    ) -> SearchPage<L> {
         let from = after.as_ref().map_or(driving, |after| after.word.as_str());
         let owned = |(word, id): (&str, Uuid)| WordPosition {
             word: word.to_owned(),
@@ -330,7 +323,7 @@ impl<L: Clone> WordIndex<L> {
                 visited += 1;
                 if let Some(entry) = self.word_match(id, word, driving, query_words, exact) {
                     if let Some(full_at) = full_at {
-                        return IndexPage {
+                        return SearchPage {
                             found,
                             next: Some(SearchCursor::Words(full_at.map(owned))),
                         };
@@ -342,14 +335,14 @@ impl<L: Clone> WordIndex<L> {
                 }
                 if visited >= WALK_BUDGET {
                     let resume = full_at.unwrap_or(Some((word, *id)));
-                    return IndexPage {
+                    return SearchPage {
                         found,
                         next: Some(SearchCursor::Words(resume.map(owned))),
                     };
                 }
             }
         }
-        IndexPage { found, next: None }
+        SearchPage { found, next: None }
     }
 }
 
