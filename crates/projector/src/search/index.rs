@@ -21,6 +21,10 @@ use super::{SearchCursor, SearchPage, WordPosition};
 /// (a "rare" word); a query whose every word is more common walks the order instead.
 const GATHER_MAX: usize = 1000;
 
+/// How many postings per item of a page the first, quick ordered walk visits before the
+/// query is seen as selective.
+const QUICK_WALK_PER_ITEM: usize = 8;
+
 /// How many postings one ordered walk visits at most before it returns a shorter page with
 /// a cursor to go on: bounds a query whose words are each common but rarely together.
 const WALK_BUDGET: usize = 4000;
@@ -202,6 +206,22 @@ impl<L: Clone> WordIndex<L> {
         let Some(driving) = query_words.iter().max_by_key(|w| w.chars().count()) else {
             return SearchPage { found, next: None };
         };
+        // A walk in list order settles most queries after a page's worth of postings: the
+        // query words are common together, or the list ends. Otherwise a rare query word's
+        // postings are gathered; a query of only common words that are rare together walks on.
+        let quick = QUICK_WALK_PER_ITEM * (limit + 1);
+        let (page, settled) = self.walked(
+            driving,
+            &query_words,
+            &exact,
+            after_word.as_ref(),
+            limit,
+            found.clone(),
+            quick,
+        );
+        if settled {
+            return page;
+        }
         let rarest = query_words
             .iter()
             .map(|word| (self.postings_up_to(word, GATHER_MAX), word))
@@ -216,7 +236,18 @@ impl<L: Clone> WordIndex<L> {
                 limit,
                 found,
             ),
-            _ => self.walked(driving, &query_words, &exact, after_word, limit, found),
+            _ => {
+                let (page, _) = self.walked(
+                    driving,
+                    &query_words,
+                    &exact,
+                    after_word.as_ref(),
+                    limit,
+                    found,
+                    WALK_BUDGET,
+                );
+                page
+            }
         }
     }
 
@@ -296,17 +327,21 @@ impl<L: Clone> WordIndex<L> {
     }
 
     /// The word matches after `after` found by walking the words `driving` starts, in
-    /// order, and each one's postings, until the page is full (or the walk budget spent).
+    /// order, and each one's postings, until the page is settled (full and known to be
+    /// followed by another match, or the list ended: `true`) or `budget` postings were
+    /// visited (`false`; the cursor resumes after the last one).
+    #[allow(clippy::too_many_arguments)]
     fn walked(
         &self,
         driving: &str,
         query_words: &[String],
         exact: &str,
-        after: Option<WordPosition>,
+        after: Option<&WordPosition>,
         limit: usize,
         mut found: Vec<(Uuid, L)>,
-    ) -> SearchPage<L> {
-        let from = after.as_ref().map_or(driving, |after| after.word.as_str());
+        budget: usize,
+    ) -> (SearchPage<L>, bool) {
+        let from = after.map_or(driving, |after| after.word.as_str());
         let owned = |(word, id): (&str, Uuid)| WordPosition {
             word: word.to_owned(),
             id,
@@ -315,7 +350,7 @@ impl<L: Clone> WordIndex<L> {
         let mut full_at: Option<Option<(&str, Uuid)>> = (found.len() == limit).then_some(None);
         let mut visited = 0;
         for (word, ids) in self.words_from(driving, from) {
-            let start = match &after {
+            let start = match after {
                 Some(after) if after.word == word => ids.partition_point(|id| *id <= after.id),
                 _ => 0,
             };
@@ -323,26 +358,22 @@ impl<L: Clone> WordIndex<L> {
                 visited += 1;
                 if let Some(entry) = self.word_match(id, word, driving, query_words, exact) {
                     if let Some(full_at) = full_at {
-                        return SearchPage {
-                            found,
-                            next: Some(SearchCursor::Words(full_at.map(owned))),
-                        };
+                        let next = Some(SearchCursor::Words(full_at.map(owned)));
+                        return (SearchPage { found, next }, true);
                     }
                     found.push((*id, entry.listing.clone()));
                     if found.len() == limit {
                         full_at = Some(Some((word, *id)));
                     }
                 }
-                if visited >= WALK_BUDGET {
+                if visited >= budget {
                     let resume = full_at.unwrap_or(Some((word, *id)));
-                    return SearchPage {
-                        found,
-                        next: Some(SearchCursor::Words(resume.map(owned))),
-                    };
+                    let next = Some(SearchCursor::Words(resume.map(owned)));
+                    return (SearchPage { found, next }, false);
                 }
             }
         }
-        SearchPage { found, next: None }
+        (SearchPage { found, next: None }, true)
     }
 }
 
