@@ -216,6 +216,8 @@ struct State<L> {
 /// A search index in memory, kept by events and rebuilt from the store.
 pub struct SearchIndex<I: Indexed> {
     state: RwLock<State<I::Listing>>,
+    /// Whether the index has been built once: what start-up waits for.
+    built: tokio::sync::watch::Sender<bool>,
 }
 
 /// The index of movie titles.
@@ -232,6 +234,7 @@ impl<I: Indexed> Default for SearchIndex<I> {
                 rebuilds_started: 0,
                 built_by: 0,
             }),
+            built: tokio::sync::watch::Sender::new(false),
         }
     }
 }
@@ -294,7 +297,15 @@ impl<I: Indexed> SearchIndex<I> {
         tracing::info!(entries = index.len(), "search index rebuilt");
         state.index = Some(index);
         state.built_by = number;
+        self.built.send_replace(true);
         Ok(())
+    }
+
+    /// Answers once the index has been built (at once when it has been).
+    pub async fn first_built(&self) {
+        let mut built = self.built.subscribe();
+        // The sender lives as long as `self`, so the wait cannot fail.
+        let _ = built.wait_for(|built| *built).await;
     }
 
     /// One page of the entities matching `query` with their listings, exact matches first.

@@ -99,8 +99,13 @@ pub async fn actors(shared: &Shared) -> anyhow::Result<Router> {
     }))
 }
 
+/// How long start-up waits for a search index's first build before serving without it
+/// (searches answer 503 until it is built, e.g. while the store is unreachable).
+const FIRST_BUILD_WAIT: Duration = Duration::from_secs(30);
+
 /// Keeps a search index of this process current: fed by the events the bus shows it, and
-/// rebuilt from the store whenever the watch (re)starts.
+/// rebuilt from the store whenever the watch (re)starts. Waits for the first build, so a
+/// process that starts serving can search what was created before.
 async fn watch_search<I: Indexed>(
     shared: &Shared,
     index: &Arc<SearchIndex<I>>,
@@ -110,6 +115,14 @@ async fn watch_search<I: Indexed>(
         .bus
         .watch(index.event_types(), Arc::new(watcher))
         .await?;
+    if tokio::time::timeout(FIRST_BUILD_WAIT, index.first_built())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "serving before the search index was built: searches answer 503 until it is"
+        );
+    }
     Ok(())
 }
 
