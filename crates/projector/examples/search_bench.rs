@@ -57,7 +57,7 @@ fn titles(count: usize) -> Vec<String> {
         .map(|i| {
             let mut title = String::from("The");
             for _ in 0..rng.random_range(1..=4) {
-                // Squaring skews the draw towards the first words of the vocabulary.
+                // Cubing skews the draw towards the first words of the vocabulary.
                 let at = (rng.random::<f64>().powi(3) * vocabulary.len() as f64) as usize;
                 title.push(' ');
                 title.push_str(&vocabulary[at]);

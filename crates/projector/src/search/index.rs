@@ -2,12 +2,28 @@
 //! titles (or names) holding them, kept in the order results are listed, so that a page is
 //! found without looking at every match.
 //!
-//! Why purpose-built rather than `tantivy`:
-//! API.md's order (exact titles first, then by the first title word the query's longest word
-//! starts, then id) depends on the query, so a general engine has to collect and sort every
-//! match of a common word: its cost grows with the catalogue. Here postings are sorted by
-//! id under each word of an ordered map, so a common word is answered by walking the words
-//! it starts in order and stopping after a page, and a rare word from its few postings.
+//! Why purpose-built rather than `tantivy`: API.md's order (exact titles first, then by the
+//! first title word the query's longest word starts, then id) depends on the query, so a
+//! general engine has to collect every match of a common word and sort it: its cost grows
+//! with the catalogue. Here postings are sorted by id under each word of an ordered map, so
+//! a query is first walked in list order and stops after a page (a common word, or common
+//! words together), and otherwise answered from the postings of its rarest word.
+//!
+//! Measured by `cargo run --release -p projector --example search_bench` (synthetic titles,
+//! "The" + 1–4 words of a skewed 5,000-word vocabulary, rebuilt from SQLite; µs per page of
+//! 20 on a 2-core machine under load average ~9 from other builds, so the absolute values
+//! are inflated, the ratios are not):
+//!
+//! | query | 1,000 titles | 100,000 titles |
+//! |---|---|---|
+//! | a word every title shares ("the") | 13.2 | 10.8 |
+//! | the same, 11th page | 7.8 | 10.1 |
+//! | a rare word (3 titles) | 4.3 | 4.3 |
+//! | a prefix of many common words ("ka") | 11.9 | 11.0 |
+//! | two words ("the ka") | 45.4 | 50.1 |
+//! | an exact title | 4.0 | 3.2 |
+//!
+//! Rebuilt from SQLite in 55 ms / 4.9 s; 433 / 289 heap bytes per title.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
