@@ -1,6 +1,7 @@
 //! How the actors service's commands and queries fail, in its own terms; the HTTP edge
 //! (`crate::http`) turns each case into its problem+json once.
 
+use projector::search::SearchError;
 use store::StoreError;
 
 /// Why an actors service call failed.
@@ -11,4 +12,7 @@ pub enum ActorsError {
     NotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The name index cannot answer yet.
+    #[error(transparent)]
+    Search(#[from] SearchError),
 }

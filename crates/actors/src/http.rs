@@ -14,7 +14,7 @@ use platform::auth::{Admin, Authenticator};
 use platform::http::{JsonBody, Query};
 use platform::pagination::PageOf;
 use platform::problem::Problem;
-use projector::search::ActorListing;
+use projector::actors_list::ActorListing;
 use projector::searchable_list::SearchableListQuery;
 use utoipa::OpenApi;
 use uuid::Uuid;
@@ -57,6 +57,7 @@ impl From<ActorsError> for ApiError {
         match error {
             ActorsError::NotFound => ApiError::NotFound("no such actor"),
             ActorsError::Store(error) => error.into(),
+            ActorsError::Search(error) => error.into(),
         }
     }
 }

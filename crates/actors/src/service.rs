@@ -2,12 +2,15 @@
 //! It owns the actor record (`crate::record`) and reads the filmography and the actor lists
 //! from the projector's read models.
 
+use std::sync::Arc;
+
 use domain::NewActor;
 use domain::events::{ActorCreated, Envelope, Event};
 use platform::outbox::Outbox;
 use platform::pagination::{PageOf, PageRequest};
+use projector::actors_list::{self, ActorListing};
 use projector::filmography::filmography;
-use projector::search::{self, ActorListing};
+use projector::search::ActorSearch;
 use projector::searchable_list::SearchableList;
 use store::{Condition, Record, Store, StoreExt, Write};
 use uuid::Uuid;
@@ -20,12 +23,23 @@ use crate::view::ActorView;
 #[derive(Clone)]
 pub struct ActorsService {
     outbox: Outbox,
+    /// This process's index of names; it answers searches once it has been built (the
+    /// process's bus watch feeds and rebuilds it, see [`ActorsService::name_search`]).
+    names: Arc<ActorSearch>,
 }
 
 impl ActorsService {
     /// The service writing through `outbox` (and reading its store).
     pub fn new(outbox: Outbox) -> Self {
-        ActorsService { outbox }
+        ActorsService {
+            outbox,
+            names: Arc::new(ActorSearch::default()),
+        }
+    }
+
+    /// The index of names searches read, for the process to keep current from events.
+    pub fn name_search(&self) -> &Arc<ActorSearch> {
+        &self.names
     }
 
     fn store(&self) -> &dyn Store {
@@ -68,17 +82,17 @@ impl ActorsService {
         Ok(ActorView::of(actor, movies))
     }
 
-    /// One page of the actors a list asks for, from the actor-search read model.
+    /// One page of the actors a list asks for: every actor from the actor list, a search
+    /// from the name index.
     pub async fn list(&self, list: SearchableList) -> Result<PageOf<ActorListing>, ActorsError> {
         Ok(match list {
             SearchableList::All(PageRequest { limit, cursor }) => {
                 let (items, next) =
-                    search::actors_page(self.store(), cursor.as_deref(), limit).await?;
+                    actors_list::actors_page(self.store(), cursor.as_deref(), limit).await?;
                 PageOf::new(items, next)
             }
             SearchableList::Search { text, page } => {
-                let (items, next) =
-                    search::search_actors(self.store(), &text, page.cursor, page.limit).await?;
+                let (items, next) = self.names.search(&text, page.cursor.as_ref(), page.limit)?;
                 PageOf::new(items, next)
             }
         })

@@ -200,14 +200,16 @@ impl Bus for MemoryBus {
         event_types: Vec<EventType>,
         watcher: Arc<dyn Watcher>,
     ) -> Result<(), BusError> {
-        watcher.resync().await;
+        // Registered before the resync, so that an event published while the watcher
+        // refreshes is seen rather than missed.
         self.watchers
             .write()
             .map_err(|_| BusError::Unavailable("watcher list poisoned".into()))?
             .push(Watch {
                 event_types,
-                watcher,
+                watcher: watcher.clone(),
             });
+        watcher.resync().await;
         Ok(())
     }
 

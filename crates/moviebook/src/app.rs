@@ -62,7 +62,7 @@ impl Application {
 
         let mut api = Router::new();
         if config.plays(Role::Actors) {
-            api = api.merge(roles::actors(&shared));
+            api = api.merge(roles::actors(&shared).await?);
         }
         if config.plays(Role::Users) {
             // Without the gateway role, the deployment's gateway stands in front of this

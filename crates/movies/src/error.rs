@@ -4,6 +4,7 @@
 
 use domain::ValidationErrors;
 use platform::directory::DirectoryError;
+use projector::search::SearchError;
 use store::StoreError;
 
 /// Why a movies or reviews operation failed.
@@ -30,6 +31,9 @@ pub enum MoviesError {
     KeptChanging(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The title index cannot answer yet.
+    #[error(transparent)]
+    Search(#[from] SearchError),
     /// Another service's directory did not answer.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
@@ -42,6 +46,9 @@ impl MoviesError {
             self,
             MoviesError::KeptChanging(_)
                 | MoviesError::Store(StoreError::Unavailable(_))
+                | MoviesError::Search(
+                    SearchError::NotBuilt | SearchError::Store(StoreError::Unavailable(_))
+                )
                 | MoviesError::Directory(DirectoryError::Unavailable(_))
         )
     }

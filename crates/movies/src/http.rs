@@ -59,6 +59,7 @@ impl From<MoviesError> for ApiError {
             MoviesError::Invalid(errors) => ApiError::Validation(errors),
             kept @ MoviesError::KeptChanging(_) => ApiError::Unavailable(kept.to_string()),
             MoviesError::Store(error) => error.into(),
+            MoviesError::Search(error) => error.into(),
             MoviesError::Directory(error) => error.into(),
         }
     }

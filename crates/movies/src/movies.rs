@@ -11,7 +11,7 @@ use platform::directory::{ActorDirectory, UserDirectory};
 use platform::outbox::Outbox;
 use platform::pagination::{PageOf, PageRequest};
 use projector::catalog::{self, GenreCount, MovieSummary};
-use projector::search::{self, SearchCursor};
+use projector::search::{MovieSearch, SearchCursor};
 use store::{Condition, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 
@@ -29,6 +29,9 @@ pub struct MoviesService {
     outbox: Outbox,
     actors: Arc<dyn ActorDirectory>,
     reviews: ReviewsService,
+    /// This process's index of titles; it answers searches once it has been built (the
+    /// process's bus watch feeds and rebuilds it, see [`MoviesService::title_search`]).
+    titles: Arc<MovieSearch>,
 }
 
 impl MoviesService {
@@ -43,7 +46,13 @@ impl MoviesService {
             reviews: ReviewsService::new(outbox.clone(), users),
             outbox,
             actors,
+            titles: Arc::new(MovieSearch::default()),
         }
+    }
+
+    /// The index of titles searches read, for the process to keep current from events.
+    pub fn title_search(&self) -> &Arc<MovieSearch> {
+        &self.titles
     }
 
     /// The reviews service of these movies.
@@ -165,8 +174,10 @@ impl MoviesService {
         text: &str,
         page: PageRequest<SearchCursor>,
     ) -> Result<PageOf<MovieSummary>, MoviesError> {
-        let (items, next) =
-            search::search_movies(self.store(), text, page.cursor, page.limit).await?;
+        let (items, next) = self
+            .titles
+            .search(self.store(), text, page.cursor.as_ref(), page.limit)
+            .await?;
         Ok(PageOf::new(items, next))
     }
 

@@ -237,6 +237,22 @@ pub(crate) async fn existing_summaries(
     Ok(summaries(store, ids).await?.into_iter().flatten().collect())
 }
 
+/// Every listed movie's id and title, in no particular order: what the title search is
+/// rebuilt from. The all-movies list gives the ids, the summaries (in batches) the titles.
+pub(crate) async fn every_title(store: &dyn Store) -> Result<Vec<(Uuid, String)>, StoreError> {
+    let ids: Vec<Uuid> = sharded::every_item(store, ALL_MOVIES)
+        .await?
+        .iter()
+        .filter_map(decode_or_skip::<ListedMovie>)
+        .map(|entry| entry.movie_id)
+        .collect();
+    Ok(existing_summaries(store, &ids)
+        .await?
+        .into_iter()
+        .map(|summary| (summary.id, summary.title))
+        .collect())
+}
+
 /// One movie's summary.
 pub async fn summary(store: &dyn Store, id: &Uuid) -> Result<Option<MovieSummary>, StoreError> {
     Ok(store

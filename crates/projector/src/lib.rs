@@ -8,9 +8,12 @@
 //! |---|---|---|
 //! | movie summaries, all-movies list, genre lists and counts | `catalog` | `GET /movies`, `/genres`, `/genres/{g}/movies`, summaries everywhere |
 //! | movie scores, top-rated | `scores` | score and review_count, `GET /movies/top-rated` |
-//! | movie and actor search index, actor list | `search` | `GET /movies?search=`, `GET /actors` |
+//! | actor list | `actors_list` | `GET /actors` |
 //! | filmographies | `filmography` | `GET /actors/{id}` movies |
 //! | users' review lists | `user_reviews` | `GET /users/{id}` reviews |
+//!
+//! Title and name search (`search`) is no read model in the store: each serving process
+//! keeps its own index in memory, rebuilt from the all-movies and actor lists.
 
 use std::sync::Arc;
 
@@ -20,6 +23,7 @@ use store::{Item, Record, Store};
 
 use crate::lifecycle::MovieListing;
 
+pub mod actors_list;
 pub mod catalog;
 pub mod filmography;
 mod lifecycle;
@@ -35,9 +39,7 @@ pub fn subscriptions(store: Arc<dyn Store>) -> Vec<Subscription> {
         IdempotentConsumer::new(store.clone(), MovieListing(catalog::CatalogProjection))
             .subscription(),
         IdempotentConsumer::new(store.clone(), scores::ScoresProjection).subscription(),
-        IdempotentConsumer::new(store.clone(), MovieListing(search::MovieSearchProjection))
-            .subscription(),
-        IdempotentConsumer::new(store.clone(), search::ActorSearchProjection).subscription(),
+        IdempotentConsumer::new(store.clone(), actors_list::ActorListProjection).subscription(),
         IdempotentConsumer::new(
             store.clone(),
             MovieListing(filmography::FilmographyProjection),

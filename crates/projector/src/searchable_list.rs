@@ -56,6 +56,7 @@ mod tests {
     use platform::pagination::{DEFAULT_LIMIT, encode};
 
     use super::*;
+    use crate::search::WordPosition;
 
     fn query(
         search: Option<&str>,
@@ -83,7 +84,11 @@ mod tests {
 
     #[test]
     fn a_search_reads_its_own_cursor_and_trims_the_text() {
-        let next = encode(&SearchCursor::Words("keanu#1".into()));
+        let position = SearchCursor::Words(Some(WordPosition {
+            word: "keanu".into(),
+            id: uuid::Uuid::now_v7(),
+        }));
+        let next = encode(&position);
         assert_eq!(
             query(Some(" Keanu "), Some("5"), Some(&next))
                 .read()
@@ -92,7 +97,7 @@ mod tests {
                 text: "Keanu".into(),
                 page: PageRequest {
                     limit: 5,
-                    cursor: Some(SearchCursor::Words("keanu#1".into())),
+                    cursor: Some(position),
                 },
             }
         );

@@ -51,3 +51,26 @@ pub async fn merged_page(
     };
     Ok((items, cursor))
 }
+
+/// How many items one read of [`every_item`] asks for.
+const EVERY_ITEM_PAGE: usize = 1000;
+
+/// Every item of the sharded list `base`, shard after shard, in no particular order: for
+/// what is rebuilt from a whole list (the search indexes), where a merged order would cost
+/// reads for nothing.
+pub async fn every_item(store: &dyn Store, base: &str) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    for shard in 0..SHARDS {
+        let mut after = None;
+        loop {
+            let query = Query::prefix(format!("{base}#{shard}"), "", EVERY_ITEM_PAGE).after(after);
+            let page = store.query(&query).await?;
+            after = page.items.last().map(|item| item.key.sk.clone());
+            items.extend(page.items);
+            if !page.more {
+                break;
+            }
+        }
+    }
+    Ok(items)
+}

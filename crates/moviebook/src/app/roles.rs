@@ -11,6 +11,7 @@ use platform::auth::Authenticator;
 use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
 use platform::outbox::Outbox;
 use platform::read_cache::{CacheSettings, ReadCache};
+use projector::search::{IndexWatcher, Indexed, SearchIndex};
 use store::Store;
 
 use super::cache;
@@ -121,13 +122,41 @@ pub async fn cached(public: Router, config: &Config, shared: &Shared) -> anyhow:
     )))
 }
 
-/// The actors service's routes.
-pub fn actors(shared: &Shared) -> Router {
+/// The actors service's routes, its name index fed by the bus.
+pub async fn actors(shared: &Shared) -> anyhow::Result<Router> {
     let service = actors::ActorsService::new(shared.outbox.clone());
-    actors::http::router(actors::http::ActorsApi {
+    watch_search(shared, service.name_search()).await?;
+    Ok(actors::http::router(actors::http::ActorsApi {
         service,
         auth: shared.auth.clone(),
-    })
+    }))
+}
+
+/// How long start-up waits for a search index's first build before serving without it
+/// (searches answer 503 until it is built, e.g. while the store is unreachable).
+const FIRST_BUILD_WAIT: Duration = Duration::from_secs(30);
+
+/// Keeps a search index of this process current: fed by the events the bus shows it, and
+/// rebuilt from the store whenever the watch (re)starts. Waits for the first build, so a
+/// process that starts serving can search what was created before.
+async fn watch_search<I: Indexed>(
+    shared: &Shared,
+    index: &Arc<SearchIndex<I>>,
+) -> anyhow::Result<()> {
+    let watcher = IndexWatcher::new(index.clone(), shared.store.clone());
+    shared
+        .bus
+        .watch(index.event_types(), Arc::new(watcher))
+        .await?;
+    if tokio::time::timeout(FIRST_BUILD_WAIT, index.first_built())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "serving before the search index was built: searches answer 503 until it is"
+        );
+    }
+    Ok(())
 }
 
 /// The users service's routes. `trust_forwarded_for`: the client's address is the one in
@@ -141,7 +170,7 @@ pub async fn users(shared: &Shared, trust_forwarded_for: bool) -> anyhow::Result
     }))
 }
 
-/// The movies service's routes, its consumers subscribed.
+/// The movies service's routes, its consumers subscribed and its title index fed by the bus.
 pub async fn movies(shared: &Shared) -> anyhow::Result<Router> {
     let service = movies::MoviesService::new(
         shared.outbox.clone(),
@@ -151,6 +180,7 @@ pub async fn movies(shared: &Shared) -> anyhow::Result<Router> {
     for subscription in movies::consumers::subscriptions(service.clone()) {
         shared.bus.subscribe(subscription).await?;
     }
+    watch_search(shared, service.title_search()).await?;
     Ok(movies::http::router(movies::http::MoviesApi {
         service,
         auth: shared.auth.clone(),
