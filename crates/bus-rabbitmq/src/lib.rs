@@ -138,6 +138,14 @@ impl RabbitBus {
         .await
     }
 
+    /// Deletes every queue of a consumer that no longer exists, with what they hold (the
+    /// consumer's events, retries and dead letters). Deleting a queue that is not there is
+    /// no error, so this runs at every start.
+    pub async fn retire_consumer(&self, consumer: &str) -> Result<(), RabbitError> {
+        let session = self.shared().session()?;
+        topology::delete_consumer(&session.connection, &self.shared().options, consumer).await
+    }
+
     /// The settings this bus runs with (and so the names of its exchange and queues).
     pub fn options(&self) -> &RabbitOptions {
         &self.inner.shared.options

@@ -39,7 +39,9 @@
 //! arguments, so the fix is a policy or deleting the queue, and meanwhile events flow.
 
 use domain::events::EventType;
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, Connection, ErrorKind, ExchangeKind};
@@ -153,6 +155,28 @@ pub(crate) async fn declare_consumer(
     let _ = tokio::time::timeout(
         std::time::Duration::from_secs(5),
         declarer.channel.close(200, "OK".into()),
+    )
+    .await;
+    Ok(())
+}
+
+/// Deletes a consumer's queues (see [`crate::RabbitBus::retire_consumer`]).
+pub(crate) async fn delete_consumer(
+    connection: &Connection,
+    options: &RabbitOptions,
+    consumer: &str,
+) -> Result<(), RabbitError> {
+    options.validate_consumer(consumer)?;
+    let channel = open(connection).await?;
+    for queue in options.queue_names(consumer) {
+        channel
+            .queue_delete(short(&queue)?, QueueDeleteOptions::default())
+            .await
+            .map_err(RabbitError::amqp("queue.delete"))?;
+    }
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        channel.close(200, "OK".into()),
     )
     .await;
     Ok(())

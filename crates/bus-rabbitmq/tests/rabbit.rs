@@ -660,3 +660,40 @@ async fn invalid_names_are_refused() {
     };
     assert!(RabbitBus::connect(&url(), bad).await.is_err());
 }
+
+#[tokio::test]
+async fn a_retired_consumer_loses_its_queues_and_retiring_it_again_is_no_error() {
+    let _lock = BrokerLock::shared();
+    let options = common::options();
+    let _cleanup = Cleanup::new(&options, &["retired"]);
+    let bus = bus(&options).await;
+    bus.declare_consumer("retired", &[EventType::UserDeleted], false)
+        .await
+        .expect("declare");
+    bus.publish(&[event()]).await.expect("publish");
+    let queue = options.queue_name("retired");
+    assert!(
+        eventually_async(WAIT, || async { ready(&queue).await == 1 }).await,
+        "the event reached the consumer's queue"
+    );
+
+    bus.retire_consumer("retired").await.expect("retire");
+    let connection = common::connect_raw().await.expect("raw connection");
+    for name in options.queue_names("retired") {
+        let channel = connection.create_channel().await.expect("channel");
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        assert!(
+            channel
+                .queue_declare(name.as_str().into(), passive, FieldTable::default())
+                .await
+                .is_err(),
+            "{name} is gone"
+        );
+    }
+    let _ = connection.close(200, "OK".into()).await;
+    bus.retire_consumer("retired").await.expect("retire again");
+    bus.shutdown().await;
+}

@@ -33,6 +33,11 @@ pub mod searchable_list;
 mod sharded;
 pub mod user_reviews;
 
+/// Consumers an earlier version ran and this one does not: their queues are removed at start,
+/// so that no queue keeps collecting events nobody reads. `movie-search` kept the title
+/// word index in the store; search now reads an index in memory.
+pub const RETIRED_CONSUMERS: &[&str] = &["movie-search"];
+
 /// The subscriptions of every projection, ready to hand to a bus.
 pub fn subscriptions(store: Arc<dyn Store>) -> Vec<Subscription> {
     vec![

@@ -63,6 +63,12 @@ pub async fn connect_bus(
                     .await
                     .with_context(|| format!("declaring the queue of {consumer}"))?;
             }
+            for consumer in projector::RETIRED_CONSUMERS {
+                rabbit
+                    .retire_consumer(consumer)
+                    .await
+                    .with_context(|| format!("removing the queues of {consumer}"))?;
+            }
             Ok((rabbit.clone(), Some(rabbit)))
         }
     }
