@@ -1,8 +1,9 @@
 //! Consuming: one channel per subscription, manual acks, a bounded prefetch, and each
 //! delivery handled in a task of its own (so up to `prefetch` handlers run at once, as
 //! with the in-process bus). A partitioned subscription also consumes each of its partition
-//! queues, handling a partition's deliveries one after the other: the broker gives the
-//! partition to one replica at a time, and this keeps it to one handler at a time.
+//! queues, handing a partition's deliveries to its handler one batch after the other (what
+//! had arrived while the last batch was handled): the broker gives the partition to one
+//! replica at a time, and this keeps it to one handler at a time.
 //!
 //! A delivery is acknowledged only after its fate is settled on the broker: handled
 //! (`Done`), or republished — with a confirm — to a retry queue (`Retry`) or the dead-letter
@@ -153,35 +154,58 @@ struct Context {
 
 async fn consume(
     context: Arc<Context>,
-    mut stream: lapin::Consumer,
+    stream: lapin::Consumer,
     turns: Turns,
     stop: CancellationToken,
     deliveries: TaskTracker,
 ) {
     let consumer = context.subscription.consumer.clone();
+    let tag = stream.tag();
+    // A partition hands over what has queued up behind its turn (up to the prefetch), for
+    // the handler to apply together (`Handler::handle_batch`).
+    let mut arrivals = match turns {
+        Turns::Concurrent => stream.map(|next| vec![next]).boxed(),
+        Turns::InTurn => stream
+            .ready_chunks(usize::from(context.options.prefetch.max(1)))
+            .boxed(),
+    };
     loop {
         tokio::select! {
             biased;
-            () = stop.cancelled() => return cancel(&context, &stream).await,
-            next = stream.next() => match next {
-                Some(Ok(delivery)) => {
-                    let handler = context.clone();
-                    // In the tracker either way, so that shutdown waits for it to finish.
-                    let handling = deliveries.spawn(async move { handler.handle(delivery).await });
-                    if turns == Turns::InTurn {
-                        tokio::select! {
-                            biased;
-                            () = stop.cancelled() => return cancel(&context, &stream).await,
-                            _ = handling => {}
+            () = stop.cancelled() => return cancel(&context, tag).await,
+            next = arrivals.next() => {
+                let Some(arrived) = next else {
+                    tracing::warn!(%consumer, "the broker cancelled the consumer; the supervisor reconnects");
+                    return;
+                };
+                let mut batch = Vec::with_capacity(arrived.len());
+                let mut failure = None;
+                for next in arrived {
+                    match next {
+                        Ok(delivery) => batch.push(delivery),
+                        Err(error) => {
+                            failure = Some(error);
+                            break;
                         }
                     }
                 }
-                Some(Err(error)) => {
-                    tracing::warn!(%consumer, %error, "consumer stopped; the supervisor reconnects");
-                    return;
+                if turns == Turns::Concurrent {
+                    for delivery in batch {
+                        let handler = context.clone();
+                        // In the tracker, so that shutdown waits for it to finish.
+                        deliveries.spawn(async move { handler.handle(delivery).await });
+                    }
+                } else if !batch.is_empty() {
+                    let handler = context.clone();
+                    let handling = deliveries.spawn(async move { handler.handle_batch(batch).await });
+                    tokio::select! {
+                        biased;
+                        () = stop.cancelled() => return cancel(&context, tag).await,
+                        _ = handling => {}
+                    }
                 }
-                None => {
-                    tracing::warn!(%consumer, "the broker cancelled the consumer; the supervisor reconnects");
+                if let Some(error) = failure {
+                    tracing::warn!(%consumer, %error, "consumer stopped; the supervisor reconnects");
                     return;
                 }
             }
@@ -191,10 +215,10 @@ async fn consume(
 
 /// Stops the broker sending more; what it already sent and nobody started goes back to the
 /// queue when the channel closes.
-async fn cancel(context: &Context, stream: &lapin::Consumer) {
+async fn cancel(context: &Context, tag: ShortString) {
     let cancel = context
         .channel
-        .basic_cancel(stream.tag(), BasicCancelOptions::default());
+        .basic_cancel(tag, BasicCancelOptions::default());
     if let Ok(Err(error)) = tokio::time::timeout(Duration::from_secs(2), cancel).await {
         tracing::debug!(consumer = %context.consumer(), %error, "could not cancel the consumer");
     }
@@ -206,42 +230,84 @@ impl Context {
     }
 
     async fn handle(&self, delivery: Delivery) {
-        let consumer = self.consumer().to_owned();
-        let failed_before = headers::attempts(&delivery.properties);
+        let Some(envelope) = self.accept(&delivery).await else {
+            return;
+        };
+        let outcome = AssertUnwindSafe(self.subscription.handler.handle(&envelope))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Outcome::Retry("the handler panicked".into()));
+        self.settle(&delivery, &envelope, outcome).await;
+    }
+
+    /// Handles a partition's waiting deliveries together, then settles each by its outcome.
+    async fn handle_batch(&self, deliveries: Vec<Delivery>) {
+        let mut accepted = Vec::with_capacity(deliveries.len());
+        let mut envelopes = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            if let Some(envelope) = self.accept(&delivery).await {
+                accepted.push(delivery);
+                envelopes.push(envelope);
+            }
+        }
+        if envelopes.is_empty() {
+            return;
+        }
+        let panicked = || vec![Outcome::Retry("the handler panicked".into()); envelopes.len()];
+        let outcomes = AssertUnwindSafe(self.subscription.handler.handle_batch(&envelopes))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| panicked());
+        // A handler owes one outcome per event; one it did not give is retried.
+        let outcomes = outcomes.into_iter().chain(std::iter::repeat_with(|| {
+            Outcome::Retry("the handler gave no outcome".into())
+        }));
+        for ((delivery, envelope), outcome) in accepted.iter().zip(&envelopes).zip(outcomes) {
+            self.settle(delivery, envelope, outcome).await;
+        }
+    }
+
+    /// The delivery's event, when it is one for this consumer's handler: a body that is not
+    /// an envelope is dead-lettered, an event of a type no longer subscribed acknowledged.
+    async fn accept(&self, delivery: &Delivery) -> Option<Envelope> {
+        let consumer = self.consumer();
         let envelope = match serde_json::from_slice::<Envelope>(&delivery.data) {
             Ok(envelope) => envelope,
             Err(error) => {
-                metrics::counter!("moviebook_events_failed_total", "consumer" => consumer.clone())
+                metrics::counter!("moviebook_events_failed_total", "consumer" => consumer.to_owned())
                     .increment(1);
                 let reason = format!("the message is not an event envelope: {error}");
                 tracing::error!(%consumer, routing_key = %delivery.routing_key, %reason, "dead-lettering a message");
-                self.dead_letter(&delivery, &reason, failed_before).await;
-                return;
+                let failed_before = headers::attempts(&delivery.properties);
+                self.dead_letter(delivery, &reason, failed_before).await;
+                return None;
             }
         };
         let event_type = envelope.event.event_type();
         if !self.subscription.event_types.contains(&event_type) {
             // The queue is still bound to a type an earlier version subscribed to.
             tracing::debug!(%consumer, event = %envelope.id, event_type = event_type.as_str(), "skipping an event of a type not subscribed");
-            self.ack(&delivery).await;
-            return;
+            self.ack(delivery).await;
+            return None;
         }
-        let outcome = AssertUnwindSafe(self.subscription.handler.handle(&envelope))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| Outcome::Retry("the handler panicked".into()));
+        Some(envelope)
+    }
+
+    /// Acknowledges a handled delivery, or moves it to a retry queue or the dead letters.
+    async fn settle(&self, delivery: &Delivery, envelope: &Envelope, outcome: Outcome) {
+        let consumer = self.consumer().to_owned();
+        let failed_before = headers::attempts(&delivery.properties);
         match outcome {
             Outcome::Done => {
                 metrics::counter!("moviebook_events_handled_total", "consumer" => consumer)
                     .increment(1);
-                self.ack(&delivery).await;
+                self.ack(delivery).await;
             }
             Outcome::Reject(reason) => {
                 metrics::counter!("moviebook_events_failed_total", "consumer" => consumer.clone())
                     .increment(1);
                 tracing::error!(%consumer, event = %envelope.id, %reason, "event rejected");
-                self.dead_letter(&delivery, &reason, failed_before + 1)
-                    .await;
+                self.dead_letter(delivery, &reason, failed_before + 1).await;
             }
             Outcome::Retry(reason) => {
                 let failed = failed_before.saturating_add(1);
@@ -250,12 +316,12 @@ impl Context {
                         .increment(1);
                     tracing::error!(%consumer, event = %envelope.id, attempts = failed, %reason, "event failed too often");
                     let reason = format!("gave up after {failed} attempts: {reason}");
-                    self.dead_letter(&delivery, &reason, failed).await;
+                    self.dead_letter(delivery, &reason, failed).await;
                 } else {
                     metrics::counter!("moviebook_events_retried_total", "consumer" => consumer.clone())
                         .increment(1);
                     tracing::warn!(%consumer, event = %envelope.id, attempt = failed, %reason, "event will be retried");
-                    self.retry(&delivery, failed).await;
+                    self.retry(delivery, failed).await;
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! Partitioned consumers on the real broker: one queue per partition with a single active
 //! consumer, so the events of one key reach one handler at a time, in the order they were
-//! published, whichever replica holds the partition — and when that replica dies another
+//! published (what waits behind a turn handed over as one batch), whichever replica holds
+//! the partition — and when that replica dies another
 //! takes its partitions over without losing an event.
 
 mod common;
@@ -51,11 +52,12 @@ impl Tally {
 }
 
 /// One replica's handler: takes `pause` per event, so that events handled concurrently
-/// would overlap, and counts its own calls.
+/// would overlap, and counts its own calls and the largest batch it was handed.
 struct Replica {
     tally: Arc<Tally>,
     pause: Duration,
     calls: Mutex<u32>,
+    largest_batch: Mutex<usize>,
 }
 
 impl Replica {
@@ -64,11 +66,16 @@ impl Replica {
             tally: tally.clone(),
             pause,
             calls: Mutex::new(0),
+            largest_batch: Mutex::new(0),
         })
     }
 
     fn calls(&self) -> u32 {
         *self.calls.lock().unwrap()
+    }
+
+    fn largest_batch(&self) -> usize {
+        *self.largest_batch.lock().unwrap()
     }
 }
 
@@ -96,6 +103,18 @@ impl Handler for Replica {
         }
         *self.tally.running.lock().unwrap().entry(key).or_default() -= 1;
         Outcome::Done
+    }
+
+    async fn handle_batch(&self, envelopes: &[Envelope]) -> Vec<Outcome> {
+        {
+            let mut largest = self.largest_batch.lock().unwrap();
+            *largest = (*largest).max(envelopes.len());
+        }
+        let mut outcomes = Vec::new();
+        for envelope in envelopes {
+            outcomes.push(self.handle(envelope).await);
+        }
+        outcomes
     }
 }
 
@@ -164,6 +183,13 @@ async fn a_partitioned_consumer_handles_one_event_of_a_key_at_a_time_in_publicat
         *tally.most_at_once.lock().unwrap(),
         1,
         "two events of one key ran at once"
+    );
+    // What queued up behind a partition's turn was handed over together, for the handler
+    // to fold; never more than the prefetch.
+    let largest = a.largest_batch().max(b.largest_batch());
+    assert!(
+        (2..=usize::from(options.prefetch)).contains(&largest),
+        "largest batch {largest}"
     );
     let order = tally.order.lock().unwrap().clone();
     for movie in &hot {

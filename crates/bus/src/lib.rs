@@ -28,6 +28,18 @@ pub enum Outcome {
 #[async_trait]
 pub trait Handler: Send + Sync + 'static {
     async fn handle(&self, envelope: &Envelope) -> Outcome;
+
+    /// Handles events of one partition that were waiting together, in their order, and
+    /// answers one outcome per event. A partitioned consumer's adapter hands over what has
+    /// queued up behind a partition's turn, so a handler may apply a burst at once; the
+    /// default handles them one after the other.
+    async fn handle_batch(&self, envelopes: &[Envelope]) -> Vec<Outcome> {
+        let mut outcomes = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            outcomes.push(self.handle(envelope).await);
+        }
+        outcomes
+    }
 }
 
 /// A named consumer: the name identifies its queue (replicas of one consumer share it)

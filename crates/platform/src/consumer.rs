@@ -47,6 +47,35 @@ pub trait Projection: Send + Sync + 'static {
     /// The writes that apply `envelope` (at most 99, leaving room for the marker); an
     /// empty plan still records the event as handled.
     async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError>;
+
+    /// The writes that apply several events of one partition, in their order, at once — for a
+    /// partitioned projection, so that a burst on one key (a hot movie's reviews) costs one
+    /// read and one transaction rather than one of each per event. The consumer adds one
+    /// marker per event and splits a batch whose plan leaves no room for them. `None`, the
+    /// default: this projection plans each event on its own.
+    async fn plan_batch(
+        &self,
+        _store: &dyn Store,
+        _envelopes: &[Envelope],
+    ) -> Result<Option<Vec<Write>>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// How many events one folded transaction covers at most: with their markers, a plan of a
+/// few writes per key still fits DynamoDB's 100 writes per transaction for most batches.
+const MOST_FOLDED: usize = 48;
+
+/// How an attempt to apply a batch in one transaction went.
+enum Folded {
+    Applied,
+    /// What the plan read has changed since: plan again.
+    Stale,
+    /// The plan and the markers do not fit in one transaction: fold fewer.
+    TooLarge,
+    /// The projection does not fold, or another delivery already handled one of the events:
+    /// handle them one at a time, which sorts out each event's outcome.
+    OneAtATime,
 }
 
 /// The key of the marker recording that `consumer` handled `event`. Markers are spread
@@ -89,21 +118,29 @@ impl<P: Projection> IdempotentConsumer<P> {
         }
     }
 
-    async fn apply(&self, envelope: &Envelope) -> Result<bool, StoreError> {
-        let marker = marker_key(&envelope.id, self.projection.name());
-        if self.store.get(&marker).await?.is_some() {
-            return Ok(true);
-        }
-        let mut writes = self.projection.plan(self.store.as_ref(), envelope).await?;
-        let marker_index = writes.len();
+    fn marker_of(&self, envelope: &Envelope) -> Key {
+        marker_key(&envelope.id, self.projection.name())
+    }
+
+    /// The write recording that this consumer handled `envelope`, only if it had not.
+    fn mark(&self, envelope: &Envelope) -> Result<Write, StoreError> {
         let handled = ProcessedMarker {
             event_type: envelope.event.event_type().as_str().to_owned(),
             handled_at: domain::timestamp::now_micros(),
         };
-        writes.push(Write::Put {
-            item: handled.to_item(marker)?,
+        Ok(Write::Put {
+            item: handled.to_item(self.marker_of(envelope))?,
             condition: Condition::NotExists,
-        });
+        })
+    }
+
+    async fn apply(&self, envelope: &Envelope) -> Result<bool, StoreError> {
+        if self.store.get(&self.marker_of(envelope)).await?.is_some() {
+            return Ok(true);
+        }
+        let mut writes = self.projection.plan(self.store.as_ref(), envelope).await?;
+        let marker_index = writes.len();
+        writes.push(self.mark(envelope)?);
         match self.store.transact(writes).await {
             Ok(()) => Ok(true),
             // Another delivery of the same event won the race: it is applied once.
@@ -113,10 +150,97 @@ impl<P: Projection> IdempotentConsumer<P> {
             Err(other) => Err(other),
         }
     }
+
+    /// The events of `envelopes` this consumer has not handled yet, each once, in order.
+    async fn unhandled(&self, envelopes: &[Envelope]) -> Result<Vec<Envelope>, StoreError> {
+        let mut distinct: Vec<&Envelope> = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            if !distinct.iter().any(|seen| seen.id == envelope.id) {
+                distinct.push(envelope);
+            }
+        }
+        let markers: Vec<Key> = distinct.iter().map(|e| self.marker_of(e)).collect();
+        let found = self.store.batch_get(&markers).await?;
+        Ok(distinct
+            .into_iter()
+            .zip(found)
+            .filter(|(_, marker)| marker.is_none())
+            .map(|(envelope, _)| envelope.clone())
+            .collect())
+    }
+
+    async fn apply_folded(&self, envelopes: &[Envelope]) -> Result<Folded, StoreError> {
+        let Some(mut writes) = self
+            .projection
+            .plan_batch(self.store.as_ref(), envelopes)
+            .await?
+        else {
+            return Ok(Folded::OneAtATime);
+        };
+        if writes.len() + envelopes.len() > store::MAX_TRANSACTION_WRITES {
+            return Ok(Folded::TooLarge);
+        }
+        let first_marker = writes.len();
+        for envelope in envelopes {
+            writes.push(self.mark(envelope)?);
+        }
+        match self.store.transact(writes).await {
+            Ok(()) => Ok(Folded::Applied),
+            Err(StoreError::ConditionFailed { index }) if index >= first_marker => {
+                Ok(Folded::OneAtATime)
+            }
+            Err(StoreError::ConditionFailed { .. }) => Ok(Folded::Stale),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Applies a batch in as few transactions as fit, answering whether every event of it
+    /// is now handled. Anything short of that (a store error, a projection that does not
+    /// fold, a race with another delivery) leaves the rest to one-at-a-time handling, which
+    /// skips what was applied here by its marker.
+    async fn fold(&self, envelopes: &[Envelope]) -> bool {
+        let Ok(pending) = self.unhandled(envelopes).await else {
+            return false;
+        };
+        let mut rest = pending.as_slice();
+        while !rest.is_empty() {
+            let mut take = rest.len();
+            let mut pauses = REPLAN_BACKOFF.build();
+            loop {
+                match self.apply_folded(&rest[..take]).await {
+                    Ok(Folded::Applied) => break,
+                    Ok(Folded::TooLarge) if take > 1 => take /= 2,
+                    Ok(Folded::Stale) => match pauses.next() {
+                        Some(pause) => tokio::time::sleep(pause).await,
+                        None => return false,
+                    },
+                    Ok(Folded::TooLarge | Folded::OneAtATime) | Err(_) => return false,
+                }
+            }
+            rest = &rest[take..];
+        }
+        true
+    }
 }
 
 #[async_trait]
 impl<P: Projection> Handler for IdempotentConsumer<P> {
+    /// Folds each run of waiting events into one transaction where the projection can
+    /// (see [`Projection::plan_batch`]), and otherwise handles them one at a time.
+    async fn handle_batch(&self, envelopes: &[Envelope]) -> Vec<Outcome> {
+        let mut outcomes = Vec::with_capacity(envelopes.len());
+        for chunk in envelopes.chunks(MOST_FOLDED) {
+            if chunk.len() > 1 && self.fold(chunk).await {
+                outcomes.extend(std::iter::repeat_n(Outcome::Done, chunk.len()));
+                continue;
+            }
+            for envelope in chunk {
+                outcomes.push(self.handle(envelope).await);
+            }
+        }
+        outcomes
+    }
+
     async fn handle(&self, envelope: &Envelope) -> Outcome {
         let mut pauses = REPLAN_BACKOFF.build();
         loop {

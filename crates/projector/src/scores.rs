@@ -5,8 +5,10 @@
 //!
 //! Every event of a movie rewrites that one item, so the projection is partitioned by movie
 //! (`Projection::partitioned`): the bus hands one movie's events to one handler at a time,
-//! in one process at a time, and a burst of reviews of a hot movie is applied one after the
-//! other instead of by replicas that collide and back off. Each change stays conditional on
+//! in one process at a time, and a burst of reviews of a hot movie is applied in turn
+//! instead of by replicas that collide and back off — folded: the events waiting behind a
+//! partition's turn are applied together (`Projection::plan_batch`), each movie's tally read
+//! once and written once for the lot. Each change stays conditional on
 //! the tally it read: a retried event comes back outside its partition (see the bus
 //! adapters), and a partition changing hands can overlap a handler still finishing, so
 //! concurrent writers remain possible, just rare — and still exact.
@@ -16,7 +18,7 @@ use domain::events::{Envelope, Event, EventType};
 use domain::score::ScoreTally;
 use platform::consumer::Projection;
 use serde::{Deserialize, Serialize};
-use store::{Condition, Key, Query, Record, Store, StoreError, StoreExt, Write};
+use store::{Condition, Key, Query, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
 use crate::catalog::{MovieSummary, SummaryRecord, existing_summaries, summary_key};
@@ -90,12 +92,6 @@ fn top_rated_key(movie_id: &Uuid, tally: ScoreTally) -> Key {
     )
 }
 
-/// The stored tally. One that does not decode fails the plan ([`StoreError::Malformed`]):
-/// the new tally is computed from it, so a guess would corrupt the score for good.
-async fn read_tally(store: &dyn Store, movie_id: &Uuid) -> Result<Option<TallyRecord>, StoreError> {
-    store.get_record(&tally_key(movie_id)).await
-}
-
 fn write_tally(
     movie_id: &Uuid,
     before: Option<&TallyRecord>,
@@ -140,65 +136,127 @@ impl Projection for ScoresProjection {
     }
 
     async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError> {
-        let (movie_id, delta_sum, delta_count) = match &envelope.event {
-            Event::ReviewUpserted(review) => (
-                review.movie_id,
-                review.score - review.previous_score.unwrap_or(0),
-                i64::from(review.previous_score.is_none()),
-            ),
-            Event::ReviewDeleted(review) => (review.movie_id, -review.score, -1),
-            Event::MovieDeleted(movie) => {
-                let before = read_tally(store, &movie.movie_id).await?;
-                if before.as_ref().is_some_and(|b| b.deleted) {
-                    return Ok(Vec::new());
-                }
-                let tally = before.as_ref().map(TallyRecord::tally).unwrap_or_default();
-                let mut writes = vec![write_tally(&movie.movie_id, before.as_ref(), tally, true)?];
-                if tally.count > 0 {
-                    writes.push(Write::delete(top_rated_key(&movie.movie_id, tally)));
-                }
-                writes.push(Write::delete(summary_key(&movie.movie_id)));
-                return Ok(writes);
-            }
-            _ => return Ok(Vec::new()),
-        };
-        let before = read_tally(store, &movie_id).await?;
-        if before.as_ref().is_some_and(|b| b.deleted) {
-            // Reviews of a deleted movie no longer count anywhere.
-            return Ok(Vec::new());
+        plan_tallies(store, std::slice::from_ref(envelope)).await
+    }
+
+    async fn plan_batch(
+        &self,
+        store: &dyn Store,
+        envelopes: &[Envelope],
+    ) -> Result<Option<Vec<Write>>, StoreError> {
+        plan_tallies(store, envelopes).await.map(Some)
+    }
+}
+
+/// What one event does to its movie's tally.
+#[derive(Debug, Clone, Copy)]
+enum TallyChange {
+    /// A review's score moves the sum, and a new or deleted review the count.
+    Review {
+        sum: i64,
+        count: i64,
+    },
+    MovieDeleted,
+}
+
+fn tally_change(event: &Event) -> Option<(Uuid, TallyChange)> {
+    match event {
+        Event::ReviewUpserted(review) => Some((
+            review.movie_id,
+            TallyChange::Review {
+                sum: review.score - review.previous_score.unwrap_or(0),
+                count: i64::from(review.previous_score.is_none()),
+            },
+        )),
+        Event::ReviewDeleted(review) => Some((
+            review.movie_id,
+            TallyChange::Review {
+                sum: -review.score,
+                count: -1,
+            },
+        )),
+        Event::MovieDeleted(movie) => Some((movie.movie_id, TallyChange::MovieDeleted)),
+        _ => None,
+    }
+}
+
+/// The writes applying these events, in order: one read of each movie's tally (one batch
+/// get for all) and, per movie, its tally, summary scores and top-rated entry written once.
+async fn plan_tallies(store: &dyn Store, envelopes: &[Envelope]) -> Result<Vec<Write>, StoreError> {
+    let mut movies: Vec<(Uuid, Vec<TallyChange>)> = Vec::new();
+    for (movie_id, change) in envelopes.iter().filter_map(|e| tally_change(&e.event)) {
+        match movies.iter_mut().find(|(id, _)| *id == movie_id) {
+            Some((_, changes)) => changes.push(change),
+            None => movies.push((movie_id, vec![change])),
         }
-        let tally_before = before.as_ref().map(TallyRecord::tally).unwrap_or_default();
-        let after = ScoreTally {
-            sum: tally_before.sum + delta_sum,
-            count: tally_before.count + delta_count,
-        };
-        let scores = SummaryScores {
-            score_sum: after.sum,
+    }
+    if movies.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<Key> = movies.iter().map(|(id, _)| tally_key(id)).collect();
+    let stored = store.batch_get(&keys).await?;
+    let mut writes = Vec::new();
+    for ((movie_id, changes), item) in movies.iter().zip(stored) {
+        // A tally that does not decode fails the plan (`StoreError::Malformed`): the new
+        // tally is computed from it, so a guess would corrupt the score for good.
+        let before = item.as_ref().map(TallyRecord::from_item).transpose()?;
+        writes.extend(plan_movie(movie_id, before.as_ref(), changes)?);
+    }
+    Ok(writes)
+}
+
+/// The writes moving one movie's tally from `before` through `changes`.
+fn plan_movie(
+    movie_id: &Uuid,
+    before: Option<&TallyRecord>,
+    changes: &[TallyChange],
+) -> Result<Vec<Write>, StoreError> {
+    if before.is_some_and(|b| b.deleted) {
+        // Reviews of a deleted movie no longer count anywhere.
+        return Ok(Vec::new());
+    }
+    let tally_before = before.map(TallyRecord::tally).unwrap_or_default();
+    let mut after = tally_before;
+    let mut deleted = false;
+    for change in changes {
+        match change {
+            TallyChange::Review { sum, count } if !deleted => {
+                after.sum += sum;
+                after.count += count;
+            }
+            TallyChange::Review { .. } => {}
+            TallyChange::MovieDeleted => deleted = true,
+        }
+    }
+    let mut writes = vec![write_tally(movie_id, before, after, deleted)?];
+    // The stored entry sits at the stored tally's key. A tally that did not move leaves the
+    // entry's key as it was: the put below rewrites it, and deleting it too would write one
+    // key twice in the transaction.
+    if tally_before.count > 0 && (deleted || after != tally_before) {
+        writes.push(Write::delete(top_rated_key(movie_id, tally_before)));
+    }
+    if deleted {
+        writes.push(Write::delete(summary_key(movie_id)));
+        return Ok(writes);
+    }
+    let scores = SummaryScores {
+        score_sum: after.sum,
+        review_count: after.count,
+    };
+    writes.push(Write::Update {
+        key: summary_key(movie_id),
+        set: store::attrs_of(&scores, SummaryRecord::KIND)?,
+        add: Vec::new(),
+        condition: Condition::Always,
+    });
+    if after.count > 0 {
+        let entry = TopRatedRecord {
+            movie_id: *movie_id,
             review_count: after.count,
         };
-        let mut writes = vec![
-            write_tally(&movie_id, before.as_ref(), after, false)?,
-            Write::Update {
-                key: summary_key(&movie_id),
-                set: store::attrs_of(&scores, SummaryRecord::KIND)?,
-                add: Vec::new(),
-                condition: Condition::Always,
-            },
-        ];
-        // A replacement with the same score leaves the entry's key as it was: the put below
-        // rewrites it, and deleting it too would write one key twice in the transaction.
-        if tally_before.count > 0 && after != tally_before {
-            writes.push(Write::delete(top_rated_key(&movie_id, tally_before)));
-        }
-        if after.count > 0 {
-            let entry = TopRatedRecord {
-                movie_id,
-                review_count: after.count,
-            };
-            writes.push(Write::put(entry.to_item(top_rated_key(&movie_id, after))?));
-        }
-        Ok(writes)
+        writes.push(Write::put(entry.to_item(top_rated_key(movie_id, after))?));
     }
+    Ok(writes)
 }
 
 /// How many top-rated entries one request reads per shard before it settles for fewer:

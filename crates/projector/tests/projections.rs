@@ -906,6 +906,140 @@ async fn replacing_a_review_with_the_same_score_keeps_the_tally_and_the_ranking(
     assert_eq!(reviews[0].comment, Some(format!("8 at {}", secs(3))));
 }
 
+/// The store the scores consumer writes through in the folding test: the same SQLite
+/// store, with its transactions counted.
+struct CountingTransactions {
+    store: Arc<dyn Store>,
+    transactions: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Store for CountingTransactions {
+    async fn get(&self, key: &store::Key) -> Result<Option<store::Item>, store::StoreError> {
+        self.store.get(key).await
+    }
+    async fn batch_get(
+        &self,
+        keys: &[store::Key],
+    ) -> Result<Vec<Option<store::Item>>, store::StoreError> {
+        self.store.batch_get(keys).await
+    }
+    async fn query(&self, query: &store::Query) -> Result<store::Page, store::StoreError> {
+        self.store.query(query).await
+    }
+    async fn transact(&self, writes: Vec<store::Write>) -> Result<(), store::StoreError> {
+        self.transactions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.store.transact(writes).await
+    }
+    async fn ping(&self) -> Result<(), store::StoreError> {
+        self.store.ping().await
+    }
+}
+
+#[tokio::test]
+async fn scores_folded_in_batches_agree_with_every_event_applied_alone() {
+    let f = Fixture::new();
+    let counting = Arc::new(CountingTransactions {
+        store: f.store.clone(),
+        transactions: Default::default(),
+    });
+    let scores = platform::consumer::IdempotentConsumer::new(
+        counting.clone() as Arc<dyn Store>,
+        scores::ScoresProjection,
+    );
+    let others: Vec<Subscription> = f
+        .subs
+        .iter()
+        .filter(|s| s.consumer != "scores")
+        .cloned()
+        .collect();
+    // Thirty movies: a batch touching most of them plans more writes than one transaction
+    // holds, and must be split.
+    let movies: Vec<MovieSnapshot> = (0..30)
+        .map(|i| {
+            movie(
+                &format!("Folded {i}"),
+                2000 + i,
+                &["drama"],
+                secs(i.into()),
+                &[],
+            )
+        })
+        .collect();
+    for movie in &movies {
+        deliver(&others, &created(movie)).await;
+    }
+    let users: Vec<Uuid> = (0..12).map(|_| id()).collect();
+    let mut reviews = Reviews::default();
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let gone = &movies[7];
+    let mut batches_left = 60;
+    let mut previous_batch: Vec<Envelope> = Vec::new();
+    while batches_left > 0 {
+        batches_left -= 1;
+        let size = rng.next(70) as usize + 1;
+        // Most batches are one hot movie's burst; some spread over every movie.
+        let hot = rng.next(3) != 0;
+        let mut batch = Vec::with_capacity(size + 4);
+        for _ in 0..size {
+            let movie = if hot {
+                &movies[0]
+            } else {
+                &movies[rng.next(movies.len() as u64) as usize]
+            };
+            let user = users[rng.next(users.len() as u64) as usize];
+            let envelope = if rng.next(5) == 0 {
+                reviews.delete(movie, user)
+            } else {
+                Some(reviews.upsert(movie, user, rng.next(10) as i64 + 1))
+            };
+            batch.extend(envelope);
+        }
+        if batches_left == 30 {
+            batch.push(deleted(gone));
+        }
+        // Redeliveries: an event twice in one batch, and part of the batch before.
+        if let Some(first) = batch.first().cloned() {
+            batch.push(first);
+        }
+        batch.extend(previous_batch.iter().take(3).cloned());
+        for envelope in &batch {
+            deliver(&others, envelope).await;
+        }
+        let outcomes = bus::Handler::handle_batch(&scores, &batch).await;
+        assert_eq!(outcomes, vec![Outcome::Done; batch.len()]);
+        previous_batch = batch;
+    }
+    // Reviews of the deleted movie stopped counting when it was deleted.
+    let remaining: Vec<MovieSnapshot> = movies
+        .iter()
+        .filter(|m| m.movie_id != gone.movie_id)
+        .cloned()
+        .collect();
+    assert_scores_and_ranking(&f, &remaining, &reviews).await;
+    assert_eq!(summary(f.store(), gone).await, None);
+
+    // A burst on one movie is one transaction, not one per event.
+    let before = counting
+        .transactions
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let burst: Vec<Envelope> = (0..40)
+        .map(|_| reviews.upsert(&movies[1], id(), 9))
+        .collect();
+    let outcomes = bus::Handler::handle_batch(&scores, &burst).await;
+    assert_eq!(outcomes, vec![Outcome::Done; burst.len()]);
+    let after = counting
+        .transactions
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        after - before,
+        1,
+        "forty reviews of one movie in one transaction"
+    );
+    assert_scores_and_ranking(&f, &remaining, &reviews).await;
+}
+
 #[tokio::test]
 async fn top_rated_orders_by_exact_mean_then_review_count_then_id() {
     let f = Fixture::new();
