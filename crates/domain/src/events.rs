@@ -134,6 +134,11 @@ pub struct ReviewUpserted {
     pub comment: Option<String>,
     pub created_at: Micros,
     pub updated_at: Micros,
+    /// The movie's cast, whose actor pages show its score: a process keeping ready pages
+    /// knows which went stale. Absent from events written before it was carried (every
+    /// actor page may then be stale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cast_ids: Option<Vec<Uuid>>,
 }
 
 /// A review removed, with the score it counted.
@@ -174,6 +179,27 @@ mod tests {
     }
 
     #[test]
+    fn a_review_event_written_before_the_cast_was_carried_still_decodes() {
+        let movie_id = crate::ids::new_id();
+        let old = serde_json::json!({
+            "type": "review_upserted", "movie_id": movie_id, "movie_title": "Alien",
+            "user_id": crate::ids::new_id(), "score": 9, "previous_score": null,
+            "comment": null, "created_at": 1, "updated_at": 1,
+        });
+        let Event::ReviewUpserted(review) = serde_json::from_value(old).unwrap() else {
+            panic!("a review upserted");
+        };
+        assert_eq!(review.cast_ids, None);
+        let actor = crate::ids::new_id();
+        let carried = serde_json::to_value(Event::ReviewUpserted(ReviewUpserted {
+            cast_ids: Some(vec![actor]),
+            ..review
+        }))
+        .unwrap();
+        assert_eq!(carried["cast_ids"], serde_json::json!([actor]));
+    }
+
+    #[test]
     fn review_events_are_partitioned_by_their_movie() {
         let movie_id = crate::ids::new_id();
         let deleted = Event::ReviewDeleted(ReviewDeleted {
@@ -191,6 +217,7 @@ mod tests {
             comment: None,
             created_at: 1,
             updated_at: 1,
+            cast_ids: None,
         });
         assert_eq!(upserted.partition_key(), movie_id);
     }

@@ -125,6 +125,7 @@ pub(crate) fn plan_write(
             comment: record.comment.clone(),
             created_at: record.created_at,
             updated_at: now,
+            cast_ids: Some(movie.cast.iter().map(|member| member.actor_id).collect()),
         }),
     };
     let unchanged = match &existing {

@@ -141,6 +141,7 @@ fn upserted(
         comment: Some(format!("{score} at {updated_at}")),
         created_at: updated_at,
         updated_at,
+        cast_ids: Some(movie.cast.iter().map(|m| m.actor_id).collect()),
     }))
 }
 

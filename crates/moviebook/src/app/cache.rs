@@ -115,8 +115,12 @@ fn stale_after(event: &Event) -> Vec<Tag> {
                 )
                 .collect()
         }
-        Event::ReviewUpserted(review) => review_changed(review.movie_id, review.user_id),
-        Event::ReviewDeleted(review) => review_changed(review.movie_id, review.user_id),
+        Event::ReviewUpserted(review) => {
+            review_changed(review.movie_id, review.user_id, review.cast_ids.as_deref())
+        }
+        // Rare (a review withdrawn, or its movie or author deleted): not worth carrying the
+        // cast for.
+        Event::ReviewDeleted(review) => review_changed(review.movie_id, review.user_id, None),
         Event::UserRenamed(user) => vec![Depends::User(user.user_id), Depends::EveryMoviePage],
         // The user's reviews are removed one by one, each with an event of its own.
         Event::UserDeleted(user) => vec![Depends::User(user.user_id)],
@@ -124,13 +128,19 @@ fn stale_after(event: &Event) -> Vec<Tag> {
     depends.into_iter().map(tag).collect()
 }
 
-fn review_changed(movie_id: Uuid, user_id: Uuid) -> Vec<Depends> {
-    vec![
+/// What a review moves: its movie's page, its author's, the lists showing scores, and the
+/// pages of the movie's cast — every actor page when the cast is unknown.
+fn review_changed(movie_id: Uuid, user_id: Uuid, cast_ids: Option<&[Uuid]>) -> Vec<Depends> {
+    let mut depends = vec![
         Depends::Movie(movie_id),
         Depends::User(user_id),
         Depends::Catalogue,
-        Depends::EveryActorPage,
-    ]
+    ];
+    match cast_ids {
+        Some(cast) => depends.extend(cast.iter().copied().map(Depends::Actor)),
+        None => depends.push(Depends::EveryActorPage),
+    }
+    depends
 }
 
 /// Bumps the tags of every event this process sees, and everything when its watch
@@ -159,6 +169,7 @@ mod tests {
     const MOVIE: &str = "01930000-0000-7000-8000-000000000001";
     const USER: &str = "01930000-0000-7000-8000-000000000002";
     const ACTOR: &str = "01930000-0000-7000-8000-000000000003";
+    const OTHER_ACTOR: &str = "01930000-0000-7000-8000-000000000004";
 
     fn id(text: &str) -> Uuid {
         Uuid::try_parse(text).unwrap()
@@ -199,9 +210,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_review_makes_its_movie_its_reviewer_every_list_and_actor_page_stale() {
-        let stale = stale_after(&Event::ReviewUpserted(ReviewUpserted {
+    fn review(cast_ids: Option<Vec<Uuid>>) -> Event {
+        Event::ReviewUpserted(ReviewUpserted {
             movie_id: id(MOVIE),
             movie_title: "T".into(),
             user_id: id(USER),
@@ -210,7 +220,13 @@ mod tests {
             comment: None,
             created_at: 0,
             updated_at: 0,
-        }));
+            cast_ids,
+        })
+    }
+
+    #[test]
+    fn a_review_makes_its_movie_its_reviewer_every_list_and_its_cast_stale() {
+        let stale = stale_after(&review(Some(vec![id(ACTOR)])));
         for path in [
             format!("/api/v1/movies/{MOVIE}"),
             format!("/api/v1/movies/{MOVIE}/reviews"),
@@ -222,6 +238,16 @@ mod tests {
             assert!(touches(&stale, &path), "{path}");
         }
         assert!(!touches(&stale, "/api/v1/actors"));
+        assert!(
+            !touches(&stale, &format!("/api/v1/actors/{OTHER_ACTOR}")),
+            "an actor outside the cast keeps their page"
+        );
+    }
+
+    #[test]
+    fn a_review_whose_cast_is_not_carried_makes_every_actor_page_stale() {
+        let stale = stale_after(&review(None));
+        assert!(touches(&stale, &format!("/api/v1/actors/{OTHER_ACTOR}")));
     }
 
     #[test]
