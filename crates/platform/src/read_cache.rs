@@ -14,12 +14,15 @@
 //! take its answer when they read the same tag versions it read before computing — so no
 //! write acknowledged before a request arrived is missing from the answer it gets. The rest
 //! (and all, if the leader gives no shareable answer or is dropped) compute their own.
+//! An answer in the last quarter of its time to live is refreshed by the first request to
+//! notice, while the others are still served it: under steady traffic a hot answer is
+//! replaced before it expires, and its readers never all miss at once.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -28,6 +31,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::Counter;
 use tokio::sync::watch;
+// Tokio's clock is the system's, except that tests can pause and move it.
+use tokio::time::Instant;
 
 use crate::ApiError;
 
@@ -115,6 +120,11 @@ struct Answer {
     headers: HeaderMap,
     body: Bytes,
     computed_under: Versions,
+    /// When it was ready, just before it was kept (and moka's time to live began).
+    ready_at: Instant,
+    /// Set while one request computes its successor, so that the others keep being served
+    /// this one rather than refreshing it too.
+    refreshing: AtomicBool,
 }
 
 impl Answer {
@@ -165,6 +175,17 @@ impl Drop for Leading<'_> {
     }
 }
 
+/// A request's claim to refresh an answer. Dropped — the successor kept or not, or the
+/// request itself dropped — it lets a later request try again should the answer still be
+/// served.
+struct Refresh(Arc<Answer>);
+
+impl Drop for Refresh {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::SeqCst);
+    }
+}
+
 /// What a miss does about other requests computing the same key.
 enum Turn<'a> {
     /// Another request computes the answer under the same versions: wait for it.
@@ -184,6 +205,9 @@ pub struct ReadCache {
     everything: Slot,
     started: Instant,
     settle: Duration,
+    /// An answer older than this is refreshed: the last quarter of its time to live,
+    /// ample for one computation (milliseconds) to replace it before it expires.
+    refresh_after: Duration,
     /// The largest body worth keeping: a tenth of the capacity, so one answer never
     /// pushes out most of the others.
     largest_body: u64,
@@ -191,6 +215,7 @@ pub struct ReadCache {
     hits: Counter,
     misses: Counter,
     shared: Counter,
+    refreshes: Counter,
 }
 
 impl ReadCache {
@@ -211,11 +236,13 @@ impl ReadCache {
             everything: Slot::default(),
             started: Instant::now(),
             settle: settings.settle,
+            refresh_after: settings.time_to_live - settings.time_to_live / 4,
             largest_body: settings.capacity_bytes / 10,
             policy: Box::new(policy),
             hits: metrics::counter!("moviebook_read_cache_total", "outcome" => "hit"),
             misses: metrics::counter!("moviebook_read_cache_total", "outcome" => "miss"),
             shared: metrics::counter!("moviebook_read_cache_total", "outcome" => "shared"),
+            refreshes: metrics::counter!("moviebook_read_cache_total", "outcome" => "refresh"),
         }
     }
 
@@ -242,6 +269,13 @@ impl ReadCache {
     fn fresh(&self, key: &str) -> Option<Arc<Answer>> {
         let answer = self.answers.get(key)?;
         self.unchanged(&answer.computed_under).then_some(answer)
+    }
+
+    /// A claim to refresh `answer`, when it is near its time to live and no other request
+    /// refreshes it already.
+    fn claim_refresh(&self, answer: &Arc<Answer>) -> Option<Refresh> {
+        let due = answer.ready_at.elapsed() >= self.refresh_after;
+        (due && !answer.refreshing.swap(true, Ordering::SeqCst)).then(|| Refresh(answer.clone()))
     }
 
     fn versions_of(&self, tags: &[Tag]) -> Versions {
@@ -359,9 +393,13 @@ async fn read(cache: &ReadCache, request: Request, next: Next) -> Response {
         .uri()
         .path_and_query()
         .map_or_else(|| request.uri().path(), |p| p.as_str());
+    let mut refresh = None;
     if let Some(answer) = cache.fresh(key) {
-        cache.hits.increment(1);
-        return answer.response();
+        refresh = cache.claim_refresh(&answer);
+        if refresh.is_none() {
+            cache.hits.increment(1);
+            return answer.response();
+        }
     }
     let Some(tags) = cache.policy.read_tags(request.uri().path()) else {
         return next.run(request).await;
@@ -379,7 +417,11 @@ async fn read(cache: &ReadCache, request: Request, next: Next) -> Response {
             None
         }
     };
-    cache.misses.increment(1);
+    if refresh.is_some() {
+        cache.refreshes.increment(1);
+    } else {
+        cache.misses.increment(1);
+    }
     let response = next.run(request).await;
     let small_enough = axum::body::HttpBody::size_hint(response.body())
         .upper()
@@ -405,6 +447,8 @@ async fn read(cache: &ReadCache, request: Request, next: Next) -> Response {
         headers,
         body: body.clone(),
         computed_under: versions,
+        ready_at: Instant::now(),
+        refreshing: AtomicBool::new(false),
     });
     // Shared even when it may not be kept: each waiter read, on arrival, the versions this
     // answer was begun under, so no write acknowledged before it arrived is missing.
@@ -416,8 +460,10 @@ async fn read(cache: &ReadCache, request: Request, next: Next) -> Response {
         cache.answers.insert(key, answer);
     }
     // The flight ends once the answer is kept, so a request arriving meanwhile finds the
-    // one or the other and does not compute it again.
+    // one or the other and does not compute it again; the refresh claim too, so no other
+    // request refreshes the old answer meanwhile.
     drop(leading);
+    drop(refresh);
     Response::from_parts(parts, Body::from(body))
 }
 
@@ -725,6 +771,79 @@ mod tests {
         let mut bodies = [answered(leader).await, answered(waiter).await];
         bodies.sort();
         assert_eq!(bodies, ["{\"call\":1}", "{\"call\":2}"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn near_its_time_to_live_one_request_refreshes_an_answer_while_the_others_are_served_it()
+    {
+        let release = Arc::new(Notify::new());
+        let app = Arc::new(fixture_with(settings(), release.clone(), true));
+        let first = app.spawn_get("/things/1");
+        idle().await;
+        release.notify_one();
+        assert_eq!(answered(first).await, "{\"call\":1}");
+        // Of 60 s to live, 40 s passed: not due yet (a refresh would wait in the handler).
+        tokio::time::advance(Duration::from_secs(40)).await;
+        assert_eq!(answered(app.spawn_get("/things/1")).await, "{\"call\":1}");
+        // 46 s: in the last quarter.
+        tokio::time::advance(Duration::from_secs(6)).await;
+        let requests: Vec<_> = (0..8).map(|_| app.spawn_get("/things/1")).collect();
+        idle().await;
+        let (served, mut refreshing): (Vec<_>, Vec<_>) =
+            requests.into_iter().partition(JoinHandle::is_finished);
+        assert_eq!(refreshing.len(), 1, "requests computing a new answer");
+        for request in served {
+            assert_eq!(answered(request).await, "{\"call\":1}");
+        }
+        release.notify_one();
+        assert_eq!(answered(refreshing.remove(0)).await, "{\"call\":2}");
+        // The new answer is kept, and lives from its own computation on.
+        tokio::time::advance(Duration::from_secs(40)).await;
+        assert_eq!(answered(app.spawn_get("/things/1")).await, "{\"call\":2}");
+        assert_eq!(app.calls(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_whose_request_is_dropped_is_taken_up_by_the_next_request() {
+        let release = Arc::new(Notify::new());
+        let app = Arc::new(fixture_with(settings(), release.clone(), true));
+        let first = app.spawn_get("/things/1");
+        idle().await;
+        release.notify_one();
+        answered(first).await;
+        tokio::time::advance(Duration::from_secs(46)).await;
+        let dropped = app.spawn_get("/things/1");
+        idle().await;
+        assert!(
+            !dropped.is_finished(),
+            "the first request near expiry refreshes"
+        );
+        dropped.abort();
+        idle().await;
+        let next = app.spawn_get("/things/1");
+        idle().await;
+        assert!(
+            !next.is_finished(),
+            "the next request refreshes in its stead"
+        );
+        release.notify_one();
+        assert_eq!(answered(next).await, "{\"call\":2}");
+    }
+
+    #[tokio::test]
+    async fn a_refreshed_answer_outlives_the_one_it_replaced() {
+        // On the system's clock, which moka's time to live follows: 2 s to live, refreshed
+        // from 1.5 s on. Sleeps only ever overshoot; these have 0.9 s to spare.
+        let app = fixture(CacheSettings {
+            time_to_live: Duration::from_secs(2),
+            ..settings()
+        });
+        app.get("/things/1").await;
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+        assert_eq!(app.get("/things/1").await, "{\"call\":2}");
+        // Past the first answer's time to live, early in the second's.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(app.get("/things/1").await, "{\"call\":2}");
     }
 
     #[tokio::test]
