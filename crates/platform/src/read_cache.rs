@@ -9,11 +9,20 @@
 //! as the safety net for an invalidation that never arrives), the tag versions (a fixed
 //! array of atomic slots, a tag hashed to one: lock-free, no allocation, and a collision
 //! only invalidates a little more than needed), and the middleware ([`serve_cached`]).
+//!
+//! Concurrent misses of one key are computed once: the first request leads, and the others
+//! take its answer when they read the same tag versions it read before computing — so no
+//! write acknowledged before a request arrived is missing from the answer it gets. The rest
+//! (and all, if the leader gives no shareable answer or is dropped) compute their own.
+//! An answer in the last quarter of its time to live is refreshed by the first request to
+//! notice, while the others are still served it: under steady traffic a hot answer is
+//! replaced before it expires, and its readers never all miss at once.
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -21,6 +30,9 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::Counter;
+use tokio::sync::watch;
+// Tokio's clock is the system's, except that tests can pause and move it.
+use tokio::time::Instant;
 
 use crate::ApiError;
 
@@ -31,6 +43,11 @@ const SLOTS: usize = 4096;
 /// Rough bytes an answer costs beyond its key and body (the entry, its headers, moka's
 /// bookkeeping), so that many tiny answers still count against the capacity.
 const ENTRY_OVERHEAD: usize = 256;
+
+/// How long a request waits for another one computing the same answer before it computes
+/// its own: far beyond a normal computation (milliseconds), so only a stuck leader is
+/// given up on, and short enough that its waiters still answer within seconds.
+const LONGEST_WAIT: Duration = Duration::from_secs(2);
 
 /// What an answer depends on, hashed: see [`Tag::of`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,28 +120,102 @@ struct Answer {
     headers: HeaderMap,
     body: Bytes,
     computed_under: Versions,
+    /// When it was ready, just before it was kept (and moka's time to live began).
+    ready_at: Instant,
+    /// Set while one request computes its successor, so that the others keep being served
+    /// this one rather than refreshing it too.
+    refreshing: AtomicBool,
+}
+
+impl Answer {
+    /// The answer as sent: its status is `200`, the only one kept or shared.
+    fn response(&self) -> Response {
+        let mut response = Response::new(Body::from(self.body.clone()));
+        *response.headers_mut() = self.headers.clone();
+        response
+    }
 }
 
 /// The versions of an answer's tags (and of "everything"), read before it was computed.
+#[derive(Clone, PartialEq, Eq)]
 struct Versions {
     everything: u64,
     slots: Box<[(u16, u64)]>,
 }
 
+/// A request computing the answer for a key, which other misses of the key may wait for.
+struct Flight {
+    /// The versions the leader read before computing: a waiter must have read the same.
+    computed_under: Versions,
+    /// Becomes `Some` when the answer is ready; the channel closes without one when there
+    /// is none to share (not a `200`, too large) or the leader was dropped.
+    answer: watch::Receiver<Option<Arc<Answer>>>,
+}
+
+/// The leader's side of a flight. Dropping it — when the leader is done, or when its
+/// request is dropped mid-way — takes the flight off the map and closes the channel, so
+/// no waiter is left hanging.
+struct Leading<'a> {
+    cache: &'a ReadCache,
+    key: String,
+    flight: Arc<Flight>,
+    answer: watch::Sender<Option<Arc<Answer>>>,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.cache.flights();
+        // A later leader, under newer versions, may have taken the key over.
+        if flights
+            .get(&self.key)
+            .is_some_and(|flight| Arc::ptr_eq(flight, &self.flight))
+        {
+            flights.remove(&self.key);
+        }
+    }
+}
+
+/// A request's claim to refresh an answer. Dropped — the successor kept or not, or the
+/// request itself dropped — it lets a later request try again should the answer still be
+/// served.
+struct Refresh(Arc<Answer>);
+
+impl Drop for Refresh {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::SeqCst);
+    }
+}
+
+/// What a miss does about other requests computing the same key.
+enum Turn<'a> {
+    /// Another request computes the answer under the same versions: wait for it.
+    Wait(watch::Receiver<Option<Arc<Answer>>>),
+    /// Compute it, for the requests that come while it is computed too.
+    Lead(Leading<'a>),
+}
+
 /// The cache of ready answers. One per process, shared by its middleware and its watcher.
 pub struct ReadCache {
     answers: moka::sync::Cache<String, Arc<Answer>>,
+    /// The misses being computed now, by key. Held for a map lookup at a time, never
+    /// across an await.
+    flights: Mutex<HashMap<String, Arc<Flight>>>,
     slots: Box<[Slot]>,
     /// Bumped to make every answer stale at once (after a watch restarted).
     everything: Slot,
     started: Instant,
     settle: Duration,
+    /// An answer older than this is refreshed: the last quarter of its time to live,
+    /// ample for one computation (milliseconds) to replace it before it expires.
+    refresh_after: Duration,
     /// The largest body worth keeping: a tenth of the capacity, so one answer never
     /// pushes out most of the others.
     largest_body: u64,
     policy: Box<dyn CachePolicy>,
     hits: Counter,
     misses: Counter,
+    shared: Counter,
+    refreshes: Counter,
 }
 
 impl ReadCache {
@@ -140,14 +231,18 @@ impl ReadCache {
             .build();
         ReadCache {
             answers,
+            flights: Mutex::default(),
             slots: (0..SLOTS).map(|_| Slot::default()).collect(),
             everything: Slot::default(),
             started: Instant::now(),
             settle: settings.settle,
+            refresh_after: settings.time_to_live - settings.time_to_live / 4,
             largest_body: settings.capacity_bytes / 10,
             policy: Box::new(policy),
             hits: metrics::counter!("moviebook_read_cache_total", "outcome" => "hit"),
             misses: metrics::counter!("moviebook_read_cache_total", "outcome" => "miss"),
+            shared: metrics::counter!("moviebook_read_cache_total", "outcome" => "shared"),
+            refreshes: metrics::counter!("moviebook_read_cache_total", "outcome" => "refresh"),
         }
     }
 
@@ -174,6 +269,13 @@ impl ReadCache {
     fn fresh(&self, key: &str) -> Option<Arc<Answer>> {
         let answer = self.answers.get(key)?;
         self.unchanged(&answer.computed_under).then_some(answer)
+    }
+
+    /// A claim to refresh `answer`, when it is near its time to live and no other request
+    /// refreshes it already.
+    fn claim_refresh(&self, answer: &Arc<Answer>) -> Option<Refresh> {
+        let due = answer.ready_at.elapsed() >= self.refresh_after;
+        (due && !answer.refreshing.swap(true, Ordering::SeqCst)).then(|| Refresh(answer.clone()))
     }
 
     fn versions_of(&self, tags: &[Tag]) -> Versions {
@@ -220,6 +322,35 @@ impl ReadCache {
                 .any(|(slot, _)| settling(&self.slots[usize::from(*slot)]))
     }
 
+    /// Joins the flight computing `key` under these versions, or starts one. A flight under
+    /// other versions began before a bump this request may have to see: the new one takes
+    /// the key over, since requests to come read the newer versions too.
+    fn join(&self, key: &str, versions: &Versions) -> Turn<'_> {
+        let mut flights = self.flights();
+        if let Some(flight) = flights.get(key)
+            && flight.computed_under == *versions
+        {
+            return Turn::Wait(flight.answer.clone());
+        }
+        let (sender, receiver) = watch::channel(None);
+        let flight = Arc::new(Flight {
+            computed_under: versions.clone(),
+            answer: receiver,
+        });
+        flights.insert(key.to_owned(), flight.clone());
+        Turn::Lead(Leading {
+            cache: self,
+            key: key.to_owned(),
+            flight,
+            answer: sender,
+        })
+    }
+
+    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Flight>>> {
+        // Nothing panics while the lock is held; were it poisoned, the map is still whole.
+        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn now_millis(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis())
             .unwrap_or(u64::MAX)
@@ -262,23 +393,40 @@ async fn read(cache: &ReadCache, request: Request, next: Next) -> Response {
         .uri()
         .path_and_query()
         .map_or_else(|| request.uri().path(), |p| p.as_str());
+    let mut refresh = None;
     if let Some(answer) = cache.fresh(key) {
-        cache.hits.increment(1);
-        let mut response = Response::new(Body::from(answer.body.clone()));
-        *response.headers_mut() = answer.headers.clone();
-        return response;
+        refresh = cache.claim_refresh(&answer);
+        if refresh.is_none() {
+            cache.hits.increment(1);
+            return answer.response();
+        }
     }
     let Some(tags) = cache.policy.read_tags(request.uri().path()) else {
         return next.run(request).await;
     };
-    cache.misses.increment(1);
     let key = key.to_owned();
     let versions = cache.versions_of(&tags);
+    let leading = match cache.join(&key, &versions) {
+        Turn::Lead(leading) => Some(leading),
+        Turn::Wait(answer) => {
+            if let Some(answer) = wait(answer).await {
+                cache.shared.increment(1);
+                return answer.response();
+            }
+            // The leader gave none to share, or not in time: compute one alone.
+            None
+        }
+    };
+    if refresh.is_some() {
+        cache.refreshes.increment(1);
+    } else {
+        cache.misses.increment(1);
+    }
     let response = next.run(request).await;
     let small_enough = axum::body::HttpBody::size_hint(response.body())
         .upper()
         .is_some_and(|size| size <= cache.largest_body);
-    if response.status() != StatusCode::OK || !small_enough || !cache.may_keep(&versions) {
+    if response.status() != StatusCode::OK || !small_enough {
         return response;
     }
     let (parts, body) = response.into_parts();
@@ -299,12 +447,34 @@ async fn read(cache: &ReadCache, request: Request, next: Next) -> Response {
         headers,
         body: body.clone(),
         computed_under: versions,
+        ready_at: Instant::now(),
+        refreshing: AtomicBool::new(false),
     });
-    // Checked again: a bump while the body was read makes the answer stale already.
+    // Shared even when it may not be kept: each waiter read, on arrival, the versions this
+    // answer was begun under, so no write acknowledged before it arrived is missing.
+    if let Some(leading) = &leading {
+        leading.answer.send_replace(Some(answer.clone()));
+    }
+    // Checked after the body was read: a bump meanwhile makes the answer stale already.
     if cache.may_keep(&answer.computed_under) {
         cache.answers.insert(key, answer);
     }
+    // The flight ends once the answer is kept, so a request arriving meanwhile finds the
+    // one or the other and does not compute it again; the refresh claim too, so no other
+    // request refreshes the old answer meanwhile.
+    drop(leading);
+    drop(refresh);
     Response::from_parts(parts, Body::from(body))
+}
+
+/// The answer of the flight's leader, or `None` when it gives none to share or takes longer
+/// than [`LONGEST_WAIT`].
+async fn wait(mut answer: watch::Receiver<Option<Arc<Answer>>>) -> Option<Arc<Answer>> {
+    match tokio::time::timeout(LONGEST_WAIT, answer.wait_for(Option::is_some)).await {
+        Ok(Ok(ready)) => ready.clone(),
+        // Closed without an answer, or not ready in time.
+        Ok(Err(_)) | Err(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -315,6 +485,7 @@ mod tests {
     use axum::http::HeaderValue;
     use axum::routing::get;
     use tokio::sync::Notify;
+    use tokio::task::JoinHandle;
     use tower::ServiceExt;
 
     use super::*;
@@ -417,6 +588,27 @@ mod tests {
         fn calls(&self) -> usize {
             self.calls.load(Ordering::SeqCst)
         }
+
+        /// A GET of `path` on a task of its own, answering with the body.
+        fn spawn_get(self: &Arc<Self>, path: &'static str) -> JoinHandle<String> {
+            let app = self.clone();
+            tokio::spawn(async move { app.get(path).await })
+        }
+    }
+
+    /// Lets every spawned task run until it waits. In tests that pause time, the clock then
+    /// moves only as far as this sleep.
+    async fn idle() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    /// The body a spawned GET answered with; a request left hanging fails the test (time is
+    /// paused, so the bound costs nothing).
+    async fn answered(request: JoinHandle<String>) -> String {
+        tokio::time::timeout(Duration::from_secs(60), request)
+            .await
+            .expect("the request hangs")
+            .unwrap()
     }
 
     async fn body(response: Response) -> String {
@@ -502,6 +694,156 @@ mod tests {
             "{\"call\":2}",
             "the stale answer was served"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_misses_of_one_key_are_computed_once_and_all_get_the_answer() {
+        let release = Arc::new(Notify::new());
+        let app = Arc::new(fixture_with(settings(), release.clone(), true));
+        let requests: Vec<_> = (0..8).map(|_| app.spawn_get("/things/1")).collect();
+        idle().await;
+        // Every request that reached the handler is let go: were the misses not coalesced,
+        // each would answer with a call of its own.
+        release.notify_waiters();
+        for request in requests {
+            assert_eq!(answered(request).await, "{\"call\":1}");
+        }
+        assert_eq!(app.calls(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_miss_after_a_bump_does_not_take_the_answer_begun_before_it() {
+        let release = Arc::new(Notify::new());
+        let app = Arc::new(fixture_with(settings(), release.clone(), true));
+        let before = app.spawn_get("/things/1");
+        idle().await;
+        // A write acknowledged now must show in every answer to a request that comes after.
+        app.cache.bump(&[thing("1")]);
+        let after = app.spawn_get("/things/1");
+        idle().await;
+        release.notify_one();
+        assert_eq!(answered(before).await, "{\"call\":1}");
+        idle().await;
+        release.notify_one();
+        assert_eq!(answered(after).await, "{\"call\":2}");
+        assert_eq!(app.calls(), 2);
+        assert_eq!(
+            answered(app.spawn_get("/things/1")).await,
+            "{\"call\":2}",
+            "the later one is kept"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_of_a_dropped_leader_compute_their_own_answers_at_once() {
+        let release = Arc::new(Notify::new());
+        let app = Arc::new(fixture_with(settings(), release.clone(), true));
+        let started = tokio::time::Instant::now();
+        let leader = app.spawn_get("/things/1");
+        idle().await;
+        let waiters: Vec<_> = (0..3).map(|_| app.spawn_get("/things/1")).collect();
+        idle().await;
+        // The leader's client went away: its future is dropped mid-computation.
+        leader.abort();
+        idle().await;
+        release.notify_waiters();
+        let mut bodies = Vec::new();
+        for waiter in waiters {
+            bodies.push(answered(waiter).await);
+        }
+        bodies.sort();
+        assert_eq!(bodies, ["{\"call\":1}", "{\"call\":2}", "{\"call\":3}"]);
+        assert!(
+            started.elapsed() < LONGEST_WAIT,
+            "the waiters waited out the bound instead"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_give_up_on_a_leader_slower_than_the_longest_wait() {
+        let release = Arc::new(Notify::new());
+        let app = Arc::new(fixture_with(settings(), release.clone(), true));
+        let leader = app.spawn_get("/things/1");
+        idle().await;
+        let waiter = app.spawn_get("/things/1");
+        tokio::time::sleep(LONGEST_WAIT + Duration::from_millis(10)).await;
+        release.notify_waiters();
+        let mut bodies = [answered(leader).await, answered(waiter).await];
+        bodies.sort();
+        assert_eq!(bodies, ["{\"call\":1}", "{\"call\":2}"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn near_its_time_to_live_one_request_refreshes_an_answer_while_the_others_are_served_it()
+    {
+        let release = Arc::new(Notify::new());
+        let app = Arc::new(fixture_with(settings(), release.clone(), true));
+        let first = app.spawn_get("/things/1");
+        idle().await;
+        release.notify_one();
+        assert_eq!(answered(first).await, "{\"call\":1}");
+        // Of 60 s to live, 40 s passed: not due yet (a refresh would wait in the handler).
+        tokio::time::advance(Duration::from_secs(40)).await;
+        assert_eq!(answered(app.spawn_get("/things/1")).await, "{\"call\":1}");
+        // 46 s: in the last quarter.
+        tokio::time::advance(Duration::from_secs(6)).await;
+        let requests: Vec<_> = (0..8).map(|_| app.spawn_get("/things/1")).collect();
+        idle().await;
+        let (served, mut refreshing): (Vec<_>, Vec<_>) =
+            requests.into_iter().partition(JoinHandle::is_finished);
+        assert_eq!(refreshing.len(), 1, "requests computing a new answer");
+        for request in served {
+            assert_eq!(answered(request).await, "{\"call\":1}");
+        }
+        release.notify_one();
+        assert_eq!(answered(refreshing.remove(0)).await, "{\"call\":2}");
+        // The new answer is kept, and lives from its own computation on.
+        tokio::time::advance(Duration::from_secs(40)).await;
+        assert_eq!(answered(app.spawn_get("/things/1")).await, "{\"call\":2}");
+        assert_eq!(app.calls(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_whose_request_is_dropped_is_taken_up_by_the_next_request() {
+        let release = Arc::new(Notify::new());
+        let app = Arc::new(fixture_with(settings(), release.clone(), true));
+        let first = app.spawn_get("/things/1");
+        idle().await;
+        release.notify_one();
+        answered(first).await;
+        tokio::time::advance(Duration::from_secs(46)).await;
+        let dropped = app.spawn_get("/things/1");
+        idle().await;
+        assert!(
+            !dropped.is_finished(),
+            "the first request near expiry refreshes"
+        );
+        dropped.abort();
+        idle().await;
+        let next = app.spawn_get("/things/1");
+        idle().await;
+        assert!(
+            !next.is_finished(),
+            "the next request refreshes in its stead"
+        );
+        release.notify_one();
+        assert_eq!(answered(next).await, "{\"call\":2}");
+    }
+
+    #[tokio::test]
+    async fn a_refreshed_answer_outlives_the_one_it_replaced() {
+        // On the system's clock, which moka's time to live follows: 2 s to live, refreshed
+        // from 1.5 s on. Sleeps only ever overshoot; these have 0.9 s to spare.
+        let app = fixture(CacheSettings {
+            time_to_live: Duration::from_secs(2),
+            ..settings()
+        });
+        app.get("/things/1").await;
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+        assert_eq!(app.get("/things/1").await, "{\"call\":2}");
+        // Past the first answer's time to live, early in the second's.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(app.get("/things/1").await, "{\"call\":2}");
     }
 
     #[tokio::test]
