@@ -764,6 +764,21 @@ impl Reviews {
     }
 }
 
+/// `count` movies without a cast, titled `{prefix} {i}`, a year and a second apart.
+fn dramas(prefix: &str, count: i32) -> Vec<MovieSnapshot> {
+    (0..count)
+        .map(|i| {
+            movie(
+                &format!("{prefix} {i}"),
+                2000 + i,
+                &["drama"],
+                secs(i.into()),
+                &[],
+            )
+        })
+        .collect()
+}
+
 /// Top-rated order: exact mean descending, then review count descending, then id.
 fn rank(a: &(Uuid, i64, i64), b: &(Uuid, i64, i64)) -> Ordering {
     let ((a_id, a_sum, a_count), (b_id, b_sum, b_count)) = (a, b);
@@ -818,17 +833,7 @@ async fn assert_scores_and_ranking(f: &Fixture, movies: &[MovieSnapshot], review
 #[tokio::test]
 async fn scores_follow_deltas_to_the_exact_mean_rounded_half_away_from_zero() {
     let f = Fixture::new();
-    let movies: Vec<MovieSnapshot> = (0..8)
-        .map(|i| {
-            movie(
-                &format!("Scored {i}"),
-                2000 + i,
-                &["drama"],
-                secs(i.into()),
-                &[],
-            )
-        })
-        .collect();
+    let movies = dramas("Scored", 8);
     for movie in &movies {
         f.deliver(&created(movie)).await;
     }
@@ -957,17 +962,7 @@ async fn scores_folded_in_batches_agree_with_every_event_applied_alone() {
         .collect();
     // Thirty movies: a batch touching most of them plans more writes than one transaction
     // holds, and must be split.
-    let movies: Vec<MovieSnapshot> = (0..30)
-        .map(|i| {
-            movie(
-                &format!("Folded {i}"),
-                2000 + i,
-                &["drama"],
-                secs(i.into()),
-                &[],
-            )
-        })
-        .collect();
+    let movies = dramas("Folded", 30);
     for movie in &movies {
         deliver(&others, &created(movie)).await;
     }
