@@ -36,5 +36,21 @@ pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
         .context("configuring metric buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
-    Ok(METRICS.get_or_init(|| handle).clone())
+    let handle = METRICS.get_or_init(|| handle).clone();
+    let upkept = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkept.run_upkeep();
+            }
+        })
+        .context("starting the metrics upkeep")?;
+    Ok(handle)
 }
+
+/// How often histogram samples are folded into their buckets. The recorder queues every
+/// sample until then (or until `/metrics` is scraped): without upkeep, a process nobody
+/// scrapes grew by some 20 bytes per request (~8 MB per 400,000 requests, measured).
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
