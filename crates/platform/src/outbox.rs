@@ -1,8 +1,16 @@
 //! The transactional outbox. A service writes its entity and an outbox record of the event
 //! in one store transaction; the relay hands records to the bus and deletes them only after
 //! the bus has taken them. A crash between the two repeats a publish, never loses one.
+//!
+//! The relay learns of its own process's commits from the commits themselves (they hand it
+//! their events in memory), so publishing them costs no read of the store, and an idle
+//! relay costs nothing. The store is read only for records nobody is publishing: at start
+//! (those of this process before a crash), and in a slow sweep, one shard at a time, for
+//! those of another process that died and is not coming back.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -12,6 +20,7 @@ use domain::ids::shard_of;
 use serde::{Deserialize, Serialize};
 use store::{Condition, Item, Key, Query, Record, Store, StoreError, Write};
 use tokio::sync::Notify;
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 /// Outbox records are spread over this many partitions, so that no single partition takes
@@ -21,9 +30,20 @@ pub const OUTBOX_SHARDS: u32 = 4;
 /// How many records the relay publishes at once.
 const BATCH: usize = 100;
 
-/// The longest the relay sleeps when nobody wakes it: bounds the delay for records written
-/// by another process, or left over from before a crash.
-const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How many committed events the relay holds in memory; beyond that (the bus has been down
+/// for long) they wait in the store only, and the relay sweeps the store for them once the
+/// bus takes events again.
+const MOST_HELD: usize = 10_000;
+
+/// How often the relay sweeps one shard of the store for records nobody is publishing: a
+/// record of a process that died and stays down is published within `OUTBOX_SHARDS` sweeps
+/// after its grace (about 50 s), at 0.2 store requests per second per relay.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// How old a record must be before a sweep takes it: younger ones are most likely being
+/// published by the process that committed them (a second publish would be harmless, since
+/// consumers are idempotent, but is not free).
+const SWEEP_GRACE: Duration = Duration::from_secs(30);
 
 /// The pauses of the relay after a failed publish (the bus or the store is down), growing from
 /// 25–50 ms to 2.5–5 s (backon's jitter adds up to one more step) and never running out: a
@@ -40,6 +60,13 @@ fn partition(shard: u32) -> String {
     format!("outbox#{shard}")
 }
 
+fn record_key(envelope: &Envelope) -> Key {
+    Key::new(
+        partition(shard_of(&envelope.id, OUTBOX_SHARDS)),
+        envelope.id.to_string(),
+    )
+}
+
 /// An event waiting in the outbox, keyed by its shard and its id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct OutboxRecord {
@@ -52,31 +79,75 @@ impl Record for OutboxRecord {
 
 /// The write that records an event in the outbox.
 pub fn record(envelope: &Envelope) -> Result<Write, StoreError> {
-    let key = Key::new(
-        partition(shard_of(&envelope.id, OUTBOX_SHARDS)),
-        envelope.id.to_string(),
-    );
     let record = OutboxRecord {
         envelope: envelope.clone(),
     };
     Ok(Write::Put {
-        item: record.to_item(key)?,
+        item: record.to_item(record_key(envelope))?,
         condition: Condition::NotExists,
     })
 }
 
-/// Writes entities together with their events, and wakes the relay.
+/// The events this process committed that its relay has not published yet, in commit order.
+#[derive(Default)]
+struct Committed {
+    events: Mutex<VecDeque<Envelope>>,
+    /// Set when events were left in the store only (more than [`MOST_HELD`] waited).
+    overflowed: AtomicBool,
+    wake: Notify,
+}
+
+impl Committed {
+    fn events(&self) -> std::sync::MutexGuard<'_, VecDeque<Envelope>> {
+        // Nothing panics while the lock is held; were it poisoned, the queue is still whole.
+        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn hand_over(&self, envelopes: &[Envelope]) {
+        if envelopes.is_empty() {
+            return;
+        }
+        {
+            let mut events = self.events();
+            for envelope in envelopes {
+                if events.len() < MOST_HELD {
+                    events.push_back(envelope.clone());
+                } else {
+                    self.overflowed.store(true, Ordering::SeqCst);
+                }
+            }
+            metrics::gauge!("moviebook_outbox_backlog").set(events.len() as f64);
+        }
+        self.wake.notify_one();
+    }
+
+    fn take(&self, most: usize) -> Vec<Envelope> {
+        let mut events = self.events();
+        let most = most.min(events.len());
+        events.drain(..most).collect()
+    }
+
+    /// Puts a batch that could not be published back in front, to be tried again.
+    fn put_back(&self, batch: Vec<Envelope>) {
+        let mut events = self.events();
+        for envelope in batch.into_iter().rev() {
+            events.push_front(envelope);
+        }
+    }
+}
+
+/// Writes entities together with their events, and hands the events to the relay.
 #[derive(Clone)]
 pub struct Outbox {
     store: Arc<dyn Store>,
-    wake: Arc<Notify>,
+    committed: Arc<Committed>,
 }
 
 impl Outbox {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Outbox {
             store,
-            wake: Arc::new(Notify::new()),
+            committed: Arc::default(),
         }
     }
 
@@ -96,7 +167,7 @@ impl Outbox {
             writes.push(record(envelope)?);
         }
         self.store.transact(writes).await?;
-        self.wake.notify_one();
+        self.committed.hand_over(events);
         Ok(())
     }
 
@@ -105,7 +176,7 @@ impl Outbox {
         Relay {
             store: self.store.clone(),
             bus,
-            wake: self.wake.clone(),
+            committed: self.committed.clone(),
             delay,
         }
     }
@@ -115,7 +186,7 @@ impl Outbox {
 pub struct Relay {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
-    wake: Arc<Notify>,
+    committed: Arc<Committed>,
     /// A pause before each publish; zero in normal operation (tests use it to crash in the gap).
     delay: Duration,
 }
@@ -125,19 +196,33 @@ impl Relay {
     /// clean stop leaves nothing waiting.
     pub async fn run(self, shutdown: CancellationToken) {
         self.publish_until(&shutdown).await;
-        if let Err(error) = self.drain().await {
+        if let Err(error) = self.publish_committed().await {
             tracing::warn!(%error, "outbox left records at shutdown; they are published at the next start");
         }
     }
 
     async fn publish_until(&self, shutdown: &CancellationToken) {
+        // First what an earlier run of this process (or any other) left, whatever its age.
+        let mut swept_everything = false;
+        let mut sweeps = tokio::time::interval(SWEEP_EVERY);
+        sweeps.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        sweeps.reset();
+        let mut next_shard = 0;
         let mut pauses = RETRY_BACKOFF.build();
         loop {
-            match self.drain().await {
-                Ok(()) => pauses = RETRY_BACKOFF.build(),
+            let published = if swept_everything {
+                self.publish_committed().await
+            } else {
+                self.sweep_everything().await
+            };
+            match published {
+                Ok(()) => {
+                    swept_everything = true;
+                    pauses = RETRY_BACKOFF.build();
+                }
                 Err(error) => {
-                    // The pauses never run out; were they to, the relay would wait as if idle.
-                    let pause = pauses.next().unwrap_or(POLL_INTERVAL);
+                    // The pauses never run out; were they to, the relay would wait a sweep.
+                    let pause = pauses.next().unwrap_or(SWEEP_EVERY);
                     tracing::warn!(%error, ?pause, "outbox relay could not publish; will retry");
                     tokio::select! {
                         () = tokio::time::sleep(pause) => {}
@@ -147,53 +232,102 @@ impl Relay {
                 }
             }
             tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(POLL_INTERVAL) => {}
+                () = self.committed.wake.notified() => {}
+                _ = sweeps.tick() => {
+                    if let Err(error) = self.sweep(next_shard, SWEEP_GRACE).await {
+                        tracing::warn!(%error, "outbox sweep failed; the next one tries again");
+                    }
+                    next_shard = (next_shard + 1) % OUTBOX_SHARDS;
+                }
                 () = shutdown.cancelled() => return,
             }
         }
     }
 
-    /// Publishes every record present now.
-    async fn drain(&self) -> Result<(), String> {
-        let mut backlog = 0;
-        for shard in 0..OUTBOX_SHARDS {
-            loop {
-                let page = self
-                    .store
-                    .query(&Query::prefix(partition(shard), "", BATCH))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if page.items.is_empty() {
-                    break;
-                }
-                backlog += page.items.len();
-                metrics::gauge!("moviebook_outbox_backlog").set(backlog as f64);
-                if !self.delay.is_zero() {
-                    tokio::time::sleep(self.delay).await;
-                }
-                let envelopes: Vec<Envelope> = page.items.iter().filter_map(decode).collect();
-                self.bus
-                    .publish(&envelopes)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let deletes = page
-                    .items
-                    .into_iter()
-                    .map(|item| Write::delete(item.key))
-                    .collect();
-                self.store
-                    .transact(deletes)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                metrics::counter!("moviebook_outbox_published_total")
-                    .increment(envelopes.len() as u64);
-                if !page.more {
-                    break;
-                }
+    /// Publishes what this process committed, then — when some of it was left in the store
+    /// only — sweeps the store for it.
+    async fn publish_committed(&self) -> Result<(), String> {
+        loop {
+            let batch = self.committed.take(BATCH);
+            if batch.is_empty() {
+                break;
+            }
+            if let Err(error) = self.publish(&batch).await {
+                self.committed.put_back(batch);
+                return Err(error);
             }
         }
         metrics::gauge!("moviebook_outbox_backlog").set(0.0);
+        if self.committed.overflowed.swap(false, Ordering::SeqCst)
+            && let Err(error) = self.sweep_everything().await
+        {
+            self.committed.overflowed.store(true, Ordering::SeqCst);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    async fn sweep_everything(&self) -> Result<(), String> {
+        for shard in 0..OUTBOX_SHARDS {
+            self.sweep(shard, Duration::ZERO).await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes the records of one shard at least `grace` old.
+    async fn sweep(&self, shard: u32, grace: Duration) -> Result<(), String> {
+        let grace = i64::try_from(grace.as_micros()).unwrap_or(i64::MAX);
+        loop {
+            let page = self
+                .store
+                .query(&Query::prefix(partition(shard), "", BATCH))
+                .await
+                .map_err(|e| e.to_string())?;
+            let now = domain::timestamp::now_micros();
+            let mut undecodable = Vec::new();
+            let old: Vec<Envelope> = page
+                .items
+                .iter()
+                .filter_map(|item| {
+                    let envelope = decode(item);
+                    if envelope.is_none() {
+                        undecodable.push(Write::delete(item.key.clone()));
+                    }
+                    envelope
+                })
+                .filter(|envelope| now.saturating_sub(envelope.occurred_at) >= grace)
+                .collect();
+            if !undecodable.is_empty() {
+                self.store
+                    .transact(undecodable)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            if old.is_empty() {
+                return Ok(());
+            }
+            self.publish(&old).await?;
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Hands a batch to the bus, then deletes its records.
+    async fn publish(&self, envelopes: &[Envelope]) -> Result<(), String> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.bus
+            .publish(envelopes)
+            .await
+            .map_err(|e| e.to_string())?;
+        let deletes = envelopes.iter().map(|e| Write::delete(record_key(e)));
+        self.store
+            .transact(deletes.collect())
+            .await
+            .map_err(|e| e.to_string())?;
+        metrics::counter!("moviebook_outbox_published_total").increment(envelopes.len() as u64);
         Ok(())
     }
 }

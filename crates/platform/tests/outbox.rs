@@ -1,0 +1,240 @@
+//! The outbox relay on a real SQLite store and the in-process bus: what a process commits is
+//! published without reading the store, what an earlier run left is published at start,
+//! what another process left is swept up after its grace, and an idle relay reads one shard
+//! per sweep — counted, not timed (time is paused and moved by hand).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bus::memory::MemoryBus;
+use bus::{Bus, Handler, Outcome, Subscription};
+use domain::events::{Envelope, Event, EventType, UserDeleted};
+use platform::outbox::{OUTBOX_SHARDS, Outbox, record};
+use store::{Item, Key, Page, Query, Store, StoreError, Write};
+use store_sqlite::SqliteStore;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+/// The SQLite store, with its queries counted.
+struct CountingQueries {
+    store: SqliteStore,
+    queries: AtomicUsize,
+}
+
+#[async_trait]
+impl Store for CountingQueries {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.store.get(key).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        self.store.batch_get(keys).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.store.query(query).await
+    }
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.store.transact(writes).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+}
+
+#[derive(Default)]
+struct Published(Mutex<Vec<Envelope>>);
+
+#[async_trait]
+impl Handler for Published {
+    async fn handle(&self, envelope: &Envelope) -> Outcome {
+        self.0.lock().unwrap().push(envelope.clone());
+        Outcome::Done
+    }
+}
+
+impl Published {
+    fn ids(&self) -> Vec<uuid::Uuid> {
+        self.0.lock().unwrap().iter().map(|e| e.id).collect()
+    }
+}
+
+struct Fixture {
+    _dir: TempDir,
+    store: Arc<CountingQueries>,
+    outbox: Outbox,
+    published: Arc<Published>,
+    stop: CancellationToken,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        Fixture::open(tempfile::tempdir().unwrap()).await
+    }
+
+    /// A process on the store in `dir`, its relay running.
+    async fn open(dir: TempDir) -> Fixture {
+        let store = Arc::new(CountingQueries {
+            store: SqliteStore::open(&dir.path().join("store.db")).unwrap(),
+            queries: AtomicUsize::new(0),
+        });
+        let bus = Arc::new(MemoryBus::new());
+        let published = Arc::new(Published::default());
+        bus.subscribe(Subscription {
+            consumer: "recorder".into(),
+            event_types: vec![EventType::UserDeleted],
+            handler: published.clone(),
+            partitioned: false,
+        })
+        .await
+        .unwrap();
+        let outbox = Outbox::new(store.clone());
+        let stop = CancellationToken::new();
+        tokio::spawn(outbox.relay(bus, Duration::ZERO).run(stop.clone()));
+        Fixture {
+            _dir: dir,
+            store,
+            outbox,
+            published,
+            stop,
+        }
+    }
+
+    fn queries(&self) -> usize {
+        self.store.queries.load(Ordering::SeqCst)
+    }
+
+    /// The records left in the outbox, read past the count.
+    async fn waiting(&self) -> usize {
+        let mut waiting = 0;
+        for shard in 0..OUTBOX_SHARDS {
+            let page = self
+                .store
+                .store
+                .query(&Query::prefix(format!("outbox#{shard}"), "", 100))
+                .await
+                .unwrap();
+            waiting += page.items.len();
+        }
+        waiting
+    }
+}
+
+fn event() -> Envelope {
+    Envelope::new(Event::UserDeleted(UserDeleted {
+        user_id: domain::ids::new_id(),
+    }))
+}
+
+/// Lets the relay run until it waits (time is paused: it moves only as far as asked).
+async fn settle() {
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn what_a_process_commits_is_published_without_reading_the_store() {
+    let f = Fixture::new().await;
+    settle().await;
+    let after_start = f.queries();
+    assert_eq!(
+        after_start, OUTBOX_SHARDS as usize,
+        "the start sweeps every shard once"
+    );
+
+    let events: Vec<Envelope> = (0..3).map(|_| event()).collect();
+    f.outbox.commit(Vec::new(), &events[..2]).await.unwrap();
+    f.outbox.commit(Vec::new(), &events[2..]).await.unwrap();
+    settle().await;
+
+    assert_eq!(
+        f.published.ids(),
+        events.iter().map(|e| e.id).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        f.queries(),
+        after_start,
+        "no read of the store to publish them"
+    );
+    assert_eq!(
+        f.waiting().await,
+        0,
+        "their records are deleted once published"
+    );
+    f.stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn records_an_earlier_run_left_are_published_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let left: Vec<Envelope> = (0..150).map(|_| event()).collect();
+    {
+        // The earlier run committed, and died before its relay published.
+        let store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
+        for envelope in &left {
+            store
+                .transact(vec![record(envelope).unwrap()])
+                .await
+                .unwrap();
+        }
+    }
+    let f = Fixture::open(dir).await;
+    settle().await;
+    let mut got = f.published.ids();
+    got.sort();
+    let mut expected: Vec<_> = left.iter().map(|e| e.id).collect();
+    expected.sort();
+    assert_eq!(got, expected);
+    assert_eq!(f.waiting().await, 0);
+    f.stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_relay_reads_one_shard_every_five_seconds_and_sweeps_up_old_records() {
+    let f = Fixture::new().await;
+    settle().await;
+    let after_start = f.queries();
+
+    // A minute with nothing committed: one query per sweep, a shard at a time.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    settle().await;
+    let idle = f.queries() - after_start;
+    assert!(
+        (11..=13).contains(&idle),
+        "{idle} queries in an idle minute"
+    );
+
+    // Records another process committed and did not publish: an old one is swept up within
+    // a round of the shards, a young one is left to its own process for its grace.
+    let mut orphan = event();
+    orphan.occurred_at -= 60_000_000;
+    let young = event();
+    for envelope in [&orphan, &young] {
+        f.store
+            .transact(vec![record(envelope).unwrap()])
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(5 * u64::from(OUTBOX_SHARDS))).await;
+    settle().await;
+    assert_eq!(f.published.ids(), [orphan.id]);
+    assert_eq!(f.waiting().await, 1, "the young record waits");
+    f.stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clean_stop_publishes_what_was_committed() {
+    let f = Fixture::new().await;
+    settle().await;
+    let envelope = event();
+    // Committed as the stop comes, before the relay had a turn.
+    f.outbox
+        .commit(Vec::new(), std::slice::from_ref(&envelope))
+        .await
+        .unwrap();
+    f.stop.cancel();
+    settle().await;
+    assert_eq!(f.published.ids(), [envelope.id]);
+}
