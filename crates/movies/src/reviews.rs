@@ -87,16 +87,17 @@ impl ReviewsService {
         movie_id: &Uuid,
         user_id: &Uuid,
     ) -> Result<WriteRead, MoviesError> {
-        let movie = self.movie(movie_id).await?;
-        let existing = self
-            .store()
-            .get_record(&ReviewRecord::key(movie_id, user_id))
-            .await?;
-        let reviewer = match self
-            .store()
-            .get_record(&ReviewerProfile::key(user_id))
-            .await?
-        {
+        // One request for the three items.
+        let keys = [
+            MovieRecord::key(movie_id),
+            ReviewRecord::key(movie_id, user_id),
+            ReviewerProfile::key(user_id),
+        ];
+        let items = self.store().batch_get(&keys).await?;
+        let at = |key: &Key| items.iter().flatten().find(|item| item.key == *key);
+        let movie: MovieRecord = decoded(at(&keys[0]))?.ok_or(MoviesError::MovieNotFound)?;
+        let existing: Option<ReviewRecord> = decoded(at(&keys[1]))?;
+        let reviewer = match decoded::<ReviewerProfile>(at(&keys[2]))? {
             Some(copy) => Reviewer::Copied(copy),
             None => Reviewer::Asked(self.users.user(*user_id).await?.map(|user| user.name)),
         };
@@ -376,4 +377,10 @@ impl ReviewsService {
             }
         }
     }
+}
+
+/// The record an item of a batch get holds; one that does not decode is
+/// [`StoreError::Malformed`], as with `get_record`.
+fn decoded<R: Record>(item: Option<&store::Item>) -> Result<Option<R>, StoreError> {
+    item.map(R::from_item).transpose()
 }
