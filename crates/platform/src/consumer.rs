@@ -1,7 +1,9 @@
 //! Applying an event exactly once. A [`Projection`] plans the writes an event causes; the
 //! [`IdempotentConsumer`] commits them together with a marker saying "this consumer handled
-//! this event", under the condition that the marker is new. A redelivered event finds its
-//! marker and changes nothing; two replicas racing on one event cannot both commit.
+//! this event", under the condition that the marker is new. A redelivered event's
+//! transaction fails on its marker and changes nothing; two replicas racing on one event
+//! cannot both commit. (A projection whose writes are versioned by the events themselves
+//! needs no marker: [`Projection::marks_events`].)
 //! Projections that read before they write put conditions on what they read, and a failed
 //! condition re-plans from fresh reads.
 
@@ -48,6 +50,14 @@ pub trait Projection: Send + Sync + 'static {
     /// empty plan still records the event as handled.
     async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError>;
 
+    /// Whether the consumer records each handled event with a marker (the default). A
+    /// projection whose own plan already makes a repeat change nothing — each of its writes
+    /// conditional on a version that the event moves past, and events older than that
+    /// version ignored — answers false and saves the marker's write.
+    fn marks_events(&self) -> bool {
+        true
+    }
+
     /// The writes that apply several events of one partition, in their order, at once — for a
     /// partitioned projection, so that a burst on one key (a hot movie's reviews) costs one
     /// read and one transaction rather than one of each per event. The consumer adds one
@@ -69,11 +79,9 @@ const MOST_FOLDED: usize = 48;
 /// How an attempt to apply a batch in one transaction went.
 enum Folded {
     Applied,
-    /// What the plan read has changed since: plan again.
-    Stale,
     /// The plan and the markers do not fit in one transaction: fold fewer.
     TooLarge,
-    /// The projection does not fold, or another delivery already handled one of the events:
+    /// The projection does not fold, one of the events was handled before, or a race:
     /// handle them one at a time, which sorts out each event's outcome.
     OneAtATime,
 }
@@ -134,39 +142,47 @@ impl<P: Projection> IdempotentConsumer<P> {
         })
     }
 
+    /// Applies the event once: `true` when it is (now or before), `false` when what the plan
+    /// read changed meanwhile and it must be planned again. The marker is not read first: a
+    /// repeat is rare, and its transaction fails on the marker's condition and writes nothing.
     async fn apply(&self, envelope: &Envelope) -> Result<bool, StoreError> {
-        if self.store.get(&self.marker_of(envelope)).await?.is_some() {
-            return Ok(true);
-        }
         let mut writes = self.projection.plan(self.store.as_ref(), envelope).await?;
+        if !self.projection.marks_events() {
+            if writes.is_empty() {
+                return Ok(true);
+            }
+            return match self.store.transact(writes).await {
+                Ok(()) => Ok(true),
+                Err(StoreError::ConditionFailed { .. }) => Ok(false),
+                Err(other) => Err(other),
+            };
+        }
         let marker_index = writes.len();
         writes.push(self.mark(envelope)?);
         match self.store.transact(writes).await {
             Ok(()) => Ok(true),
-            // Another delivery of the same event won the race: it is applied once.
+            // Handled before, or another delivery of the same event won the race: it is
+            // applied once.
             Err(StoreError::ConditionFailed { index }) if index == marker_index => Ok(true),
-            // What the plan read has changed since: plan again.
-            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            // Another condition failed first: what the plan read changed since, or the event
+            // was handled before and its writes' conditions no longer hold (a second
+            // creation of one item). The marker tells which.
+            Err(StoreError::ConditionFailed { .. }) => {
+                Ok(self.store.get(&self.marker_of(envelope)).await?.is_some())
+            }
             Err(other) => Err(other),
         }
     }
 
-    /// The events of `envelopes` this consumer has not handled yet, each once, in order.
-    async fn unhandled(&self, envelopes: &[Envelope]) -> Result<Vec<Envelope>, StoreError> {
-        let mut distinct: Vec<&Envelope> = Vec::with_capacity(envelopes.len());
+    /// The events of `envelopes`, each once, in order.
+    fn distinct(envelopes: &[Envelope]) -> Vec<Envelope> {
+        let mut distinct: Vec<Envelope> = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
             if !distinct.iter().any(|seen| seen.id == envelope.id) {
-                distinct.push(envelope);
+                distinct.push(envelope.clone());
             }
         }
-        let markers: Vec<Key> = distinct.iter().map(|e| self.marker_of(e)).collect();
-        let found = self.store.batch_get(&markers).await?;
-        Ok(distinct
-            .into_iter()
-            .zip(found)
-            .filter(|(_, marker)| marker.is_none())
-            .map(|(envelope, _)| envelope.clone())
-            .collect())
+        distinct
     }
 
     async fn apply_folded(&self, envelopes: &[Envelope]) -> Result<Folded, StoreError> {
@@ -177,43 +193,39 @@ impl<P: Projection> IdempotentConsumer<P> {
         else {
             return Ok(Folded::OneAtATime);
         };
-        if writes.len() + envelopes.len() > store::MAX_TRANSACTION_WRITES {
+        if self.projection.marks_events() {
+            for envelope in envelopes {
+                writes.push(self.mark(envelope)?);
+            }
+        }
+        if writes.len() > store::MAX_TRANSACTION_WRITES {
             return Ok(Folded::TooLarge);
         }
-        let first_marker = writes.len();
-        for envelope in envelopes {
-            writes.push(self.mark(envelope)?);
+        if writes.is_empty() {
+            return Ok(Folded::Applied);
         }
         match self.store.transact(writes).await {
             Ok(()) => Ok(Folded::Applied),
-            Err(StoreError::ConditionFailed { index }) if index >= first_marker => {
-                Ok(Folded::OneAtATime)
-            }
-            Err(StoreError::ConditionFailed { .. }) => Ok(Folded::Stale),
+            // One of them was handled before, or what the plan read changed meanwhile: one
+            // at a time sorts out which.
+            Err(StoreError::ConditionFailed { .. }) => Ok(Folded::OneAtATime),
             Err(other) => Err(other),
         }
     }
 
     /// Applies a batch in as few transactions as fit, answering whether every event of it
     /// is now handled. Anything short of that (a store error, a projection that does not
-    /// fold, a race with another delivery) leaves the rest to one-at-a-time handling, which
-    /// skips what was applied here by its marker.
+    /// fold, a repeat or a race) leaves the rest to one-at-a-time handling, which skips what
+    /// was applied here by its marker.
     async fn fold(&self, envelopes: &[Envelope]) -> bool {
-        let Ok(pending) = self.unhandled(envelopes).await else {
-            return false;
-        };
+        let pending = Self::distinct(envelopes);
         let mut rest = pending.as_slice();
         while !rest.is_empty() {
             let mut take = rest.len();
-            let mut pauses = REPLAN_BACKOFF.build();
             loop {
                 match self.apply_folded(&rest[..take]).await {
                     Ok(Folded::Applied) => break,
                     Ok(Folded::TooLarge) if take > 1 => take /= 2,
-                    Ok(Folded::Stale) => match pauses.next() {
-                        Some(pause) => tokio::time::sleep(pause).await,
-                        None => return false,
-                    },
                     Ok(Folded::TooLarge | Folded::OneAtATime) | Err(_) => return false,
                 }
             }

@@ -1,7 +1,8 @@
 //! Users' review lists: each user's reviews, most recently written first, with the movie's
 //! title. A pointer item per (user, movie) remembers where the current entry sits and the
-//! event that put it there; event ids are time-ordered, so an older event arriving late
-//! finds a newer pointer and changes nothing.
+//! event that put it there; event ids are time-ordered, so an older event arriving late, or
+//! the same event again, finds a pointer at least as new and changes nothing — which is why
+//! this projection writes no processed-event markers.
 
 use async_trait::async_trait;
 use domain::events::{Envelope, Event, EventType};
@@ -93,6 +94,12 @@ impl Projection for UserReviewsProjection {
 
     fn event_types(&self) -> Vec<EventType> {
         vec![EventType::ReviewUpserted, EventType::ReviewDeleted]
+    }
+
+    /// The pointer already makes a repeat change nothing: it holds the id of the last event
+    /// applied, every write is conditional on it, and an event not newer is ignored.
+    fn marks_events(&self) -> bool {
+        false
     }
 
     async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError> {
