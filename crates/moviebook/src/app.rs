@@ -17,6 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use bus_rabbitmq::RabbitBus;
 use platform::outbox::{Outbox, Relay};
+use store::Label;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -84,7 +85,7 @@ impl Application {
             public = roles::cached(public, &config, &shared).await?;
         }
         let router = with_layers(public.merge(operations::routes(Operations {
-            store: shared.store.clone(),
+            store: shared.store.labelled("readiness"),
             bus: shared.bus.clone(),
             gateway,
             metrics,
@@ -96,7 +97,10 @@ impl Application {
         // Processes that write (the services) publish their outbox.
         let relay = roles::plays_a_service(&config).then(|| {
             let delay = Duration::from_millis(config.relay_delay_ms);
-            shared.outbox.relay(shared.bus.clone(), delay)
+            shared
+                .outbox
+                .labelled("relay")
+                .relay(shared.bus.clone(), delay)
         });
         Ok(Application {
             listener,

@@ -32,24 +32,27 @@ pub const CONSUMERS: [(&str, &[EventType]); 2] = [
     ("movies-cleanup", &[EventType::MovieDeleted]),
 ];
 
-/// The subscriptions of the movies service.
+/// The subscriptions of the movies service, each counting its store requests under its
+/// consumer name.
 pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
     let [(reviewers, reviewer_events), (cleanup, cleanup_events)] = CONSUMERS;
-    let reviews = movies.reviews().clone();
+    let reviews = movies.reviews();
     vec![
         Subscription {
             consumer: reviewers.into(),
             event_types: reviewer_events.to_vec(),
             partitioned: false,
             handler: Arc::new(ReviewerConsumer {
-                reviews: reviews.clone(),
+                reviews: reviews.labelled(reviewers),
             }),
         },
         Subscription {
             consumer: cleanup.into(),
             event_types: cleanup_events.to_vec(),
             partitioned: false,
-            handler: Arc::new(MovieCleanupConsumer { reviews }),
+            handler: Arc::new(MovieCleanupConsumer {
+                reviews: reviews.labelled(cleanup),
+            }),
         },
     ]
 }

@@ -43,6 +43,14 @@ impl ReviewsService {
         ReviewsService { outbox, users }
     }
 
+    /// The same service with its store requests counted under `caller` (a consumer's name).
+    pub fn labelled(&self, caller: &'static str) -> Self {
+        ReviewsService {
+            outbox: self.outbox.labelled(caller),
+            users: self.users.clone(),
+        }
+    }
+
     fn store(&self) -> &dyn Store {
         self.outbox.store().as_ref()
     }

@@ -18,7 +18,7 @@ use bus::Bus;
 use domain::events::Envelope;
 use domain::ids::shard_of;
 use serde::{Deserialize, Serialize};
-use store::{Condition, Item, Key, Query, Record, Store, StoreError, Write};
+use store::{Condition, Item, Key, Label, Query, Record, Store, StoreError, Write};
 use tokio::sync::Notify;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -154,6 +154,15 @@ impl Outbox {
     /// The store this outbox writes to.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The same outbox with its requests counted under `caller` (see `store::Label`); its
+    /// commits still reach this outbox's relay.
+    pub fn labelled(&self, caller: &'static str) -> Outbox {
+        Outbox {
+            store: self.store.labelled(caller),
+            committed: self.committed.clone(),
+        }
     }
 
     /// Applies `writes` and records `events`, all or nothing. Condition failures keep the

@@ -18,8 +18,8 @@
 use std::sync::Arc;
 
 use bus::Subscription;
-use platform::consumer::IdempotentConsumer;
-use store::{Item, Record, Store};
+use platform::consumer::{IdempotentConsumer, Projection};
+use store::{Item, Label, Record, Store};
 
 use crate::lifecycle::MovieListing;
 
@@ -38,20 +38,20 @@ pub mod user_reviews;
 /// word index in the store; search now reads an index in memory.
 pub const RETIRED_CONSUMERS: &[&str] = &["movie-search"];
 
-/// The subscriptions of every projection, ready to hand to a bus.
+/// The subscriptions of every projection, ready to hand to a bus; each counts its store
+/// requests under its consumer name.
 pub fn subscriptions(store: Arc<dyn Store>) -> Vec<Subscription> {
     vec![
-        IdempotentConsumer::new(store.clone(), MovieListing(catalog::CatalogProjection))
-            .subscription(),
-        IdempotentConsumer::new(store.clone(), scores::ScoresProjection).subscription(),
-        IdempotentConsumer::new(store.clone(), actors_list::ActorListProjection).subscription(),
-        IdempotentConsumer::new(
-            store.clone(),
-            MovieListing(filmography::FilmographyProjection),
-        )
-        .subscription(),
-        IdempotentConsumer::new(store, user_reviews::UserReviewsProjection).subscription(),
+        subscription(&store, MovieListing(catalog::CatalogProjection)),
+        subscription(&store, scores::ScoresProjection),
+        subscription(&store, actors_list::ActorListProjection),
+        subscription(&store, MovieListing(filmography::FilmographyProjection)),
+        subscription(&store, user_reviews::UserReviewsProjection),
     ]
+}
+
+fn subscription<P: Projection>(store: &Arc<dyn Store>, projection: P) -> Subscription {
+    IdempotentConsumer::new(store.labelled(projection.name()), projection).subscription()
 }
 
 /// The record an item holds, or `None` when it does not decode: the reads have always left

@@ -6,8 +6,10 @@
 //! of conditional puts, updates (with atomic counters) and deletes — so that the SQLite
 //! and DynamoDB adapters behave alike. Secondary access paths are index items that the
 //! services write themselves. The `conformance` feature holds the suite that pins these
-//! semantics for every adapter.
+//! semantics for every adapter. Every part of a process reads and writes through its own
+//! [`Label::labelled`] view of the one store, which counts its requests in `/metrics`.
 
+use std::any::Any;
 use std::ops::Bound;
 
 use async_trait::async_trait;
@@ -15,8 +17,10 @@ use serde_json::{Map, Value};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod labelled;
 mod record;
 
+pub use labelled::Label;
 pub use record::{Record, attr_equals, attrs_of};
 
 /// An item's attributes.
@@ -257,9 +261,10 @@ pub enum StoreError {
     Malformed(String),
 }
 
-/// The store port.
+/// The store port. (`Any`, which every `'static` type is, lets a labelled view of a store
+/// find the store beneath it when it is labelled again.)
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Any + Send + Sync {
     /// One item, or `None` (also for a key with an empty part, which no item has).
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
 

@@ -12,7 +12,7 @@ use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
 use platform::outbox::Outbox;
 use platform::read_cache::{CacheSettings, ReadCache};
 use projector::search::{IndexWatcher, Indexed, SearchIndex};
-use store::Store;
+use store::{Label, Store};
 
 use super::cache;
 use crate::config::{Config, Role};
@@ -20,11 +20,13 @@ use crate::secrets::Secrets;
 
 /// What every role is assembled from.
 pub struct Shared {
-    /// The store of this process's data.
+    /// The store of this process's data; each part uses its own labelled view of it, which
+    /// counts that part's requests in `/metrics`.
     pub store: Arc<dyn Store>,
     /// The bus the consumers subscribe to and the relay publishes to.
     pub bus: Arc<dyn Bus>,
-    /// How the services write: each entity together with its events.
+    /// How the services write: each entity together with its events (each service through
+    /// its own labelled view).
     pub outbox: Outbox,
     /// Who checks the admin token and user tokens.
     pub auth: Arc<Authenticator>,
@@ -47,7 +49,9 @@ impl Directories {
     pub fn build(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<Self> {
         let rpc = rpc::ClientConfig::default();
         let users: Arc<dyn UserDirectory> = if config.plays(Role::Users) {
-            Arc::new(users::LocalUserDirectory::new(store.clone()))
+            Arc::new(users::LocalUserDirectory::new(
+                store.labelled("users-directory"),
+            ))
         } else {
             Arc::new(rpc::GrpcUserDirectory::connect_lazy(
                 &remote(config, Role::Users)?,
@@ -63,7 +67,9 @@ impl Directories {
                     &rpc,
                 )?)
             } else {
-                Arc::new(actors::LocalActorDirectory::new(store.clone()))
+                Arc::new(actors::LocalActorDirectory::new(
+                    store.labelled("actors-directory"),
+                ))
             };
         Ok(Directories { users, actors })
     }
@@ -124,7 +130,7 @@ pub async fn cached(public: Router, config: &Config, shared: &Shared) -> anyhow:
 
 /// The actors service's routes, its name index fed by the bus.
 pub async fn actors(shared: &Shared) -> anyhow::Result<Router> {
-    let service = actors::ActorsService::new(shared.outbox.clone());
+    let service = actors::ActorsService::new(shared.outbox.labelled("actors"));
     watch_search(shared, service.name_search()).await?;
     Ok(actors::http::router(actors::http::ActorsApi {
         service,
@@ -143,7 +149,7 @@ async fn watch_search<I: Indexed>(
     shared: &Shared,
     index: &Arc<SearchIndex<I>>,
 ) -> anyhow::Result<()> {
-    let watcher = IndexWatcher::new(index.clone(), shared.store.clone());
+    let watcher = IndexWatcher::new(index.clone(), shared.store.labelled("search"));
     shared
         .bus
         .watch(index.event_types(), Arc::new(watcher))
@@ -162,7 +168,8 @@ async fn watch_search<I: Indexed>(
 /// The users service's routes. `trust_forwarded_for`: the client's address is the one in
 /// `X-Forwarded-For`, as when a gateway of its own stands in front.
 pub async fn users(shared: &Shared, trust_forwarded_for: bool) -> anyhow::Result<Router> {
-    let service = users::UsersService::new(shared.outbox.clone(), shared.auth.clone()).await?;
+    let service =
+        users::UsersService::new(shared.outbox.labelled("users"), shared.auth.clone()).await?;
     Ok(users::http::router(users::http::UsersApi {
         service,
         auth: shared.auth.clone(),
@@ -173,7 +180,7 @@ pub async fn users(shared: &Shared, trust_forwarded_for: bool) -> anyhow::Result
 /// The movies service's routes, its consumers subscribed and its title index fed by the bus.
 pub async fn movies(shared: &Shared) -> anyhow::Result<Router> {
     let service = movies::MoviesService::new(
-        shared.outbox.clone(),
+        shared.outbox.labelled("movies"),
         shared.directories.actors.clone(),
         shared.directories.users.clone(),
     );
@@ -205,8 +212,9 @@ pub async fn grpc(config: &Config, shared: &Shared) -> Router {
             .plays(Role::Users)
             .then(|| shared.directories.users.clone()),
         config.plays(Role::Movies).then(|| {
-            Arc::new(movies::LocalMovieDirectory::new(shared.store.clone()))
-                as Arc<dyn MovieDirectory>
+            Arc::new(movies::LocalMovieDirectory::new(
+                shared.store.labelled("movies-directory"),
+            )) as Arc<dyn MovieDirectory>
         }),
     )
     .await;

@@ -54,6 +54,63 @@ async fn metrics_are_prometheus_text_with_http_request_counts() {
     }
 }
 
+/// The callers whose store requests `/metrics` counts above zero.
+fn store_callers(metrics: &str) -> Vec<String> {
+    let mut callers: Vec<String> = metrics
+        .lines()
+        .filter(|line| line.starts_with("moviebook_store_requests_total{"))
+        .filter(|line| {
+            line.rsplit(' ')
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .is_some_and(|v| v > 0.0)
+        })
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("caller=\"")?;
+            Some(rest.split_once('"')?.0.to_owned())
+        })
+        .collect();
+    callers.sort();
+    callers.dedup();
+    callers
+}
+
+#[tokio::test]
+async fn metrics_count_store_requests_by_caller() {
+    own_server_only!("it reads the store counts of one process that plays every part");
+    let app = TestApp::spawn().await;
+    let movie = app.create_movie("Counted", 2001, &["drama"], &[]).await;
+    let movie_id = movie["id"].as_str().expect("the movie's id");
+    let (_, token) = app.sign_up("Counter").await;
+    app.review(movie_id, &token, 7, None).await.expect(201);
+    app.await_movie_score(movie_id, &[7]).await;
+
+    let expected = [
+        "catalog",
+        "movies",
+        "relay",
+        "scores",
+        "user-reviews",
+        "users",
+    ];
+    eventually(
+        "/metrics counts the store requests of the API, the relay and the projections",
+        async || {
+            let text = app.root_get("/metrics").await.text;
+            let callers = store_callers(&text);
+            if expected
+                .iter()
+                .all(|caller| callers.iter().any(|c| c == caller))
+            {
+                Ok(())
+            } else {
+                Err(format!("callers with requests: {callers:?}"))
+            }
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn openapi_document_is_openapi_3_with_every_route_of_the_contract() {
     let app = TestApp::spawn().await;
