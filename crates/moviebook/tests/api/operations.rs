@@ -111,6 +111,47 @@ async fn metrics_count_store_requests_by_caller() {
     .await;
 }
 
+/// The store requests `/metrics` has counted, summed over every operation and caller.
+fn store_requests(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("moviebook_store_requests_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn an_idle_process_makes_at_most_one_store_request_in_three_seconds() {
+    own_server_only!("it counts the store requests of one process that nobody else uses");
+    let app = TestApp::spawn().await;
+    let movie = app.create_movie("Idle After", 2001, &["drama"], &[]).await;
+    let movie_id = movie["id"].as_str().expect("the movie's id");
+    let (_, token) = app.sign_up("Idler").await;
+    app.review(movie_id, &token, 7, None).await.expect(201);
+    app.await_movie_score(movie_id, &[7]).await;
+
+    // Until the last projection is done with the review: two reads of the count alike.
+    let mut before = store_requests(&app.root_get("/metrics").await.text);
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = store_requests(&app.root_get("/metrics").await.text);
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    // Counted, not timed: whatever the pace of the machine, a relay that polled would make
+    // dozens of requests in this window; one sweeping a partition every 5 s makes at most one.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = store_requests(&app.root_get("/metrics").await.text);
+    assert!(before > 0.0, "the review's requests were counted");
+    assert!(
+        after - before <= 1.0,
+        "{} store requests in 3 idle seconds",
+        after - before
+    );
+}
+
 #[tokio::test]
 async fn openapi_document_is_openapi_3_with_every_route_of_the_contract() {
     let app = TestApp::spawn().await;
