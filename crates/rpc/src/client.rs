@@ -105,6 +105,30 @@ fn request<T>(message: T, deadline: Duration) -> Request<T> {
     request
 }
 
+/// Sends a directory request, and once more at once when it failed on the connection: the
+/// first call on a pooled connection that the peer closed (it restarted) fails, the channel
+/// then connects afresh, and every directory call is a read, safe to repeat. `call` clones the
+/// client for each try: tonic clients take `&mut self`, and a clone is a handle to the same
+/// channel.
+async fn send<M, R, Fut>(
+    service: &'static str,
+    deadline: Duration,
+    message: M,
+    mut call: impl FnMut(Request<M>) -> Fut,
+) -> Result<R, DirectoryError>
+where
+    M: Clone,
+    Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+{
+    let answer = match call(request(message.clone(), deadline)).await {
+        Err(status) if is_transport_failure(&status) => call(request(message, deadline)).await,
+        answer => answer,
+    };
+    answer
+        .map(tonic::Response::into_inner)
+        .map_err(|status| from_status(service, &status))
+}
+
 /// Runs one directory call under the deadline. The timer runs here, on the client, so it
 /// also bounds waiting for a connection and for a server that ignores `grpc-timeout`.
 async fn within<T>(
@@ -150,15 +174,13 @@ impl GrpcUserDirectory {
 #[async_trait]
 impl UserDirectory for GrpcUserDirectory {
     async fn user(&self, id: Uuid) -> Result<Option<UserProfile>, DirectoryError> {
-        // tonic clients take `&mut self`; a clone is a handle to the same channel.
-        let mut client = self.client.clone();
         let message = GetUserRequest { id: id.to_string() };
         within(USERS, self.deadline, async {
-            let answer = client
-                .get_user(request(message, self.deadline))
-                .await
-                .map_err(|status| from_status(USERS, &status))?
-                .into_inner();
+            let answer = send(USERS, self.deadline, message, |request| {
+                let mut client = self.client.clone();
+                async move { client.get_user(request).await }
+            })
+            .await?;
             if !answer.found {
                 return Ok(None);
             }
@@ -205,7 +227,6 @@ impl GrpcActorDirectory {
 #[async_trait]
 impl ActorDirectory for GrpcActorDirectory {
     async fn actors(&self, ids: &[Uuid]) -> Result<Vec<Option<ActorSummaryRef>>, DirectoryError> {
-        let mut client = self.client.clone();
         // One deadline for the whole answer, however many calls it takes.
         within(ACTORS, self.deadline, async {
             let mut found = Vec::with_capacity(ids.len());
@@ -213,12 +234,12 @@ impl ActorDirectory for GrpcActorDirectory {
                 let message = GetActorsRequest {
                     ids: chunk.iter().map(Uuid::to_string).collect(),
                 };
-                let results = client
-                    .get_actors(request(message, self.deadline))
-                    .await
-                    .map_err(|status| from_status(ACTORS, &status))?
-                    .into_inner()
-                    .results;
+                let results = send(ACTORS, self.deadline, message, |request| {
+                    let mut client = self.client.clone();
+                    async move { client.get_actors(request).await }
+                })
+                .await?
+                .results;
                 if results.len() != chunk.len() {
                     return Err(malformed(
                         ACTORS,
@@ -271,14 +292,13 @@ impl GrpcMovieDirectory {
 #[async_trait]
 impl MovieDirectory for GrpcMovieDirectory {
     async fn movie(&self, id: Uuid) -> Result<Option<MovieRef>, DirectoryError> {
-        let mut client = self.client.clone();
         let message = GetMovieRequest { id: id.to_string() };
         within(MOVIES, self.deadline, async {
-            let answer = client
-                .get_movie(request(message, self.deadline))
-                .await
-                .map_err(|status| from_status(MOVIES, &status))?
-                .into_inner();
+            let answer = send(MOVIES, self.deadline, message, |request| {
+                let mut client = self.client.clone();
+                async move { client.get_movie(request).await }
+            })
+            .await?;
             if !answer.found {
                 return Ok(None);
             }
