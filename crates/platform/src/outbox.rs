@@ -140,12 +140,16 @@ impl Committed {
 #[derive(Clone)]
 pub struct Outbox {
     store: Arc<dyn Store>,
+    /// The store as given, which each labelled view wraps (so a view of a view counts its
+    /// requests once, under its own caller).
+    unlabelled: Arc<dyn Store>,
     committed: Arc<Committed>,
 }
 
 impl Outbox {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Outbox {
+            unlabelled: store.clone(),
             store,
             committed: Arc::default(),
         }
@@ -160,7 +164,8 @@ impl Outbox {
     /// commits still reach this outbox's relay.
     pub fn labelled(&self, caller: &'static str) -> Outbox {
         Outbox {
-            store: self.store.labelled(caller),
+            store: self.unlabelled.labelled(caller),
+            unlabelled: self.unlabelled.clone(),
             committed: self.committed.clone(),
         }
     }

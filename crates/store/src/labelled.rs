@@ -10,7 +10,6 @@
 //! - `moviebook_store_condition_checks_total{caller}`: each check of a transaction, which
 //!   writes nothing, kept apart so the writes read true.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -20,21 +19,15 @@ use crate::{Item, Key, Page, Query, Store, StoreError, Write};
 
 /// A labelled view of a store.
 pub trait Label {
-    /// The same store, its requests counted under `caller`. Labelling a labelled store
-    /// counts under the new caller only: the new view wraps the store beneath, so no request
-    /// is counted twice.
+    /// The same store, its requests counted under `caller`. Label the store itself, not a
+    /// labelled view of it: each view counts what passes through it.
     fn labelled(&self, caller: &'static str) -> Arc<dyn Store>;
 }
 
 impl Label for Arc<dyn Store> {
     fn labelled(&self, caller: &'static str) -> Arc<dyn Store> {
-        let store: &dyn Any = &**self;
-        let inner = match store.downcast_ref::<Labelled>() {
-            Some(labelled) => labelled.inner.clone(),
-            None => self.clone(),
-        };
         Arc::new(Labelled {
-            inner,
+            inner: self.clone(),
             counts: Counts::of(caller),
         })
     }

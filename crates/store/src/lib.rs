@@ -9,7 +9,6 @@
 //! semantics for every adapter. Every part of a process reads and writes through its own
 //! [`Label::labelled`] view of the one store, which counts its requests in `/metrics`.
 
-use std::any::Any;
 use std::ops::Bound;
 
 use async_trait::async_trait;
@@ -261,10 +260,9 @@ pub enum StoreError {
     Malformed(String),
 }
 
-/// The store port. (`Any`, which every `'static` type is, lets a labelled view of a store
-/// find the store beneath it when it is labelled again.)
+/// The store port.
 #[async_trait]
-pub trait Store: Any + Send + Sync {
+pub trait Store: Send + Sync {
     /// One item, or `None` (also for a key with an empty part, which no item has).
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
 

@@ -88,23 +88,3 @@ async fn a_transaction_is_one_request_of_its_item_writes_and_checks() {
         Some(1)
     );
 }
-
-#[tokio::test]
-async fn a_relabelled_store_counts_under_its_new_caller_only() {
-    let (_dir, store) = sqlite();
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let metrics = recorder.handle();
-    let relay = metrics::with_local_recorder(&recorder, || store.labelled("api").labelled("relay"));
-
-    relay.get(&Key::new("p", "a")).await.expect("read");
-
-    let get = |caller| {
-        value(
-            &metrics,
-            "moviebook_store_requests_total",
-            &[("operation", "get"), ("caller", caller)],
-        )
-    };
-    assert_eq!(get("relay"), Some(1));
-    assert_eq!(get("api").unwrap_or(0), 0);
-}
