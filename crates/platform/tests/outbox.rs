@@ -1,9 +1,8 @@
 //! The outbox relay on a real SQLite store and the in-process bus: what a process commits is
 //! published without reading the store, what an earlier run left is published at start,
 //! what another process left is swept up after its grace, and an idle relay reads one shard
-//! per sweep — counted, not timed (time is paused and moved by hand).
+//! per sweep — counted by its labelled store's metrics, not timed (time is paused and moved by hand).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,36 +10,20 @@ use async_trait::async_trait;
 use bus::memory::MemoryBus;
 use bus::{Bus, Handler, Outcome, Subscription};
 use domain::events::{Envelope, Event, EventType, UserDeleted};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use platform::outbox::{OUTBOX_SHARDS, Outbox, record};
-use store::{Item, Key, Page, Query, Store, StoreError, Write};
+use store::{Key, Query, Store};
 use store_sqlite::SqliteStore;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
-/// The SQLite store, with its queries counted.
-struct CountingQueries {
-    store: SqliteStore,
-    queries: AtomicUsize,
-}
-
-#[async_trait]
-impl Store for CountingQueries {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.store.get(key).await
-    }
-    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-        self.store.batch_get(keys).await
-    }
-    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        self.store.query(query).await
-    }
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.store.transact(writes).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.store.ping().await
-    }
+/// The value of a `/metrics` series, 0 when it is not shown.
+fn counted(metrics: &PrometheusHandle, series: &str) -> u64 {
+    metrics
+        .render()
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse::<u64>().ok())
+        .unwrap_or(0)
 }
 
 #[derive(Default)]
@@ -62,7 +45,9 @@ impl Published {
 
 struct Fixture {
     _dir: TempDir,
-    store: Arc<CountingQueries>,
+    store: Arc<dyn Store>,
+    /// The relay's store requests, as `/metrics` counts them.
+    metrics: PrometheusHandle,
     outbox: Outbox,
     published: Arc<Published>,
     stop: CancellationToken,
@@ -75,10 +60,8 @@ impl Fixture {
 
     /// A process on the store in `dir`, its relay running.
     async fn open(dir: TempDir) -> Fixture {
-        let store = Arc::new(CountingQueries {
-            store: SqliteStore::open(&dir.path().join("store.db")).unwrap(),
-            queries: AtomicUsize::new(0),
-        });
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("store.db")).unwrap());
         let bus = Arc::new(MemoryBus::new());
         let published = Arc::new(Published::default());
         bus.subscribe(Subscription {
@@ -90,27 +73,35 @@ impl Fixture {
         .await
         .unwrap();
         let outbox = Outbox::new(store.clone());
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let metrics = recorder.handle();
+        let relay = metrics::with_local_recorder(&recorder, || {
+            outbox.labelled("relay").relay(bus, Duration::ZERO)
+        });
         let stop = CancellationToken::new();
-        tokio::spawn(outbox.relay(bus, Duration::ZERO).run(stop.clone()));
+        tokio::spawn(relay.run(stop.clone()));
         Fixture {
             _dir: dir,
             store,
+            metrics,
             outbox,
             published,
             stop,
         }
     }
 
-    fn queries(&self) -> usize {
-        self.store.queries.load(Ordering::SeqCst)
+    fn queries(&self) -> u64 {
+        counted(
+            &self.metrics,
+            "moviebook_store_requests_total{operation=\"query\",caller=\"relay\"}",
+        )
     }
 
-    /// The records left in the outbox, read past the count.
+    /// The records left in the outbox.
     async fn waiting(&self) -> usize {
         let mut waiting = 0;
         for shard in 0..OUTBOX_SHARDS {
             let page = self
-                .store
                 .store
                 .query(&Query::prefix(format!("outbox#{shard}"), "", 100))
                 .await
@@ -140,7 +131,8 @@ async fn what_a_process_commits_is_published_without_reading_the_store() {
     settle().await;
     let after_start = f.queries();
     assert_eq!(
-        after_start, OUTBOX_SHARDS as usize,
+        after_start,
+        u64::from(OUTBOX_SHARDS),
         "the start sweeps every shard once"
     );
 
@@ -237,4 +229,25 @@ async fn a_clean_stop_publishes_what_was_committed() {
     f.stop.cancel();
     settle().await;
     assert_eq!(f.published.ids(), [envelope.id]);
+}
+
+#[tokio::test]
+async fn a_relabelled_outbox_counts_under_its_new_caller_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("store.db")).unwrap());
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let relay = metrics::with_local_recorder(&recorder, || {
+        Outbox::new(store).labelled("api").labelled("relay")
+    });
+
+    relay.store().get(&Key::new("p", "a")).await.expect("read");
+
+    let gets = |caller: &str| {
+        let series =
+            format!("moviebook_store_requests_total{{operation=\"get\",caller=\"{caller}\"}}");
+        counted(&metrics, &series)
+    };
+    assert_eq!(gets("relay"), 1);
+    assert_eq!(gets("api"), 0);
 }

@@ -912,48 +912,27 @@ async fn replacing_a_review_with_the_same_score_keeps_the_tally_and_the_ranking(
     assert_eq!(reviews[0].comment, Some(format!("8 at {}", secs(3))));
 }
 
-/// The store the scores consumer writes through in the folding test: the same SQLite
-/// store, with its transactions counted.
-struct CountingTransactions {
-    store: Arc<dyn Store>,
-    transactions: std::sync::atomic::AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl Store for CountingTransactions {
-    async fn get(&self, key: &store::Key) -> Result<Option<store::Item>, store::StoreError> {
-        self.store.get(key).await
-    }
-    async fn batch_get(
-        &self,
-        keys: &[store::Key],
-    ) -> Result<Vec<Option<store::Item>>, store::StoreError> {
-        self.store.batch_get(keys).await
-    }
-    async fn query(&self, query: &store::Query) -> Result<store::Page, store::StoreError> {
-        self.store.query(query).await
-    }
-    async fn transact(&self, writes: Vec<store::Write>) -> Result<(), store::StoreError> {
-        self.transactions
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.store.transact(writes).await
-    }
-    async fn ping(&self) -> Result<(), store::StoreError> {
-        self.store.ping().await
-    }
+/// The transactions of the scores consumer, as `/metrics` counts them.
+fn transactions_of_scores(metrics: &metrics_exporter_prometheus::PrometheusHandle) -> u64 {
+    let series = r#"moviebook_store_requests_total{operation="transact",caller="scores"}"#;
+    metrics
+        .render()
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 #[tokio::test]
 async fn scores_folded_in_batches_agree_with_every_event_applied_alone() {
     let f = Fixture::new();
-    let counting = Arc::new(CountingTransactions {
-        store: f.store.clone(),
-        transactions: Default::default(),
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let scores = metrics::with_local_recorder(&recorder, || {
+        platform::consumer::IdempotentConsumer::new(
+            store::Label::labelled(&f.store, "scores"),
+            scores::ScoresProjection,
+        )
     });
-    let scores = platform::consumer::IdempotentConsumer::new(
-        counting.clone() as Arc<dyn Store>,
-        scores::ScoresProjection,
-    );
     let others: Vec<Subscription> = f
         .subs
         .iter()
@@ -1017,17 +996,13 @@ async fn scores_folded_in_batches_agree_with_every_event_applied_alone() {
     assert_eq!(summary(f.store(), gone).await, None);
 
     // A burst on one movie is one transaction, not one per event.
-    let before = counting
-        .transactions
-        .load(std::sync::atomic::Ordering::SeqCst);
+    let before = transactions_of_scores(&metrics);
     let burst: Vec<Envelope> = (0..40)
         .map(|_| reviews.upsert(&movies[1], id(), 9))
         .collect();
     let outcomes = bus::Handler::handle_batch(&scores, &burst).await;
     assert_eq!(outcomes, vec![Outcome::Done; burst.len()]);
-    let after = counting
-        .transactions
-        .load(std::sync::atomic::Ordering::SeqCst);
+    let after = transactions_of_scores(&metrics);
     assert_eq!(
         after - before,
         1,
