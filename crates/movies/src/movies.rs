@@ -187,7 +187,7 @@ impl MoviesService {
         limit: usize,
         min_reviews: i64,
     ) -> Result<Vec<MovieSummary>, MoviesError> {
-        Ok(projector::scores::top_rated(self.store(), limit, min_reviews).await?)
+        Ok(projector::reviews::top_rated(self.store(), limit, min_reviews).await?)
     }
 
     /// Every genre with its number of movies.

@@ -11,7 +11,7 @@ use store::{Condition, Key, Query, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
 use crate::lifecycle::{self, ListsMovies};
-use crate::scores::SummaryScores;
+use crate::reviews::SummaryScores;
 use crate::{decode_or_skip, sharded};
 
 const NAME: &str = "catalog";
@@ -33,7 +33,8 @@ pub struct MovieSummary {
 
 /// A movie's summary as stored: `summary#{movie}` / `summary`. It is written in two parts
 /// by two projections, in either order: the catalogue's facts, set here when the movie is
-/// created, and its scores, set by `scores` on every review.
+/// created, and its scores, set by `reviews` on every review. When the movie is deleted,
+/// `reviews` replaces it with a tombstone that keeps later reviews from counting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SummaryRecord {
     /// Absent while the movie is only scored, not created (yet).
@@ -48,8 +49,12 @@ impl Record for SummaryRecord {
 }
 
 impl SummaryRecord {
-    /// The summary lists show; `None` for a movie that is scored but not created (yet).
+    /// The summary lists show; `None` for a movie that is scored but not created (yet), or
+    /// deleted.
     fn into_summary(self) -> Option<MovieSummary> {
+        if self.scores.deleted {
+            return None;
+        }
         let facts = self.facts?;
         let tally = ScoreTally {
             sum: self.scores.score_sum,
@@ -125,7 +130,7 @@ struct GenreName {
     name: String,
 }
 
-/// The key of a movie's summary item (its score fields are written by `scores`).
+/// The key of a movie's summary item (its score fields are written by `reviews`).
 pub(crate) fn summary_key(movie_id: &Uuid) -> Key {
     Key::new(format!("summary#{movie_id}"), "summary")
 }
@@ -172,23 +177,19 @@ impl ListsMovies for CatalogProjection {
     }
 
     fn entries(&self, movie: &MovieSnapshot, remove: bool) -> Result<Vec<Write>, StoreError> {
-        let summary = if remove {
-            Write::delete(summary_key(&movie.movie_id))
-        } else {
-            Write::Update {
+        let listed = ListedMovie {
+            movie_id: movie.movie_id,
+        };
+        let mut writes = vec![lifecycle::entry(all_movies_key(movie), &listed, remove)?];
+        // A deleted movie's summary becomes a tombstone, written by `reviews`.
+        if !remove {
+            writes.push(Write::Update {
                 key: summary_key(&movie.movie_id),
                 set: store::attrs_of(&CatalogFacts::of(movie), SummaryRecord::KIND)?,
                 add: Vec::new(),
                 condition: Condition::Always,
-            }
-        };
-        let listed = ListedMovie {
-            movie_id: movie.movie_id,
-        };
-        let mut writes = vec![
-            summary,
-            lifecycle::entry(all_movies_key(movie), &listed, remove)?,
-        ];
+            });
+        }
         for genre in &movie.genres {
             writes.push(lifecycle::entry(genre_key(genre, movie), &listed, remove)?);
             writes.push(genre_count_change(genre, if remove { -1 } else { 1 })?);
@@ -366,6 +367,8 @@ mod tests {
             scores: SummaryScores {
                 score_sum: 17,
                 review_count: 2,
+                score_revision: Some(3),
+                deleted: false,
             },
         };
         let attrs = record.to_attrs().unwrap();
@@ -377,6 +380,7 @@ mod tests {
                 "movie_id",
                 "release_year",
                 "review_count",
+                "score_revision",
                 "score_sum",
                 "thumbnail_url",
                 "title",
@@ -394,6 +398,16 @@ mod tests {
         let record = SummaryRecord::from_attrs(&attrs).unwrap();
         assert_eq!(record.facts, None);
         assert_eq!(record.into_summary(), None);
+    }
+
+    #[test]
+    fn a_deleted_movies_summary_reads_as_absent_even_with_its_facts() {
+        let mut attrs = store::attrs_of(&facts(), SummaryRecord::KIND).unwrap();
+        attrs.insert("deleted".into(), json!(true));
+        assert_eq!(
+            SummaryRecord::from_attrs(&attrs).unwrap().into_summary(),
+            None
+        );
     }
 
     #[test]

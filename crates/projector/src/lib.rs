@@ -7,10 +7,9 @@
 //! | read model | projection | serves |
 //! |---|---|---|
 //! | movie summaries, all-movies list, genre lists and counts | `catalog` | `GET /movies`, `/genres`, `/genres/{g}/movies`, summaries everywhere |
-//! | movie scores, top-rated | `scores` | score and review_count, `GET /movies/top-rated` |
+//! | movie scores, top-rated, users' review lists | `reviews` | score and review_count, `GET /movies/top-rated`, `GET /users/{id}` reviews |
 //! | actor list | `actors_list` | `GET /actors` |
 //! | filmographies | `filmography` | `GET /actors/{id}` movies |
-//! | users' review lists | `user_reviews` | `GET /users/{id}` reviews |
 //!
 //! Title and name search (`search`) is no read model in the store: each serving process
 //! keeps its own index in memory, rebuilt from the all-movies and actor lists.
@@ -27,26 +26,25 @@ pub mod actors_list;
 pub mod catalog;
 pub mod filmography;
 mod lifecycle;
-pub mod scores;
+pub mod reviews;
 pub mod search;
 pub mod searchable_list;
 mod sharded;
-pub mod user_reviews;
 
 /// Consumers an earlier version ran and this one does not: their queues are removed at start,
 /// so that no queue keeps collecting events nobody reads. `movie-search` kept the title
-/// word index in the store; search now reads an index in memory.
-pub const RETIRED_CONSUMERS: &[&str] = &["movie-search"];
+/// word index in the store; search now reads an index in memory. `scores` and
+/// `user-reviews` became `reviews`, whose review pointers make their markers unneeded.
+pub const RETIRED_CONSUMERS: &[&str] = &["movie-search", "scores", "user-reviews"];
 
 /// The subscriptions of every projection, ready to hand to a bus; each counts its store
 /// requests under its consumer name.
 pub fn subscriptions(store: Arc<dyn Store>) -> Vec<Subscription> {
     vec![
         subscription(&store, MovieListing(catalog::CatalogProjection)),
-        subscription(&store, scores::ScoresProjection),
+        subscription(&store, reviews::ReviewsProjection),
         subscription(&store, actors_list::ActorListProjection),
         subscription(&store, MovieListing(filmography::FilmographyProjection)),
-        subscription(&store, user_reviews::UserReviewsProjection),
     ]
 }
 

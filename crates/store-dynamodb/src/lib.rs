@@ -685,6 +685,10 @@ impl Placeholders {
                 let name = self.name(&attribute_name(name));
                 Some(format!("{name} = {}", self.value(attribute_value(value))))
             }
+            Condition::AttrAbsent(name) => {
+                let name = self.name(&attribute_name(name));
+                Some(format!("attribute_not_exists({name})"))
+            }
         }
     }
 

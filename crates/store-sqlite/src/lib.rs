@@ -100,6 +100,7 @@ fn holds(condition: &Condition, current: Option<&Attrs>) -> bool {
         Condition::AttrEquals(name, value) => {
             current.and_then(|attrs| attrs.get(name)) == Some(value)
         }
+        Condition::AttrAbsent(name) => current.is_none_or(|attrs| !attrs.contains_key(name)),
     }
 }
 

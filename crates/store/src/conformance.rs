@@ -44,6 +44,7 @@ macro_rules! store_conformance_tests {
             delete_conditions,
             check_conditions,
             attr_equals_compares_json_values,
+            attr_absent_holds_on_a_missing_item_or_attribute,
             failed_transaction_writes_nothing,
             update_creates_a_missing_item,
             update_sets_and_adds_counters,
@@ -494,6 +495,42 @@ pub async fn attr_equals_compares_json_values(store: &dyn Store) {
         let expected = if holds { Ok(()) } else { condition_failed(0) };
         assert_eq!(result, expected, "{name} = {value}");
     }
+}
+
+/// AttrAbsent: true on a missing item and for an absent attribute, false for any present
+/// value (`null` too); a first versioned update through it happens once.
+pub async fn attr_absent_holds_on_a_missing_item_or_attribute(store: &dyn Store) {
+    let pk = fresh_pk("attr_absent");
+    let key = Key::new(&pk, "item");
+    put(store, &key, json!({"n": 1, "null": null, "pk": "shadow"})).await;
+    let check = |key: &Key, name: &str| Write::Check {
+        key: key.clone(),
+        condition: Condition::AttrAbsent(name.into()),
+    };
+    for (name, holds) in [
+        ("absent", true),
+        ("n", false),
+        ("null", false),
+        ("pk", false),
+    ] {
+        let expected = if holds { Ok(()) } else { condition_failed(0) };
+        assert_eq!(write(store, check(&key, name)).await, expected, "{name}");
+    }
+    let missing = Key::new(&pk, "missing");
+    assert_eq!(write(store, check(&missing, "n")).await, Ok(()));
+
+    let first_version = |key: &Key| Write::Update {
+        key: key.clone(),
+        set: attrs(json!({"version": 1})),
+        add: Vec::new(),
+        condition: Condition::AttrAbsent("version".into()),
+    };
+    assert_eq!(write(store, first_version(&key)).await, Ok(()));
+    assert_eq!(write(store, first_version(&key)).await, condition_failed(0));
+    assert_eq!(
+        attrs_of(store, &key).await,
+        attrs(json!({"n": 1, "null": null, "pk": "shadow", "version": 1}))
+    );
 }
 
 /// One failing condition fails the whole transaction: nothing is written, and the error

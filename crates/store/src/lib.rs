@@ -88,6 +88,9 @@ pub enum Condition {
     /// The item must exist and its attribute must equal the value (JSON equality; an
     /// attribute that is absent equals nothing, not even `null`).
     AttrEquals(String, Value),
+    /// The attribute must be absent, which it is on a missing item too: the condition of a
+    /// first versioned write to an item that other writers may already have created.
+    AttrAbsent(String),
 }
 
 /// One write of a transaction.

@@ -9,7 +9,7 @@ use domain::events::{Envelope, Event, UserDeleted, UserRenamed};
 use domain::{Credentials, NewUser, email_key};
 use platform::auth::{Authenticator, IssuedToken, Principal};
 use platform::outbox::Outbox;
-use projector::user_reviews::user_reviews;
+use projector::reviews::user_reviews;
 use store::{Condition, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 

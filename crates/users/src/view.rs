@@ -1,7 +1,7 @@
 //! What the users service answers with: a user's page and a login's token. These are the
 //! response bodies of the user endpoints as the OpenAPI document describes them.
 
-use projector::user_reviews::UserReview;
+use projector::reviews::UserReview;
 use serde::Serialize;
 use uuid::Uuid;
 

@@ -85,14 +85,7 @@ async fn metrics_count_store_requests_by_caller() {
     app.review(movie_id, &token, 7, None).await.expect(201);
     app.await_movie_score(movie_id, &[7]).await;
 
-    let expected = [
-        "catalog",
-        "movies",
-        "relay",
-        "scores",
-        "user-reviews",
-        "users",
-    ];
+    let expected = ["catalog", "movies", "relay", "reviews", "users"];
     eventually(
         "/metrics counts the store requests of the API, the relay and the projections",
         async || {
