@@ -149,10 +149,15 @@ fn create_data_dir(config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))
 }
 
-/// What every request passes through, innermost first: metrics per route, problem+json for
-/// bare error answers, the body size limit, a 500 for a panicking handler, a trace span.
+/// What every request passes through, innermost first: a 405 for a method the API does not
+/// know (inside the metrics, so that it is counted, as `other`), metrics per route,
+/// problem+json for bare error answers, the body size limit, a 500 for a panicking handler,
+/// a trace span.
 fn with_layers(router: Router) -> Router {
     router
+        .layer(axum::middleware::from_fn(
+            platform::http::refuse_unknown_methods,
+        ))
         .layer(axum::middleware::from_fn(platform::http::record_metrics))
         .layer(axum::middleware::from_fn(
             platform::http::problem_for_bare_errors,
