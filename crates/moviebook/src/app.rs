@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::{Config, Role};
+use crate::config::{Config, Role, Secret};
 use crate::secrets::Secrets;
 use crate::telemetry;
 use operations::Operations;
@@ -39,13 +39,15 @@ pub struct Application {
     /// The broker connection, closed after in-flight event handlers finish.
     rabbit: Option<Arc<RabbitBus>>,
     /// The admin token, when this start generated it (to be shown once).
-    pub generated_admin_token: Option<String>,
+    pub generated_admin_token: Option<Secret>,
 }
 
 impl Application {
     /// Opens the store and bus, assembles the configured roles on them, and binds the HTTP
     /// address.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // A weak secret is refused before anything is created, opened or bound.
+        Secrets::check_configured(&config)?;
         create_data_dir(&config)?;
         let store = adapters::open_store(&config).await?;
         let (bus, rabbit) = adapters::connect_bus(&config, &store).await?;

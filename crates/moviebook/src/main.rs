@@ -50,7 +50,7 @@ async fn run() -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     if let Some(token) = &app.generated_admin_token {
         // Shown once, on the start that generated it; it is kept in the data directory.
-        println!("ADMIN_TOKEN={token}");
+        println!("ADMIN_TOKEN={}", token.expose());
     }
     tracing::info!(address = %app.local_addr()?, "MovieBook is serving");
     let shutdown = CancellationToken::new();
