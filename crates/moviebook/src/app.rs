@@ -25,6 +25,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, Role, Secret};
+use crate::data_dir;
 use crate::secrets::Secrets;
 use crate::telemetry;
 use operations::Operations;
@@ -48,10 +49,10 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // A weak secret is refused before anything is created, opened or bound.
         Secrets::check_configured(&config)?;
-        create_data_dir(&config)?;
+        data_dir::prepare(&config.data_dir)?;
+        let secrets = Secrets::load(&config)?;
         let store = adapters::open_store(&config).await?;
         let (bus, rabbit) = adapters::connect_bus(&config, &store).await?;
-        let secrets = Secrets::load(&config)?;
         // Installed before anything creates its metrics.
         let metrics = telemetry::metrics_handle()?;
         let directories = Directories::build(&config, &store)?;
@@ -143,12 +144,6 @@ impl Application {
         }
         served.context("serving HTTP")
     }
-}
-
-/// The data directory holds the SQLite file and the generated secrets.
-fn create_data_dir(config: &Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))
 }
 
 /// What every request passes through, innermost first: a 405 for a method the API does not
