@@ -24,7 +24,8 @@ use tokio_util::task::TaskTracker;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::{Config, Role};
+use crate::config::{Config, Role, Secret};
+use crate::data_dir;
 use crate::secrets::Secrets;
 use crate::telemetry;
 use operations::Operations;
@@ -39,17 +40,19 @@ pub struct Application {
     /// The broker connection, closed after in-flight event handlers finish.
     rabbit: Option<Arc<RabbitBus>>,
     /// The admin token, when this start generated it (to be shown once).
-    pub generated_admin_token: Option<String>,
+    pub generated_admin_token: Option<Secret>,
 }
 
 impl Application {
     /// Opens the store and bus, assembles the configured roles on them, and binds the HTTP
     /// address.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        create_data_dir(&config)?;
+        // A weak secret is refused before anything is created, opened or bound.
+        Secrets::check_configured(&config)?;
+        data_dir::prepare(&config.data_dir)?;
+        let secrets = Secrets::load(&config)?;
         let store = adapters::open_store(&config).await?;
         let (bus, rabbit) = adapters::connect_bus(&config, &store).await?;
-        let secrets = Secrets::load(&config)?;
         // Installed before anything creates its metrics.
         let metrics = telemetry::metrics_handle()?;
         let directories = Directories::build(&config, &store)?;
@@ -143,16 +146,15 @@ impl Application {
     }
 }
 
-/// The data directory holds the SQLite file and the generated secrets.
-fn create_data_dir(config: &Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))
-}
-
-/// What every request passes through, innermost first: metrics per route, problem+json for
-/// bare error answers, the body size limit, a 500 for a panicking handler, a trace span.
+/// What every request passes through, innermost first: a 405 for a method the API does not
+/// know (inside the metrics, so that it is counted, as `other`), metrics per route,
+/// problem+json for bare error answers, the body size limit, a 500 for a panicking handler,
+/// a trace span.
 fn with_layers(router: Router) -> Router {
     router
+        .layer(axum::middleware::from_fn(
+            platform::http::refuse_unknown_methods,
+        ))
         .layer(axum::middleware::from_fn(platform::http::record_metrics))
         .layer(axum::middleware::from_fn(
             platform::http::problem_for_bare_errors,

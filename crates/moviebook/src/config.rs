@@ -31,13 +31,42 @@ pub enum Role {
     Projector,
 }
 
-/// A secret setting: it never appears in logs or debug output.
+/// A secret setting: it never appears in logs, debug output or error messages. Its text is
+/// reached only through [`Secret::expose`], so that every use is one to look at.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `text`.
+    pub fn new(text: impl Into<String>) -> Self {
+        Secret(text.into())
+    }
+
+    /// The secret's text, for the code that signs or compares with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Its length in bytes (what the minimum counts), without exposing it.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when it is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(..)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
     }
 }
 
@@ -55,15 +84,17 @@ pub struct Config {
     #[arg(long, env = "MOVIEBOOK_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
 
-    /// Embedded data directory (SQLite file, generated secrets).
+    /// Embedded data directory (SQLite file, generated secrets), readable by its owner only.
     #[arg(long, env = "MOVIEBOOK_DATA_DIR", default_value = "./moviebook-data")]
     pub data_dir: PathBuf,
 
-    /// Admin bearer token; generated on first start, printed once, and kept in the data directory.
+    /// Admin bearer token, at least 32 bytes; generated on first start, printed once, and kept
+    /// in the data directory.
     #[arg(long, env = "MOVIEBOOK_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
 
-    /// Key that signs user tokens; generated on first start and kept in the data directory.
+    /// Key that signs user tokens, at least 32 bytes; generated on first start and kept in the
+    /// data directory.
     #[arg(long, env = "MOVIEBOOK_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
 

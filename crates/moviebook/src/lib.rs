@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+mod data_dir;
 mod openapi;
 mod secrets;
 pub mod telemetry;

@@ -26,8 +26,21 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    keep_new_files_private();
     return_large_allocations_to_the_system();
     tokio::runtime::Runtime::new()?.block_on(run())
+}
+
+/// Every file and directory the process creates is its owner's alone (0600, 0700), whatever
+/// the umask it was started with: under the usual 022 the SQLite database (e-mails, password
+/// hashes) and its -wal and -shm files were 0644. Start-up fixes what an earlier run left
+/// looser (`data_dir`).
+fn keep_new_files_private() {
+    #[cfg(unix)]
+    // SAFETY: umask only changes the process's file creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
 }
 
 /// Every password hash takes a 19 MiB buffer. glibc raises its mmap threshold after such a
@@ -50,7 +63,7 @@ async fn run() -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     if let Some(token) = &app.generated_admin_token {
         // Shown once, on the start that generated it; it is kept in the data directory.
-        println!("ADMIN_TOKEN={token}");
+        println!("ADMIN_TOKEN={}", token.expose());
     }
     tracing::info!(address = %app.local_addr()?, "MovieBook is serving");
     let shutdown = CancellationToken::new();

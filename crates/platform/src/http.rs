@@ -1,13 +1,13 @@
 //! HTTP plumbing shared by every service's router: reading a JSON body and a query string
 //! the way API.md wants them refused, the 404 fallback, and the layers every router gets
-//! (body limit, per-route metrics, panics turned into problem+json).
+//! (unknown methods refused, body limit, per-route metrics, panics turned into problem+json).
 
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::input::RequestBody;
@@ -116,19 +116,50 @@ pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     }
 }
 
+/// The `method` label of a request that uses none of the methods the API knows.
+pub const OTHER_METHOD: &str = "other";
+
+/// The `method` label of `method`: one of the methods the API serves, or [`OTHER_METHOD`].
+/// A closed set, because a label value that a client chooses is a new series in every
+/// metric that carries it: 150 made-up methods made 150 series that lived as long as the
+/// process.
+pub fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => OTHER_METHOD,
+    }
+}
+
+/// Answers a request with a method outside that set 405 before any handler sees it: no
+/// route of the API takes one, and the gateway's fallback would otherwise forward it to a
+/// service (which answered 405 after a hop) or answer 404 for a path it does not know.
+pub async fn refuse_unknown_methods(request: Request, next: Next) -> Response {
+    if method_label(request.method()) == OTHER_METHOD {
+        return ApiError::MethodNotAllowed.into_response();
+    }
+    next.run(request).await
+}
+
 /// Records request count and latency per route (the matched pattern, not the raw path,
-/// so ids do not explode the label set).
+/// so ids do not explode the label set) and per method (from a closed set, for the same
+/// reason).
 pub async fn record_metrics(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("moviebook_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!("moviebook_http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("moviebook_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
@@ -143,6 +174,18 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn method_labels_are_a_closed_set() {
+        for known in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+            let method = Method::from_bytes(known.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), known);
+        }
+        for unknown in ["FOO", "get", "TRACE", "CONNECT", "PROPFIND"] {
+            let method = Method::from_bytes(unknown.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), OTHER_METHOD, "{unknown}");
+        }
+    }
 
     #[test]
     fn json_content_types() {

@@ -82,8 +82,8 @@ pub fn authenticator(
     directories: &Directories,
 ) -> Arc<Authenticator> {
     Arc::new(Authenticator::new(
-        secrets.admin_token.clone(),
-        secrets.jwt_secret.as_bytes(),
+        secrets.admin_token.expose().to_owned(),
+        secrets.jwt_secret.expose().as_bytes(),
         Duration::from_secs(config.token_ttl_secs),
         directories.users.clone(),
     ))

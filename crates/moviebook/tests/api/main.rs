@@ -12,11 +12,13 @@ mod consistency;
 mod crash_and_concurrency;
 mod docs;
 mod errors;
+mod methods;
 mod movies;
 mod operations;
 mod pagination;
 mod reviews;
 mod search;
+mod secrets;
 mod top_rated_genres;
 mod users_auth;
 

@@ -16,6 +16,8 @@ mod consistency;
 mod crash_and_concurrency;
 #[path = "../api/errors.rs"]
 mod errors;
+#[path = "../api/methods.rs"]
+mod methods;
 #[path = "../api/movies.rs"]
 mod movies;
 #[path = "../api/operations.rs"]
@@ -26,6 +28,8 @@ mod pagination;
 mod reviews;
 #[path = "../api/search.rs"]
 mod search;
+#[path = "../api/secrets.rs"]
+mod secrets;
 #[path = "../api/top_rated_genres.rs"]
 mod top_rated_genres;
 #[path = "../api/users_auth.rs"]

@@ -1,7 +1,9 @@
 //! `TestApp`, the server under test and a client for it: starting a fresh server (or
 //! targeting the external one), waiting until it is healthy, restarting, signalling and
-//! stopping it, and printing its logs when a test fails.
+//! stopping it, and printing its logs when a test fails; and starting one that must refuse
+//! to start.
 
+use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -28,6 +30,14 @@ fn admin_token_line(stdout: &str) -> Option<String> {
         .find_map(|line| line.trim().strip_prefix("ADMIN_TOKEN="))
         .map(|token| token.trim().to_owned())
         .filter(|token| !token.is_empty())
+}
+
+/// What a server that refused to start left: how it exited, what it said, and the names in
+/// its data directory (which the harness creates empty).
+pub struct Refusal {
+    pub status: ExitStatus,
+    pub stderr: String,
+    pub data_dir_entries: Vec<String>,
 }
 
 /// One server under test and a client for it.
@@ -95,6 +105,46 @@ impl TestApp {
         .await;
         app.admin_token = token;
         app
+    }
+
+    /// Starts a fresh server with extra environment variables that must refuse to start:
+    /// waits until it exits and returns what it left. Panics if it still runs after the
+    /// start deadline. Not for external mode.
+    pub async fn start_refused(env: &[(&str, &str)]) -> Refusal {
+        assert!(
+            !external_mode(),
+            "start_refused needs its own server: call own_server_only! first"
+        );
+        let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        let mut server = Server::new(env, Some(admin_token));
+        server.start(&format!("127.0.0.1:{}", free_port()));
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = server.exit_status() {
+                break status;
+            }
+            if start.elapsed() > START_DEADLINE {
+                server.kill();
+                panic!(
+                    "the server still runs {START_DEADLINE:?} after its start\n{}",
+                    server.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let mut data_dir_entries: Vec<String> = std::fs::read_dir(server.data_dir())
+            .expect("read the data directory")
+            .map(|entry| {
+                let entry = entry.expect("read a data directory entry");
+                entry.file_name().to_string_lossy().into_owned()
+            })
+            .collect();
+        data_dir_entries.sort();
+        Refusal {
+            status,
+            stderr: server.stderr(),
+            data_dir_entries,
+        }
     }
 
     async fn external() -> TestApp {
@@ -213,6 +263,11 @@ impl TestApp {
         self.server
             .as_mut()
             .expect("this needs a server process of its own")
+    }
+
+    /// The server's data directory (kept across restarts).
+    pub fn data_dir(&self) -> PathBuf {
+        self.own().data_dir()
     }
 
     /// The admin token as a request's bearer token.

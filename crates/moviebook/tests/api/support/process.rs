@@ -70,7 +70,7 @@ impl Server {
         self.root.path()
     }
 
-    fn data_dir(&self) -> PathBuf {
+    pub(super) fn data_dir(&self) -> PathBuf {
         self.root.path().join("data")
     }
 
