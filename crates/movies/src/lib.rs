@@ -1,15 +1,14 @@
 //! The movies service: owns movies and reviews, and serves the movie, genre, top-rated and
-//! review endpoints. It keeps its own index entries beside them — reviews by time per movie,
-//! reviews per author, and its copy of each reviewer's name — and consumes the users'
+//! review endpoints. It keeps reviews in their authors' partitions, with its own index of
+//! each movie's reviews by time and its copy of each reviewer's name, and consumes the users'
 //! events to rename and delete reviewers' reviews, and its own movie deletions to remove a
 //! deleted movie's reviews.
 //!
 //! | record (`records`) | key |
 //! |---|---|
 //! | `MovieRecord` | `movie#{id}` / `movie` |
-//! | `ReviewRecord` | `movie#{id}` / `review#{user}` |
-//! | `RecentEntry`: reviews newest first | `recent#{movie}` / `{updated_at}#{user}` |
-//! | `ReviewedEntry`: a reviewer's reviews | `reviewer#{user}` / `movie#{movie}` |
+//! | `ReviewRecord` | `reviewer#{user}` / `movie#{movie}` |
+//! | `RecentEntry`: a movie's reviews newest first | `recent#{movie}` / `{updated_at}#{user}` |
 //! | `ReviewerProfile`: a reviewer's name | `reviewer#{user}` / `profile` |
 
 pub mod consumers;

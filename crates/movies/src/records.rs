@@ -64,7 +64,9 @@ impl MovieRecord {
 /// are conditional on it still being what was read.
 pub(crate) const REVISION: &str = "revision";
 
-/// A user's review of a movie, in the movie's partition: `movie#{movie}` / `review#{user}`.
+/// A user's review of a movie, in its author's partition: `reviewer#{user}` / `movie#{movie}`,
+/// so that the author's reviews are one partition walk when the author is renamed or deleted.
+/// The movie finds its reviews through its [`RecentEntry`] index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ReviewRecord {
     pub movie_id: Uuid,
@@ -89,12 +91,12 @@ impl Record for ReviewRecord {
 impl ReviewRecord {
     /// Where a user's review of a movie is stored.
     pub fn key(movie_id: &Uuid, user_id: &Uuid) -> Key {
-        Key::new(movie_partition(movie_id), format!("review#{user_id}"))
+        Key::new(reviewer_partition(user_id), format!("movie#{movie_id}"))
     }
 
-    /// The first `limit` reviews of a movie, in key order.
-    pub fn of_movie(movie_id: &Uuid, limit: usize) -> Query {
-        Query::prefix(movie_partition(movie_id), "review#", limit)
+    /// A page of a user's reviews, in key order, after the sort key `after`.
+    pub fn of_reviewer(user_id: &Uuid, after: Option<String>, limit: usize) -> Query {
+        Query::prefix(reviewer_partition(user_id), "movie#", limit).after(after)
     }
 }
 
@@ -133,28 +135,6 @@ impl RecentEntry {
 
     fn partition(movie_id: &Uuid) -> String {
         format!("recent#{movie_id}")
-    }
-}
-
-/// A movie a user has reviewed: `reviewer#{user}` / `movie#{movie}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ReviewedEntry {
-    pub movie_id: Uuid,
-}
-
-impl Record for ReviewedEntry {
-    const KIND: &'static str = "reviewed movie entry";
-}
-
-impl ReviewedEntry {
-    /// Where the entry of a user's review of a movie is stored.
-    pub fn key(user_id: &Uuid, movie_id: &Uuid) -> Key {
-        Key::new(reviewer_partition(user_id), format!("movie#{movie_id}"))
-    }
-
-    /// A page of the movies a user has reviewed, after the sort key `after`.
-    pub fn of_reviewer(user_id: &Uuid, after: Option<String>, limit: usize) -> Query {
-        Query::prefix(reviewer_partition(user_id), "movie#", limit).after(after)
     }
 }
 
@@ -296,19 +276,11 @@ mod tests {
     }
 
     #[test]
-    fn index_entries_keep_their_attribute_names() {
+    fn a_recent_entry_keeps_its_attribute_names() {
         let user_id = Uuid::now_v7();
         assert_eq!(
             RecentEntry { user_id }.to_attrs().unwrap(),
             json!({ "user_id": user_id }).as_object().cloned().unwrap()
-        );
-        let movie_id = Uuid::now_v7();
-        assert_eq!(
-            ReviewedEntry { movie_id }.to_attrs().unwrap(),
-            json!({ "movie_id": movie_id })
-                .as_object()
-                .cloned()
-                .unwrap()
         );
     }
 
@@ -341,7 +313,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_where_the_items_always_were() {
+    fn keys_are_where_the_items_are_documented() {
         let (movie, user) = (Uuid::now_v7(), Uuid::now_v7());
         assert_eq!(
             MovieRecord::key(&movie),
@@ -349,15 +321,11 @@ mod tests {
         );
         assert_eq!(
             ReviewRecord::key(&movie, &user),
-            Key::new(format!("movie#{movie}"), format!("review#{user}"))
+            Key::new(format!("reviewer#{user}"), format!("movie#{movie}"))
         );
         assert_eq!(
             RecentEntry::key(&movie, 5, &user),
             Key::new(format!("recent#{movie}"), format!("{:020}#{user}", 5))
-        );
-        assert_eq!(
-            ReviewedEntry::key(&user, &movie),
-            Key::new(format!("reviewer#{user}"), format!("movie#{movie}"))
         );
         assert_eq!(
             ReviewerProfile::key(&user),

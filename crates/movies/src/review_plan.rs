@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::MoviesError;
 use crate::records::{
-    MovieRecord, REVISION, RecentEntry, ReviewRecord, ReviewedEntry, ReviewerProfile, VERSION,
+    MovieRecord, REVISION, RecentEntry, ReviewRecord, ReviewerProfile, VERSION,
 };
 use crate::views::ReviewView;
 
@@ -144,19 +144,13 @@ pub(crate) fn plan_write(
         Write::put(RecentEntry { user_id }.to_item(RecentEntry::key(&movie_id, now, &user_id))?),
         profile_write,
     ];
-    match &existing {
-        Some(old) if old.updated_at != now => {
-            writes.push(Write::delete(RecentEntry::key(
-                &movie_id,
-                old.updated_at,
-                &user_id,
-            )));
-        }
-        // Written again in the same microsecond: the new entry is the old one's key.
-        Some(_) => {}
-        None => writes.push(Write::put(
-            ReviewedEntry { movie_id }.to_item(ReviewedEntry::key(&user_id, &movie_id))?,
-        )),
+    // Written again in the same microsecond, the new entry is the old one's key.
+    if let Some(old) = existing.as_ref().filter(|old| old.updated_at != now) {
+        writes.push(Write::delete(RecentEntry::key(
+            &movie_id,
+            old.updated_at,
+            &user_id,
+        )));
     }
     Ok(WritePlan {
         writes,
@@ -177,7 +171,7 @@ pub(crate) struct RemovalPlan {
     pub event: Envelope,
 }
 
-/// The removal of the review read as `existing`, with its two index entries, at `now` and
+/// The removal of the review read as `existing`, with its index entry, at `now` and
 /// recorded by the event `event_id`; conditional on the review's revision, so that a review
 /// written again after the read is not removed with the old one's score.
 pub(crate) fn plan_removal(
@@ -193,7 +187,6 @@ pub(crate) fn plan_removal(
                 condition: store::attr_equals(REVISION, &existing.revision)?,
             },
             Write::delete(RecentEntry::key(&movie_id, existing.updated_at, &user_id)),
-            Write::delete(ReviewedEntry::key(&user_id, &movie_id)),
         ],
         event: Envelope {
             id: event_id,
@@ -264,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn a_first_review_is_created_with_both_index_entries_and_a_name_copy() {
+    fn a_first_review_is_created_with_its_index_entry_and_a_name_copy() {
         let (movie, user_id, event_id) = (MovieRecord::example(), Uuid::now_v7(), Uuid::now_v7());
         let movie_id = movie.id;
         let plan = plan(
@@ -284,7 +277,6 @@ mod tests {
                 ReviewRecord::key(&movie_id, &user_id),
                 RecentEntry::key(&movie_id, NOW, &user_id),
                 ReviewerProfile::key(&user_id),
-                ReviewedEntry::key(&user_id, &movie_id),
             ]
         );
         assert!(matches!(
@@ -433,7 +425,7 @@ mod tests {
     }
 
     #[test]
-    fn a_removal_deletes_the_review_it_read_and_both_index_entries() {
+    fn a_removal_deletes_the_review_it_read_and_its_index_entry() {
         let (movie, user_id, event_id) = (MovieRecord::example(), Uuid::now_v7(), Uuid::now_v7());
         let old = existing(&movie, user_id, 20);
         let plan = plan_removal(&old, NOW, event_id).unwrap();
@@ -445,7 +437,6 @@ mod tests {
                     condition: Condition::AttrEquals(REVISION.into(), json!(old.revision)),
                 },
                 Write::delete(RecentEntry::key(&movie.id, 20, &user_id)),
-                Write::delete(ReviewedEntry::key(&user_id, &movie.id)),
             ]
         );
         assert_eq!(plan.event.id, event_id);

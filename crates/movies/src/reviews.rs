@@ -1,6 +1,6 @@
 //! The reviews service: writing, deleting and reading reviews, and keeping reviews in step
 //! with their reviewers and movies. A movie has at most one review per user. Each write is
-//! one transaction over the review, its two index entries, the reviewer's name copy and the
+//! one transaction over the review, its index entry, the reviewer's name copy and the
 //! outbox, conditional on what it read, and is planned again from new reads if something
 //! changed in between (a concurrent write of the same review, a rename, the movie's
 //! deletion); the decisions are in `review_plan`.
@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::error::MoviesError;
 use crate::records::{
-    self, MovieRecord, RecentEntry, ReviewRecord, ReviewedEntry, ReviewerName, ReviewerProfile,
+    self, MovieRecord, RecentEntry, ReviewRecord, ReviewerName, ReviewerProfile,
     VERSION,
 };
 use crate::review_plan::{self, MOVIE_CHECK, Reviewer, WriteRead, Written};
@@ -27,7 +27,7 @@ use crate::views::ReviewView;
 /// How often a write whose reads went stale is planned again before giving up with 503.
 const ATTEMPTS: usize = 20;
 
-/// How many index entries one step of a consumer's clean-up reads.
+/// How many reviews or index entries one step of a consumer's clean-up reads.
 const STEP: usize = 100;
 
 /// The reviews service's commands and queries.
@@ -134,7 +134,7 @@ impl ReviewsService {
         }
     }
 
-    /// Removes a review with its index entries and announces it; false when there was none.
+    /// Removes a review with its index entry and announces it; false when there was none.
     async fn remove_review(&self, movie_id: &Uuid, user_id: &Uuid) -> Result<bool, MoviesError> {
         for _ in 0..ATTEMPTS {
             let key = ReviewRecord::key(movie_id, user_id);
@@ -272,21 +272,23 @@ impl ReviewsService {
         .await
     }
 
-    /// Removes every review of a deleted movie, each announced as deleted.
+    /// Removes every review of a deleted movie, each announced as deleted, walking the
+    /// movie's index. No review is written meanwhile: a write checks that the movie exists.
     pub(crate) async fn remove_movie_reviews(&self, movie_id: &Uuid) -> Result<(), MoviesError> {
+        let mut after = None;
         loop {
-            // Each pass removes what it read, so the next pass starts from the front again.
             let page = self
                 .store()
-                .query(&ReviewRecord::of_movie(movie_id, STEP))
+                .query(&RecentEntry::newest_first(movie_id, after.take(), STEP))
                 .await?;
             for item in &page.items {
-                let review = ReviewRecord::from_item(item)?;
-                self.remove_review(movie_id, &review.user_id).await?;
+                let entry = RecentEntry::from_item(item)?;
+                self.remove_review(movie_id, &entry.user_id).await?;
             }
             if !page.more {
                 return Ok(());
             }
+            after = page.items.last().map(|item| item.key.sk.clone());
         }
     }
 
@@ -340,10 +342,10 @@ impl ReviewsService {
         loop {
             let page = self
                 .store()
-                .query(&ReviewedEntry::of_reviewer(user_id, after.take(), STEP))
+                .query(&ReviewRecord::of_reviewer(user_id, after.take(), STEP))
                 .await?;
             for item in &page.items {
-                step(ReviewedEntry::from_item(item)?.movie_id).await?;
+                step(ReviewRecord::from_item(item)?.movie_id).await?;
             }
             if !page.more {
                 return Ok(());
