@@ -37,10 +37,11 @@ impl UsersService {
         let decoy_hash = passwords
             .hash("decoy password, never matches".to_owned())
             .await?;
+        let throttle = Arc::new(LoginThrottle::new(outbox.store().clone()));
         Ok(UsersService {
             outbox,
             auth,
-            throttle: Arc::new(LoginThrottle::default()),
+            throttle,
             passwords,
             decoy_hash: Arc::new(decoy_hash),
         })
@@ -106,9 +107,7 @@ impl UsersService {
         client: IpAddr,
     ) -> Result<TokenResponse, UsersError> {
         let email = email_key(&credentials.email);
-        if let Some(retry_after_secs) = self.throttle.refused_for(&email, client) {
-            return Err(UsersError::Throttled { retry_after_secs });
-        }
+        self.throttle.reserve(&email, client).await?;
         let user = self.find_by_email(&email).await?;
         let stored_hash = user.as_ref().map_or_else(
             || self.decoy_hash.as_ref().clone(),
@@ -120,12 +119,9 @@ impl UsersService {
             .await?;
         let user_id = match (matches, user) {
             (true, Some(user)) => user.id,
-            _ => {
-                self.throttle.failed(&email, client);
-                return Err(UsersError::WrongCredentials);
-            }
+            _ => return Err(UsersError::WrongCredentials),
         };
-        self.throttle.succeeded(&email, client);
+        self.throttle.succeeded(&email, client).await?;
         let IssuedToken {
             access_token,
             expires_in,

@@ -1,132 +1,237 @@
-//! Login throttling. Failed attempts are counted per (e-mail, client address) and per
-//! client address. Past either limit, attempts from that address are refused with 429 for
-//! the rest of the window; the same e-mail from another address is not affected, so a
-//! successful login is never throttled by other people's failures.
+//! Login throttling. Attempts are counted per (e-mail, client address) and per client
+//! address, in the store, so every users replica shares one count. An attempt takes its
+//! place in both counts before the password is looked at, atomically (a transaction
+//! conditional on the counts it read), so no burst of concurrent attempts can get more than
+//! the limit through to a password check. Past either limit, attempts from that address are
+//! refused with 429 until the window that began with the first counted attempt ends; the
+//! same e-mail from another address is not affected, so the owner is never throttled by
+//! other people's failures. A successful login gives its places back.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use moka::sync::Cache;
+use domain::timestamp::Micros;
+use serde::{Deserialize, Serialize};
+use store::{Condition, Key, Record, Store, StoreError, Write};
 
-/// How long failures are remembered.
+use crate::UsersError;
+
+/// How long a count lasts, from its first attempt.
 const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Failures for one e-mail from one address before that pair is throttled.
-const PER_ACCOUNT_AND_ADDRESS: u32 = 5;
-/// Failures from one address, over all e-mails, before that address is throttled.
-const PER_ADDRESS: u32 = 50;
+/// Attempts for one e-mail from one address within a window.
+const PER_ACCOUNT_AND_ADDRESS: i64 = 5;
+/// Attempts from one address, over all e-mails, within a window.
+const PER_ADDRESS: i64 = 50;
+/// How often a reservation whose reads went stale (another attempt took a place meanwhile)
+/// is made again; each round lets at least one competing attempt through, so a burst settles
+/// in about as many rounds as there are places left.
+const ROUNDS: usize = 64;
 
-#[derive(Clone, Copy)]
-struct Failures {
-    count: u32,
-    since: Instant,
+/// One count of attempts: `throttle#{address}` / `email#{e-mail}` or `address`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct AttemptsRecord {
+    count: i64,
+    /// When the window began: the first attempt counted in it.
+    since: Micros,
+    /// Grows by one with each write, which is conditional on the revision it read.
+    revision: i64,
 }
 
-/// Counts failed logins.
-pub struct LoginThrottle {
-    by_account_and_address: Cache<(String, IpAddr), Failures>,
-    by_address: Cache<IpAddr, Failures>,
+impl Record for AttemptsRecord {
+    const KIND: &'static str = "login attempts";
 }
 
-impl Default for LoginThrottle {
-    fn default() -> Self {
-        LoginThrottle {
-            by_account_and_address: Cache::builder()
-                .time_to_live(WINDOW)
-                .max_capacity(1_000_000)
-                .build(),
-            by_address: Cache::builder()
-                .time_to_live(WINDOW)
-                .max_capacity(1_000_000)
-                .build(),
-        }
+/// The attribute a count write's condition names.
+const REVISION: &str = "revision";
+
+fn window_micros() -> Micros {
+    Micros::try_from(WINDOW.as_micros()).unwrap_or(Micros::MAX)
+}
+
+impl AttemptsRecord {
+    /// The count as it stands at `now`: nothing once its window is over.
+    fn live(stored: Option<&Self>, now: Micros) -> Option<&Self> {
+        stored.filter(|record| now - record.since < window_micros())
     }
+
+    /// Whole seconds until the window ends, rounded up (at least 1).
+    fn seconds_left(&self, now: Micros) -> u64 {
+        let left = self.since + window_micros() - now;
+        u64::try_from((left + 999_999).div_euclid(1_000_000))
+            .unwrap_or(1)
+            .max(1)
+    }
+}
+
+fn pair_key(email: &str, address: IpAddr) -> Key {
+    Key::new(format!("throttle#{address}"), format!("email#{email}"))
+}
+
+fn address_key(address: IpAddr) -> Key {
+    Key::new(format!("throttle#{address}"), "address")
+}
+
+/// The write moving a count from `stored` by `delta` at `now`, conditional on `stored`.
+fn count_write(
+    key: Key,
+    stored: Option<&AttemptsRecord>,
+    delta: i64,
+    now: Micros,
+) -> Result<Write, StoreError> {
+    let live = AttemptsRecord::live(stored, now);
+    let record = AttemptsRecord {
+        count: (live.map_or(0, |r| r.count) + delta).max(0),
+        since: live.map_or(now, |r| r.since),
+        revision: stored.map_or(0, |r| r.revision) + 1,
+    };
+    let condition = match stored {
+        None => Condition::NotExists,
+        Some(stored) => store::attr_equals(REVISION, &stored.revision)?,
+    };
+    Ok(Write::Put {
+        item: record.to_item(key)?,
+        condition,
+    })
+}
+
+/// Counts login attempts in the store.
+pub struct LoginThrottle {
+    store: Arc<dyn Store>,
 }
 
 impl LoginThrottle {
-    /// `Some(seconds to wait)` when attempts for `email` from `address` are refused now.
-    pub fn refused_for(&self, email: &str, address: IpAddr) -> Option<u64> {
-        let pair = self
-            .by_account_and_address
-            .get(&(email.to_owned(), address))
-            .filter(|f| f.count >= PER_ACCOUNT_AND_ADDRESS);
-        let whole = self
-            .by_address
-            .get(&address)
-            .filter(|f| f.count >= PER_ADDRESS);
-        [pair, whole]
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        LoginThrottle { store }
+    }
+
+    /// Takes a place for one attempt of `email` from `address`, or answers
+    /// [`UsersError::Throttled`] with the seconds until the fuller window ends.
+    pub async fn reserve(&self, email: &str, address: IpAddr) -> Result<(), UsersError> {
+        let keys = [pair_key(email, address), address_key(address)];
+        for _ in 0..ROUNDS {
+            let (pair, whole) = self.read(&keys).await?;
+            let now = domain::timestamp::now_micros();
+            let full = [
+                (
+                    AttemptsRecord::live(pair.as_ref(), now),
+                    PER_ACCOUNT_AND_ADDRESS,
+                ),
+                (AttemptsRecord::live(whole.as_ref(), now), PER_ADDRESS),
+            ]
             .into_iter()
-            .flatten()
-            .map(|f| WINDOW.saturating_sub(f.since.elapsed()).as_secs().max(1))
-            .max()
+            .filter_map(|(live, limit)| live.filter(|r| r.count >= limit))
+            .map(|r| r.seconds_left(now))
+            .max();
+            if let Some(retry_after_secs) = full {
+                return Err(UsersError::Throttled { retry_after_secs });
+            }
+            let writes = vec![
+                count_write(keys[0].clone(), pair.as_ref(), 1, now)?,
+                count_write(keys[1].clone(), whole.as_ref(), 1, now)?,
+            ];
+            match self.store.transact(writes).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(StoreError::Unavailable("login attempts kept changing; try again".into()).into())
     }
 
-    /// Counts a failed attempt.
-    pub fn failed(&self, email: &str, address: IpAddr) {
-        let bump = |previous: Option<Failures>| match previous {
-            Some(f) => Failures {
-                count: f.count + 1,
-                since: f.since,
-            },
-            None => Failures {
-                count: 1,
-                since: Instant::now(),
-            },
+    /// The attempt logged in: the e-mail's count from this address starts again, and the
+    /// address gets its place back.
+    pub async fn succeeded(&self, email: &str, address: IpAddr) -> Result<(), UsersError> {
+        let keys = [pair_key(email, address), address_key(address)];
+        for _ in 0..ROUNDS {
+            let (_, whole) = self.read(&keys).await?;
+            let now = domain::timestamp::now_micros();
+            let writes = vec![
+                Write::delete(keys[0].clone()),
+                count_write(keys[1].clone(), whole.as_ref(), -1, now)?,
+            ];
+            match self.store.transact(writes).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(StoreError::Unavailable("login attempts kept changing; try again".into()).into())
+    }
+
+    async fn read(
+        &self,
+        keys: &[Key; 2],
+    ) -> Result<(Option<AttemptsRecord>, Option<AttemptsRecord>), StoreError> {
+        let items = self.store.batch_get(keys).await?;
+        let decode = |i: usize| {
+            items
+                .get(i)
+                .and_then(Option::as_ref)
+                .map(AttemptsRecord::from_item)
+                .transpose()
         };
-        let key = (email.to_owned(), address);
-        self.by_account_and_address
-            .insert(key.clone(), bump(self.by_account_and_address.get(&key)));
-        self.by_address
-            .insert(address, bump(self.by_address.get(&address)));
-    }
-
-    /// Forgets the failures of this e-mail from this address after a successful login.
-    pub fn succeeded(&self, email: &str, address: IpAddr) {
-        self.by_account_and_address
-            .invalidate(&(email.to_owned(), address));
+        Ok((decode(0)?, decode(1)?))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
-    #[test]
-    fn throttles_the_pair_but_not_other_addresses() {
-        let throttle = LoginThrottle::default();
-        let attacker: IpAddr = "10.0.0.1".parse().unwrap();
-        let owner: IpAddr = "10.0.0.2".parse().unwrap();
-        for _ in 0..PER_ACCOUNT_AND_ADDRESS {
-            assert_eq!(throttle.refused_for("a@b.c", attacker), None);
-            throttle.failed("a@b.c", attacker);
+    fn record(count: i64, since: Micros) -> AttemptsRecord {
+        AttemptsRecord {
+            count,
+            since,
+            revision: 3,
         }
-        assert!(
-            throttle
-                .refused_for("a@b.c", attacker)
-                .is_some_and(|s| s > 0 && s <= 900)
+    }
+
+    #[test]
+    fn a_count_keeps_its_attribute_names() {
+        let attrs = record(2, 7).to_attrs().unwrap();
+        assert_eq!(attrs.get(REVISION), Some(&json!(3)));
+        assert_eq!(attrs.len(), 3);
+        assert_eq!(attrs["count"], json!(2));
+        assert_eq!(attrs["since"], json!(7));
+    }
+
+    #[test]
+    fn a_count_lasts_its_window_from_the_first_attempt() {
+        let start = 1_000_000_000;
+        let stored = record(5, start);
+        let end = start + window_micros();
+        assert!(AttemptsRecord::live(Some(&stored), end - 1).is_some());
+        assert!(AttemptsRecord::live(Some(&stored), end).is_none());
+        assert_eq!(stored.seconds_left(start), 900);
+        assert_eq!(stored.seconds_left(start + 1), 900);
+        assert_eq!(stored.seconds_left(start + 600_000_000), 300);
+        assert_eq!(stored.seconds_left(end - 1), 1);
+    }
+
+    #[test]
+    fn a_count_write_starts_a_new_window_once_the_old_one_is_over() {
+        let start = 1_000_000_000;
+        let stored = record(5, start);
+        let later = start + window_micros() + 1;
+        let Write::Put { item, condition } =
+            count_write(address_key([10, 0, 0, 1].into()), Some(&stored), 1, later).unwrap()
+        else {
+            panic!("a count is put whole");
+        };
+        assert_eq!(condition, Condition::AttrEquals(REVISION.into(), json!(3)));
+        let written = AttemptsRecord::from_item(&item).unwrap();
+        assert_eq!(
+            (written.count, written.since, written.revision),
+            (1, later, 4)
         );
-        assert_eq!(throttle.refused_for("a@b.c", owner), None);
-        assert_eq!(throttle.refused_for("x@b.c", attacker), None);
-    }
-
-    #[test]
-    fn throttles_an_address_that_fails_on_many_accounts() {
-        let throttle = LoginThrottle::default();
-        let address: IpAddr = "10.0.0.3".parse().unwrap();
-        for i in 0..PER_ADDRESS {
-            throttle.failed(&format!("user{i}@b.c"), address);
-        }
-        assert!(throttle.refused_for("fresh@b.c", address).is_some());
-    }
-
-    #[test]
-    fn success_clears_the_pair() {
-        let throttle = LoginThrottle::default();
-        let address: IpAddr = "10.0.0.4".parse().unwrap();
-        for _ in 0..PER_ACCOUNT_AND_ADDRESS - 1 {
-            throttle.failed("a@b.c", address);
-        }
-        throttle.succeeded("a@b.c", address);
-        throttle.failed("a@b.c", address);
-        assert_eq!(throttle.refused_for("a@b.c", address), None);
+        let Write::Put { condition, .. } =
+            count_write(address_key([10, 0, 0, 1].into()), None, 1, later).unwrap()
+        else {
+            panic!("a count is put whole");
+        };
+        assert_eq!(condition, Condition::NotExists);
     }
 }

@@ -595,3 +595,48 @@ async fn login_is_throttled_after_5_failures_for_an_email_from_one_address_with_
         );
     }
 }
+
+#[tokio::test]
+async fn a_burst_of_concurrent_wrong_logins_gets_exactly_5_answers_401_and_the_rest_429() {
+    let app = TestApp::spawn().await;
+    let cat = app.sign_up_user("Cat").await;
+    let attempts = (0..40).map(|_| app.login(&cat.email, "wrong-password"));
+    let answers = futures::future::join_all(attempts).await;
+    let mut unauthorized = 0;
+    for answer in &answers {
+        match answer.status {
+            401 => unauthorized += 1,
+            429 => {
+                let seconds: u64 = answer
+                    .header("retry-after")
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("429 without Retry-After seconds: {answer:?}"));
+                assert!((1..=900).contains(&seconds), "Retry-After {seconds}");
+            }
+            other => panic!("a wrong login answered {other}: {}", answer.text),
+        }
+    }
+    assert_eq!(
+        unauthorized, 5,
+        "five attempts reach the password check, whatever their concurrency"
+    );
+
+    // The owner from another address is not throttled by these failures.
+    if loopback_target(&app) {
+        let other = client_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)));
+        let body = json!({ "email": cat.email, "password": cat.password })
+            .to_string()
+            .into_bytes();
+        let resp = app
+            .raw_with_client(
+                &other,
+                Method::POST,
+                &format!("{API}/auth/token"),
+                None,
+                Some("application/json"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(resp.expect(200)["user_id"], json!(cat.id));
+    }
+}
