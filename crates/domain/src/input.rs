@@ -253,7 +253,9 @@ pub fn name_rule(text: &str, max: usize) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
-fn is_http_url(text: &str) -> bool {
+/// An http(s) URL of at most [`crate::schema::URL_MAX`] characters with a host and no space
+/// or control character.
+pub(crate) fn is_http_url(text: &str) -> bool {
     let rest = text
         .strip_prefix("https://")
         .or_else(|| text.strip_prefix("http://"));
@@ -261,7 +263,8 @@ fn is_http_url(text: &str) -> bool {
         Some(rest) => {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             !host.is_empty()
-                && text.len() <= 2048
+                // Characters, as the document's `maxLength` counts them.
+                && text.chars().count() <= crate::schema::URL_MAX
                 && !text.chars().any(|c| c.is_whitespace() || c.is_control())
         }
         None => false,

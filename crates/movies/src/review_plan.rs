@@ -11,9 +11,7 @@ use store::{Condition, Record, StoreError, Write};
 use uuid::Uuid;
 
 use crate::error::MoviesError;
-use crate::records::{
-    MovieRecord, REVISION, RecentEntry, ReviewRecord, ReviewerProfile, VERSION,
-};
+use crate::records::{MovieRecord, REVISION, RecentEntry, ReviewRecord, ReviewerProfile, VERSION};
 use crate::views::ReviewView;
 
 /// The index in a review write's transaction of the check that the movie still exists: its

@@ -18,8 +18,7 @@ use uuid::Uuid;
 
 use crate::error::MoviesError;
 use crate::records::{
-    self, MovieRecord, RecentEntry, ReviewRecord, ReviewerName, ReviewerProfile,
-    VERSION,
+    self, MovieRecord, RecentEntry, ReviewRecord, ReviewerName, ReviewerProfile, VERSION,
 };
 use crate::review_plan::{self, MOVIE_CHECK, Reviewer, WriteRead, Written};
 use crate::views::ReviewView;
