@@ -11,7 +11,7 @@ use crate::input::{Fields, RequestBody, ValidationErrors};
 pub struct NewActor {
     #[schema(schema_with = actor_name_schema)]
     pub name: String,
-    /// `YYYY-MM-DD`, not in the future.
+    #[schema(schema_with = crate::schema::optional_past_date, required = false)]
     pub date_of_birth: Option<time::Date>,
     /// At most 10,000 characters.
     #[schema(max_length = 10000)]

@@ -173,7 +173,12 @@ impl<'a> Fields<'a> {
     /// A required integer within `range`.
     pub fn integer(&mut self, field: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
         let value = self.required(field)?;
-        let Some(number) = value.as_i64() else {
+        // `1.0` is an integer to JSON Schema (and to the document), so it is one here too.
+        let whole = value
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
+            .map(|n| n as i64);
+        let Some(number) = value.as_i64().or(whole) else {
             self.fail(field, "must be an integer");
             return None;
         };

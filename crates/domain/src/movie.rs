@@ -18,7 +18,7 @@ pub struct NewMovie {
     #[schema(schema_with = genres_schema)]
     pub genres: Vec<String>,
     /// The cast: existing actors and the role each plays (at most 50).
-    #[schema(required = false, max_items = 50)]
+    #[schema(required = false, max_items = 50, nullable)]
     pub actors: Vec<CastEntry>,
     /// At most 10,000 characters.
     #[schema(max_length = 10000)]

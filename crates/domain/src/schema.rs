@@ -37,7 +37,40 @@ pub fn email_pattern() -> String {
     let text = format!("[^{SPACE}{CONTROL}]");
     let domain = format!("[^@{SPACE}{CONTROL}]");
     let domain_edge = format!("[^.@{SPACE}{CONTROL}]");
-    format!("^[{SPACE}]*{text}*@{domain_edge}{domain}*\\.{domain}*{domain_edge}[{SPACE}]*$")
+    format!("^[{SPACE}]*{text}+@{domain_edge}{domain}*\\.{domain}*{domain_edge}[{SPACE}]*$")
+}
+
+/// The pattern of a `YYYY-MM-DD` date no later than `today` (`YYYY-MM-DD` too): such dates
+/// sort as text, so it is "the same digits up to some place, then a smaller digit there, then
+/// any digits", or `today` itself. `format: date` beside it says which days exist.
+pub fn not_after_pattern(today: &str) -> String {
+    let digit_of = |c: char| c.to_digit(10);
+    let mut alternatives = vec![today.to_owned()];
+    for (at, c) in today.char_indices() {
+        let Some(digit) = digit_of(c).filter(|d| *d > 0) else {
+            continue;
+        };
+        let rest: String = today[at + 1..]
+            .chars()
+            .map(|c| if c == '-' { "-" } else { "[0-9]" })
+            .collect();
+        alternatives.push(format!("{}[0-{}]{rest}", &today[..at], digit - 1));
+    }
+    format!("^(?:{})$", alternatives.join("|"))
+}
+
+/// An optional `YYYY-MM-DD` date not in the future (`null` counts as absent); the bound
+/// moves with the day, so the schema is made with the document.
+pub fn optional_past_date() -> Object {
+    let today = crate::actor::format_date(crate::timestamp::today());
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Date,
+        )))
+        .pattern(Some(not_after_pattern(&today)))
+        .description(Some("`YYYY-MM-DD`, not in the future"))
+        .build()
 }
 
 /// A name or title of 1..=max characters after trimming.
@@ -150,6 +183,24 @@ mod tests {
                 crate::input::is_http_url(text),
                 "{text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_date_pattern_allows_today_and_earlier() {
+        let pattern = not_after_pattern("2026-12-01");
+        for (text, earlier) in [
+            ("2026-12-01", true),
+            ("2026-11-30", true),
+            ("2025-12-31", true),
+            ("0001-01-01", true),
+            ("1999-12-31", true),
+            ("2026-12-02", false),
+            ("2027-01-01", false),
+            ("2026-12-10", false),
+            ("9999-01-01", false),
+        ] {
+            assert_eq!(matches(&pattern, text), earlier, "{text}");
         }
     }
 
