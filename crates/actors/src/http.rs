@@ -88,7 +88,7 @@ async fn list_actors(
     Ok(Json(api.service.list(query.read()?).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/actors/{id}", tag = "actors", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/actors/{id}", tag = "actors", params(("id" = Uuid, Path)),
     responses((status = 200, body = ActorView), (status = 404, body = Problem)))]
 async fn get_actor(
     State(api): State<ActorsApi>,

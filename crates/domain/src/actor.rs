@@ -5,22 +5,29 @@ use uuid::Uuid;
 
 use crate::input::{Fields, RequestBody, ValidationErrors};
 
-/// A validated `POST /actors` body.
+/// A validated `POST /actors` body; unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewActor {
-    /// 1..200 characters, trimmed.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(schema_with = actor_name_schema)]
     pub name: String,
-    /// `YYYY-MM-DD`, not in the future.
+    #[schema(schema_with = crate::schema::optional_past_date, required = false)]
     pub date_of_birth: Option<time::Date>,
     /// At most 10,000 characters.
     #[schema(max_length = 10000)]
     pub bio: Option<String>,
-    /// An http(s) URL.
+    #[schema(schema_with = crate::schema::optional_url, required = false)]
     pub thumbnail_url: Option<String>,
-    /// At most 20 http(s) URLs.
-    #[schema(required = false, max_items = 20)]
+    #[schema(schema_with = pictures_schema, required = false)]
     pub pictures: Vec<String>,
+}
+
+fn actor_name_schema() -> utoipa::openapi::Object {
+    crate::schema::name(ACTOR_NAME_MAX, "The actor's name")
+}
+
+fn pictures_schema() -> utoipa::openapi::Schema {
+    crate::schema::url_list(crate::movie::PICTURES_MAX)
 }
 
 /// An actor as other services need it: its id and name.

@@ -173,7 +173,12 @@ impl<'a> Fields<'a> {
     /// A required integer within `range`.
     pub fn integer(&mut self, field: &str, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
         let value = self.required(field)?;
-        let Some(number) = value.as_i64() else {
+        // `1.0` is an integer to JSON Schema (and to the document), so it is one here too.
+        let whole = value
+            .as_f64()
+            .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
+            .map(|n| n as i64);
+        let Some(number) = value.as_i64().or(whole) else {
             self.fail(field, "must be an integer");
             return None;
         };
@@ -253,7 +258,9 @@ pub fn name_rule(text: &str, max: usize) -> Result<String, String> {
     Ok(trimmed.to_owned())
 }
 
-fn is_http_url(text: &str) -> bool {
+/// An http(s) URL of at most [`crate::schema::URL_MAX`] characters with a host and no space
+/// or control character.
+pub(crate) fn is_http_url(text: &str) -> bool {
     let rest = text
         .strip_prefix("https://")
         .or_else(|| text.strip_prefix("http://"));
@@ -261,7 +268,8 @@ fn is_http_url(text: &str) -> bool {
         Some(rest) => {
             let host = rest.split(['/', '?', '#']).next().unwrap_or("");
             !host.is_empty()
-                && text.len() <= 2048
+                // Characters, as the document's `maxLength` counts them.
+                && text.chars().count() <= crate::schema::URL_MAX
                 && !text.chars().any(|c| c.is_whitespace() || c.is_control())
         }
         None => false,
@@ -320,5 +328,88 @@ mod tests {
         assert!(!is_http_url("ftp://example.com"));
         assert!(!is_http_url("https://"));
         assert!(!is_http_url("javascript:alert(1)"));
+    }
+}
+
+/// Property tests: any JSON a client can send to a body parser is answered, never a panic,
+/// and every refusal names its failing field.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::*;
+
+    /// Any JSON value; object keys are mostly the bodies' real property names, so the
+    /// parsers' field rules are reached rather than only the unknown-field one.
+    fn json() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            3 => prop::sample::select(vec![
+                "name", "email", "password", "title", "release_year", "genres", "actors",
+                "actor_id", "role", "overview", "thumbnail_url", "pictures", "score", "comment",
+                "date_of_birth", "bio",
+            ])
+            .prop_map(str::to_owned),
+            1 => ".{0,8}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-20i64..3000).prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+            "https?://[a-z]{0,5}[ /]?".prop_map(Value::from),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..6)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    /// Parses `body` as `T`: a refusal lists at least one field, and names it whenever the
+    /// body is an object (only a body that is no object at all is refused as a whole).
+    fn check<T: RequestBody>(body: &Value) {
+        if let Err(ValidationErrors(errors)) = T::parse(body) {
+            assert!(!errors.is_empty(), "a refusal without a field: {body}");
+            if let Some(object) = body.as_object() {
+                for error in &errors {
+                    // An unknown field may be called "" itself: then that is its name.
+                    let named = !error.field.is_empty() || object.contains_key("");
+                    assert!(named, "{error:?} of {body}");
+                    assert!(!error.message.is_empty(), "{error:?} of {body}");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn every_body_parser_answers_any_json_and_names_the_failing_fields(body in json()) {
+            check::<crate::NewUser>(&body);
+            check::<crate::Credentials>(&body);
+            check::<crate::Rename>(&body);
+            check::<crate::NewMovie>(&body);
+            check::<crate::CastEntry>(&body);
+            check::<crate::NewActor>(&body);
+            check::<crate::NewReview>(&body);
+        }
+
+        #[test]
+        fn a_name_is_accepted_exactly_when_its_trimmed_form_is(text in "\\PC{0,8}|[ \\t\\n\\u{7}a-z\\u{a0}\\u{3000}]{0,8}") {
+            match name_rule(&text, 5) {
+                Ok(name) => {
+                    prop_assert_eq!(name.as_str(), text.trim());
+                    prop_assert!((1..=5).contains(&name.chars().count()));
+                }
+                Err(message) => prop_assert!(!message.is_empty()),
+            }
+        }
     }
 }

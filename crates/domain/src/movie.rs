@@ -9,38 +9,71 @@ use crate::timestamp::current_year;
 /// A validated `POST /movies` body. Actor ids are checked for existence by the movies
 /// service, which asks the actors service.
 #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewMovie {
-    /// 1..300 characters, trimmed.
-    #[schema(min_length = 1, max_length = 300)]
+    #[schema(schema_with = title_schema)]
     pub title: String,
-    /// 1870..(current year + 10).
-    #[schema(minimum = 1870)]
+    #[schema(schema_with = release_year_schema)]
     pub release_year: i32,
-    /// 1..10 names of 1..40 characters; stored lower-case and trimmed, duplicates merged,
-    /// in the order first given.
-    #[schema(min_items = 1, max_items = 10)]
+    #[schema(schema_with = genres_schema)]
     pub genres: Vec<String>,
     /// The cast: existing actors and the role each plays (at most 50).
-    #[schema(required = false, max_items = 50)]
+    #[schema(required = false, max_items = 50, nullable)]
     pub actors: Vec<CastEntry>,
     /// At most 10,000 characters.
     #[schema(max_length = 10000)]
     pub overview: Option<String>,
-    /// An http(s) URL.
+    #[schema(schema_with = crate::schema::optional_url, required = false)]
     pub thumbnail_url: Option<String>,
-    /// At most 20 http(s) URLs.
-    #[schema(required = false, max_items = 20)]
+    #[schema(schema_with = pictures_schema, required = false)]
     pub pictures: Vec<String>,
 }
 
 /// One cast member as requested: an actor id and the role played.
 #[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CastEntry {
     /// An existing actor's id.
     pub actor_id: Uuid,
-    /// 1..100 characters: a character or a billing ("Neo", "lead").
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(schema_with = role_schema)]
     pub role: String,
+}
+
+fn title_schema() -> utoipa::openapi::Object {
+    crate::schema::name(TITLE_MAX, "The title")
+}
+
+fn role_schema() -> utoipa::openapi::Object {
+    crate::schema::name(ROLE_MAX, "A character or a billing (\"Neo\", \"lead\")")
+}
+
+/// 1870..(current year + 10): the bound moves with the year, so it is computed when the
+/// document is made rather than written in an attribute.
+fn release_year_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Integer)
+        .minimum(Some(FIRST_RELEASE_YEAR))
+        .maximum(Some(i64::from(current_year()) + 10))
+        .description(Some("1870..(current year + 10)"))
+        .build()
+}
+
+/// 1..10 genre names; stored lower-case and trimmed, duplicates merged, in the order first
+/// given.
+fn genres_schema() -> utoipa::openapi::Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(crate::schema::name(GENRE_MAX, "A genre"))
+        .min_items(Some(1))
+        .max_items(Some(GENRES_MAX))
+        .description(Some(
+            "1..10 genre names; stored lower-case and trimmed, duplicates merged",
+        ))
+        .build()
+        .into()
+}
+
+fn pictures_schema() -> utoipa::openapi::Schema {
+    crate::schema::url_list(PICTURES_MAX)
 }
 
 impl RequestBody for CastEntry {

@@ -11,6 +11,7 @@ pub type ReviewScore = i64;
 
 /// A validated `POST /movies/{id}/reviews` body.
 #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewReview {
     /// An integer 1..10.
     #[schema(minimum = 1, maximum = 10)]

@@ -67,3 +67,31 @@ mod tests {
         assert!(matches(&w("hur"), &w("Ben-Hur")));
     }
 }
+
+/// Property tests of search folding: any text folds without a panic into words a title
+/// containing them is found by.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_text_folds_into_alphanumeric_words_that_find_it(text in "\\PC{0,24}|[A-Za-zÀ-ÿ' -]{0,24}") {
+            let title = words(&text);
+            for word in &title {
+                prop_assert!(!word.is_empty());
+                prop_assert!(word.chars().all(char::is_alphanumeric), "{:?}", word);
+            }
+            // A title is found by itself, by any of its words, and by the start of each.
+            prop_assert!(matches(&title, &title));
+            for word in &title {
+                let start: String = word.chars().take(2).collect();
+                prop_assert!(matches(&words(&start), &title), "{:?} in {:?}", start, title);
+            }
+        }
+    }
+}

@@ -10,14 +10,15 @@ pub const PASSWORD_MAX: usize = 128;
 pub const EMAIL_MAX: usize = 254;
 
 /// A validated `POST /users` body. The e-mail is kept as given (trimmed); uniqueness is
-/// decided on its lower-case form, [`email_key`].
+/// decided on its lower-case form, [`email_key`]. Unknown fields are refused (the `serde`
+/// attribute is read by `ToSchema`, which documents it as `additionalProperties: false`).
 #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewUser {
-    /// 1..100 characters, trimmed.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(schema_with = user_name_schema)]
     pub name: String,
-    /// An e-mail address, unique case-insensitively.
-    #[schema(max_length = 254)]
+    /// An e-mail address (at most 254 characters), unique case-insensitively.
+    #[schema(schema_with = email_schema)]
     pub email: String,
     /// 8..128 characters; stored only as an argon2id hash.
     #[schema(min_length = 8, max_length = 128, format = Password)]
@@ -26,6 +27,7 @@ pub struct NewUser {
 
 /// A `POST /auth/token` body.
 #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub email: String,
     #[schema(format = Password)]
@@ -34,19 +36,34 @@ pub struct Credentials {
 
 /// A validated `PATCH /users/{id}` body.
 #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Rename {
-    /// 1..100 characters, trimmed.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(schema_with = user_name_schema)]
     pub name: String,
+}
+
+fn user_name_schema() -> utoipa::openapi::Object {
+    crate::schema::name(USER_NAME_MAX, "The user's name")
+}
+
+fn email_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(crate::schema::email_pattern()))
+        .max_length(Some(EMAIL_MAX))
+        .description(Some("An e-mail address, unique case-insensitively"))
+        .build()
 }
 
 impl RequestBody for NewUser {
     fn parse(body: &Value) -> Result<Self, ValidationErrors> {
         let mut f = Fields::of::<NewUser>(body);
         let name = f.name("name", USER_NAME_MAX);
-        let email = f.string("email").map(|e| e.trim().to_owned());
-        if let Some(email) = &email
-            && !looks_like_email(email)
+        let raw_email = f.string("email");
+        // The length as sent, as the document's `maxLength` counts it; the shape once trimmed.
+        let email = raw_email.as_ref().map(|e| e.trim().to_owned());
+        if let (Some(raw), Some(email)) = (&raw_email, &email)
+            && (raw.chars().count() > EMAIL_MAX || !looks_like_email(email))
         {
             f.fail("email", "must be an e-mail address");
         }
@@ -98,7 +115,7 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-fn looks_like_email(email: &str) -> bool {
+pub(crate) fn looks_like_email(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return false;
     };

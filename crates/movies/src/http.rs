@@ -123,7 +123,7 @@ pub struct TopRatedQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// Only movies with at least this many reviews (default 1).
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<i64>, minimum = 1)]
     min_reviews: Option<String>,
 }
 
@@ -190,7 +190,7 @@ async fn list_movies(
     Ok(Json(page))
 }
 
-#[utoipa::path(get, path = "/api/v1/movies/{id}", tag = "movies", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/movies/{id}", tag = "movies", params(("id" = Uuid, Path)),
     responses((status = 200, body = MovieView), (status = 404, body = Problem)))]
 async fn get_movie(
     State(movies): State<MoviesService>,
@@ -199,7 +199,7 @@ async fn get_movie(
     Ok(Json(movies.get(&movie_id(&id)?).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/movies/{id}", tag = "movies", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/movies/{id}", tag = "movies", params(("id" = Uuid, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn delete_movie(
     State(movies): State<MoviesService>,
@@ -240,7 +240,7 @@ async fn genre_movies(
     Ok(Json(page))
 }
 
-#[utoipa::path(post, path = "/api/v1/movies/{id}/reviews", tag = "reviews", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/movies/{id}/reviews", tag = "reviews", params(("id" = Uuid, Path)),
     request_body = NewReview, security(("bearer" = [])),
     responses((status = 201, body = ReviewView, description = "a new review"), (status = 200, body = ReviewView, description = "replaced the user's earlier review"),
               (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -261,7 +261,7 @@ async fn write_review(
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}/reviews", tag = "reviews",
-    params(("id" = String, Path), PageParams),
+    params(("id" = Uuid, Path), PageParams),
     responses((status = 200, body = PageOf<ReviewView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn list_reviews(
     State(reviews): State<ReviewsService>,
@@ -274,7 +274,7 @@ async fn list_reviews(
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/{id}/reviews/{user_id}", tag = "reviews",
-    params(("id" = String, Path), ("user_id" = String, Path)),
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 200, body = ReviewView), (status = 404, body = Problem)))]
 async fn get_review(
     State(reviews): State<ReviewsService>,
@@ -285,7 +285,7 @@ async fn get_review(
 }
 
 #[utoipa::path(delete, path = "/api/v1/movies/{id}/reviews/{user_id}", tag = "reviews",
-    params(("id" = String, Path), ("user_id" = String, Path)), security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn delete_review(
     State(reviews): State<ReviewsService>,

@@ -125,3 +125,40 @@ mod tests {
         assert_eq!(both.0.len(), 2);
     }
 }
+
+/// Property tests of the page parameters a client sends: any `limit` and `cursor` text is
+/// answered without a panic, a refusal names `limit` or `cursor`, and a cursor given out
+/// reads back as the position it encodes.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_page_parameters_are_read_or_refused_by_name(
+            limit in proptest::option::of("[-+ 0-9a-z]{0,5}|\\PC{0,6}"),
+            cursor in proptest::option::of("[A-Za-z0-9_-]{0,16}|\\PC{0,16}"),
+        ) {
+            match page_request::<(String, i64)>(limit.as_deref(), cursor.as_deref()) {
+                Ok(page) => prop_assert!((1..=MAX_LIMIT).contains(&page.limit)),
+                Err(ValidationErrors(errors)) => {
+                    prop_assert!(!errors.is_empty());
+                    for error in errors {
+                        prop_assert!(error.field == "limit" || error.field == "cursor", "{:?}", error);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn a_cursor_given_out_reads_back_as_its_position(key in "\\PC{0,20}", n in any::<i64>()) {
+            let cursor = encode(&(key.clone(), n));
+            let page: PageRequest<(String, i64)> = page_request(None, Some(&cursor)).unwrap();
+            prop_assert_eq!(page.cursor, Some((key, n)));
+        }
+    }
+}

@@ -108,7 +108,7 @@ async fn log_in(
     Ok(Json(api.service.log_in(credentials, client).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
 async fn get_user(
     State(api): State<UsersApi>,
@@ -118,7 +118,7 @@ async fn get_user(
     Ok(Json(api.service.get(&user_id(&id)?, viewer).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)), request_body = Rename,
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)), request_body = Rename,
     security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn rename_user(
@@ -131,7 +131,7 @@ async fn rename_user(
     Ok(Json(api.service.rename(&id, principal, rename.name).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)),
     security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn delete_user(
