@@ -10,12 +10,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::uri::{PathAndQuery, Uri};
-use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use platform::ApiError;
+use platform::client_address::ClientAddressing;
 
 /// The services the gateway forwards to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,24 +51,27 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a readiness probe of a service may take.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-static FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-
 /// Forwards requests to the services it knows the address of.
 pub struct Gateway {
     client: Client<HttpConnector, Body>,
     upstreams: Vec<(Service, Uri)>,
+    addressing: Arc<ClientAddressing>,
 }
 
 impl Gateway {
     /// A gateway to the services at these base URLs (`http://host:port`).
-    pub fn new(upstreams: Vec<(Service, Uri)>) -> Self {
+    pub fn new(upstreams: Vec<(Service, Uri)>, addressing: Arc<ClientAddressing>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(1)));
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Gateway { client, upstreams }
+        Gateway {
+            client,
+            upstreams,
+            addressing,
+        }
     }
 
     fn upstream(&self, service: Service) -> Option<&Uri> {
@@ -123,9 +126,8 @@ impl Gateway {
         };
         *request.uri_mut() = uri;
         // The services throttle logins per client address: they see the caller's, not ours.
-        if let Ok(value) = HeaderValue::from_str(&client.ip().to_string()) {
-            request.headers_mut().insert(FORWARDED_FOR.clone(), value);
-        }
+        let client = self.addressing.client(client.ip(), request.headers());
+        self.addressing.vouch(client, request.headers_mut());
         request.headers_mut().remove(axum::http::header::HOST);
         match tokio::time::timeout(FORWARD_TIMEOUT, self.client.request(request)).await {
             Ok(Ok(response)) => response.map(Body::new),

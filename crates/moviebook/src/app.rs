@@ -16,6 +16,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use bus_rabbitmq::RabbitBus;
+use platform::client_address::ClientAddressing;
 use platform::outbox::{Outbox, Relay};
 use store::Label;
 use tokio::net::TcpListener;
@@ -58,6 +59,10 @@ impl Application {
         let directories = Directories::build(&config, &store)?;
         let shared = Shared {
             auth: roles::authenticator(&config, &secrets, &directories),
+            addressing: Arc::new(ClientAddressing::new(
+                config.trusted_proxies.clone(),
+                secrets.jwt_secret.expose(),
+            )),
             outbox: Outbox::new(store.clone()),
             store,
             bus,
@@ -69,9 +74,7 @@ impl Application {
             api = api.merge(roles::actors(&shared).await?);
         }
         if config.plays(Role::Users) {
-            // Without the gateway role, the deployment's gateway stands in front of this
-            // process and forwards the client's address.
-            api = api.merge(roles::users(&shared, !config.plays(Role::Gateway)).await?);
+            api = api.merge(roles::users(&shared).await?);
         }
         if config.plays(Role::Movies) {
             api = api.merge(roles::movies(&shared).await?);
@@ -82,7 +85,7 @@ impl Application {
         if roles::plays_a_service(&config) {
             api = api.merge(roles::grpc(&config, &shared).await);
         }
-        let gateway = roles::gateway(&config)?;
+        let gateway = roles::gateway(&config, &shared)?;
         let mut public = roles::with_fallback(api, gateway.clone());
         if roles::serves_the_api(&config) {
             public = roles::cached(public, &config, &shared).await?;

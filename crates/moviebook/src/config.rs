@@ -1,6 +1,7 @@
 //! The one configuration of a MovieBook process: every setting is a flag of `serve` and an
 //! environment variable (API.md, "Running").
 
+use platform::client_address::TrustedProxies;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -121,6 +122,11 @@ pub struct Config {
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     pub amqp_url: String,
+
+    /// Proxies in front of MovieBook whose `X-Forwarded-For` names the client (comma-separated
+    /// addresses or networks); nobody else's is believed.
+    #[arg(long, env = "MOVIEBOOK_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
 
     /// Roles this process plays, comma-separated.
     #[arg(

@@ -4,6 +4,7 @@
 //! ready answers to hot reads.
 
 pub mod auth;
+pub mod client_address;
 pub mod consumer;
 pub mod directory;
 pub mod http;

@@ -2,7 +2,7 @@
 //! `POST /auth/token`. Handlers only read the request and call [`UsersService`]; this is
 //! also the one place where a [`UsersError`] becomes a problem+json.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRef, Path, State};
@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use domain::{Credentials, NewUser, Rename};
 use platform::ApiError;
 use platform::auth::{Authenticator, Principal, Viewer};
+use platform::client_address::ClientAddressing;
 use platform::http::JsonBody;
 use platform::problem::Problem;
 use utoipa::OpenApi;
@@ -26,9 +27,8 @@ pub struct UsersApi {
     pub service: UsersService,
     /// Reads the bearer token of the routes that need one.
     pub auth: Arc<Authenticator>,
-    /// Take the client's address from `X-Forwarded-For`: only for a service that is
-    /// reached through the gateway, which sets it (anyone else could forge it).
-    pub trust_forwarded_for: bool,
+    /// Who the client is: what logins are throttled per.
+    pub addressing: Arc<ClientAddressing>,
 }
 
 impl FromRef<UsersApi> for Arc<Authenticator> {
@@ -96,15 +96,7 @@ async fn log_in(
     headers: HeaderMap,
     JsonBody(credentials): JsonBody<Credentials>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok());
-    let client = match forwarded {
-        Some(address) if api.trust_forwarded_for => address,
-        _ => peer.ip(),
-    };
+    let client = api.addressing.client(peer.ip(), &headers);
     Ok(Json(api.service.log_in(credentials, client).await?))
 }
 

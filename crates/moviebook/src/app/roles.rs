@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use axum::Router;
 use bus::Bus;
 use platform::auth::Authenticator;
+use platform::client_address::ClientAddressing;
 use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
 use platform::outbox::Outbox;
 use platform::read_cache::{CacheSettings, ReadCache};
@@ -30,6 +31,8 @@ pub struct Shared {
     pub outbox: Outbox,
     /// Who checks the admin token and user tokens.
     pub auth: Arc<Authenticator>,
+    /// Who tells a request's client, and vouches for it on the gateway's hop to a service.
+    pub addressing: Arc<ClientAddressing>,
     /// Who answers questions about users and actors.
     pub directories: Directories,
 }
@@ -165,15 +168,14 @@ async fn watch_search<I: Indexed>(
     Ok(())
 }
 
-/// The users service's routes. `trust_forwarded_for`: the client's address is the one in
-/// `X-Forwarded-For`, as when a gateway of its own stands in front.
-pub async fn users(shared: &Shared, trust_forwarded_for: bool) -> anyhow::Result<Router> {
+/// The users service's routes.
+pub async fn users(shared: &Shared) -> anyhow::Result<Router> {
     let service =
         users::UsersService::new(shared.outbox.labelled("users"), shared.auth.clone()).await?;
     Ok(users::http::router(users::http::UsersApi {
         service,
         auth: shared.auth.clone(),
-        trust_forwarded_for,
+        addressing: shared.addressing.clone(),
     }))
 }
 
@@ -223,7 +225,7 @@ pub async fn grpc(config: &Config, shared: &Shared) -> Router {
 
 /// The gateway, when this process plays it and some service lives elsewhere: it forwards
 /// the routes of the services this process does not play.
-pub fn gateway(config: &Config) -> anyhow::Result<Option<Arc<gateway::Gateway>>> {
+pub fn gateway(config: &Config, shared: &Shared) -> anyhow::Result<Option<Arc<gateway::Gateway>>> {
     if !config.plays(Role::Gateway) {
         return Ok(None);
     }
@@ -241,7 +243,8 @@ pub fn gateway(config: &Config) -> anyhow::Result<Option<Arc<gateway::Gateway>>>
             ));
         }
     }
-    Ok((!upstreams.is_empty()).then(|| Arc::new(gateway::Gateway::new(upstreams))))
+    Ok((!upstreams.is_empty())
+        .then(|| Arc::new(gateway::Gateway::new(upstreams, shared.addressing.clone()))))
 }
 
 /// `api` answering what it has no route for: forwarded by the gateway when there is one

@@ -640,3 +640,47 @@ async fn a_burst_of_concurrent_wrong_logins_gets_exactly_5_answers_401_and_the_r
         assert_eq!(resp.expect(200)["user_id"], json!(cat.id));
     }
 }
+
+#[tokio::test]
+async fn a_client_cannot_choose_the_address_its_logins_are_counted_under() {
+    own_server_only!("it starts servers with and without trusted proxies");
+    let app = TestApp::spawn().await;
+    let dan = app.sign_up_user("Dan").await;
+    for i in 1..=5 {
+        let forged = format!("198.51.100.{i}");
+        app.login_with_headers(&dan.email, "wrong", &[("x-forwarded-for", &forged)])
+            .await
+            .problem(401);
+    }
+    // Neither another X-Forwarded-For nor a made-up gateway hop moves it to a fresh count.
+    app.login_with_headers(&dan.email, "wrong", &[("x-forwarded-for", "198.51.100.99")])
+        .await
+        .problem(429);
+    let forged_hop = [
+        ("x-moviebook-client", "198.51.100.98"),
+        ("x-moviebook-hop", "made-up"),
+    ];
+    app.login_with_headers(&dan.email, "wrong", &forged_hop)
+        .await
+        .problem(429);
+
+    // Behind a configured proxy, each forwarded client has its own count.
+    let proxied = TestApp::spawn_with(&[("MOVIEBOOK_TRUSTED_PROXIES", "127.0.0.0/8")]).await;
+    let eve = proxied.sign_up_user("Eve").await;
+    let from = |client: &'static str| [("x-forwarded-for", client)];
+    for _ in 0..5 {
+        proxied
+            .login_with_headers(&eve.email, "wrong", &from("198.51.100.1"))
+            .await
+            .problem(401);
+    }
+    proxied
+        .login_with_headers(&eve.email, &eve.password, &from("198.51.100.1"))
+        .await
+        .problem(429);
+    let login = proxied
+        .login_with_headers(&eve.email, &eve.password, &from("198.51.100.2"))
+        .await
+        .expect(200);
+    assert_eq!(login["user_id"], json!(eve.id));
+}

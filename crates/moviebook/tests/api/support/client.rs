@@ -300,6 +300,27 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A login with extra request headers (a proxy's `X-Forwarded-For`, say).
+    pub async fn login_with_headers(
+        &self,
+        email: &str,
+        password: &str,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let path = format!("{API}/auth/token");
+        let mut builder = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/json")
+            .body(json!({ "email": email, "password": password }).to_string());
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        send(builder, format!("POST {path}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// GET of a path from the root (`/healthz`, `/metrics`).
     pub async fn root_get(&self, path: &str) -> Resp {
         self.raw(Method::GET, path, None, None, None).await
