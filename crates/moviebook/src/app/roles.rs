@@ -167,9 +167,18 @@ async fn watch_search<I: Indexed>(
 
 /// The users service's routes. `trust_forwarded_for`: the client's address is the one in
 /// `X-Forwarded-For`, as when a gateway of its own stands in front.
-pub async fn users(shared: &Shared, trust_forwarded_for: bool) -> anyhow::Result<Router> {
-    let service =
-        users::UsersService::new(shared.outbox.labelled("users"), shared.auth.clone()).await?;
+pub async fn users(
+    config: &Config,
+    shared: &Shared,
+    trust_forwarded_for: bool,
+) -> anyhow::Result<Router> {
+    let passwords = users::Passwords::with_queue(usize::try_from(config.hash_queue)?);
+    let service = users::UsersService::new(
+        shared.outbox.labelled("users"),
+        shared.auth.clone(),
+        passwords,
+    )
+    .await?;
     Ok(users::http::router(users::http::UsersApi {
         service,
         auth: shared.auth.clone(),
