@@ -29,8 +29,11 @@ pub struct NewUser {
 #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    /// At most 254 characters (the sign-up limit).
+    #[schema(max_length = 254)]
     pub email: String,
-    #[schema(format = Password)]
+    /// At most 128 characters (the sign-up limit).
+    #[schema(max_length = 128, format = Password)]
     pub password: String,
 }
 
@@ -87,15 +90,33 @@ impl RequestBody for NewUser {
     }
 }
 
-/// Only the shape of credentials is checked, never the password rules.
+/// Only the shape of credentials and the sign-up maximum lengths are checked: no account
+/// can have a longer e-mail or password, and refusing them here, before the throttle, the
+/// store or the hasher see them, keeps a client from making the server look up or hash
+/// megabytes of text. The other password rules are not checked (a wrong one is just wrong).
 impl RequestBody for Credentials {
     fn parse(body: &Value) -> Result<Self, ValidationErrors> {
         let mut f = Fields::of::<Credentials>(body);
-        let email = f.string("email");
+        let email = f.string("email").map(|e| e.trim().to_owned());
+        if email
+            .as_ref()
+            .is_some_and(|e| e.chars().count() > EMAIL_MAX)
+        {
+            f.fail("email", format!("must be at most {EMAIL_MAX} characters"));
+        }
         let password = f.string("password");
+        if password
+            .as_ref()
+            .is_some_and(|p| p.chars().count() > PASSWORD_MAX)
+        {
+            f.fail(
+                "password",
+                format!("must be at most {PASSWORD_MAX} characters"),
+            );
+        }
         f.finish(|| {
             Some(Credentials {
-                email: email?.trim().to_owned(),
+                email: email?,
                 password: password?,
             })
         })
@@ -144,5 +165,23 @@ mod tests {
         .unwrap();
         assert_eq!(user.email, "Ann@Example.com");
         assert_eq!(email_key(&user.email), "ann@example.com");
+    }
+
+    #[test]
+    fn credentials_longer_than_any_account_are_refused_naming_each_field() {
+        let email = format!("{}@example.com", "a".repeat(EMAIL_MAX));
+        let password = "p".repeat(PASSWORD_MAX + 1);
+        let errors = Credentials::parse(&json!({"email": email, "password": password}))
+            .unwrap_err()
+            .0;
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["email", "password"]);
+        // The longest of each is still read, and a short password is only wrong, not invalid.
+        let longest = format!("{}@example.com", "a".repeat(EMAIL_MAX - 12));
+        let credentials =
+            Credentials::parse(&json!({"email": longest, "password": "p".repeat(PASSWORD_MAX)}))
+                .unwrap();
+        assert_eq!(credentials.email.chars().count(), EMAIL_MAX);
+        assert!(Credentials::parse(&json!({"email": "a@b.c", "password": "x"})).is_ok());
     }
 }

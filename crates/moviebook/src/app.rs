@@ -7,6 +7,7 @@ mod adapters;
 mod cache;
 mod operations;
 mod roles;
+mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use bus_rabbitmq::RabbitBus;
 use platform::client_address::ClientAddressing;
@@ -22,6 +24,8 @@ use store::Label;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
@@ -32,11 +36,13 @@ use crate::telemetry;
 use operations::Operations;
 pub(crate) use operations::OperationsDoc;
 use roles::{Directories, Shared};
+use serve::ConnectionLimits;
 
 /// A built, not yet running, MovieBook process.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    connection_limits: ConnectionLimits,
     relay: Option<Relay>,
     /// The broker connection, closed after in-flight event handlers finish.
     rabbit: Option<Arc<RabbitBus>>,
@@ -74,7 +80,7 @@ impl Application {
             api = api.merge(roles::actors(&shared).await?);
         }
         if config.plays(Role::Users) {
-            api = api.merge(roles::users(&shared).await?);
+            api = api.merge(roles::users(&config, &shared).await?);
         }
         if config.plays(Role::Movies) {
             api = api.merge(roles::movies(&shared).await?);
@@ -90,12 +96,15 @@ impl Application {
         if roles::serves_the_api(&config) {
             public = roles::cached(public, &config, &shared).await?;
         }
-        let router = with_layers(public.merge(operations::routes(Operations {
-            store: shared.store.labelled("readiness"),
-            bus: shared.bus.clone(),
-            gateway,
-            metrics,
-        })));
+        let router = with_layers(
+            public.merge(operations::routes(Operations {
+                store: shared.store.labelled("readiness"),
+                bus: shared.bus.clone(),
+                gateway,
+                metrics,
+            })),
+            RequestLimits::of(&config)?,
+        );
 
         let listener = TcpListener::bind(config.http_addr)
             .await
@@ -111,6 +120,12 @@ impl Application {
         Ok(Application {
             listener,
             router,
+            connection_limits: ConnectionLimits {
+                header_timeout: Duration::from_millis(config.header_timeout_ms),
+                idle_timeout: Duration::from_millis(config.idle_timeout_ms),
+                max_connections: usize::try_from(config.max_connections)?,
+                shutdown_deadline: Duration::from_millis(config.shutdown_deadline_ms),
+            },
             relay,
             rabbit,
             generated_admin_token: secrets.generated_admin_token,
@@ -122,9 +137,9 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` is cancelled, then finishes in-flight requests, publishes what
-    /// the outbox holds and, with RabbitMQ, finishes the event handlers in flight before
-    /// returning.
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests (for at most the
+    /// shutdown deadline), publishes what the outbox holds and, with RabbitMQ, finishes the
+    /// event handlers in flight before returning.
     pub async fn run_until_stopped(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         // The relay stops only after the last request has finished, so that its final drain
         // publishes the events those requests committed.
@@ -134,30 +149,52 @@ impl Application {
             tasks.spawn(relay.run(relay_stop.clone()));
         }
         tasks.close();
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        serve::serve(self.listener, self.router, self.connection_limits, shutdown).await;
         relay_stop.cancel();
         tasks.wait().await;
         if let Some(rabbit) = &self.rabbit {
             rabbit.shutdown().await;
         }
-        served.context("serving HTTP")
+        Ok(())
+    }
+}
+
+/// The limits every request is held to (API.md, "Running").
+struct RequestLimits {
+    /// Time a request may take, its body included.
+    timeout: Duration,
+    /// Requests in progress at once, over every route.
+    in_progress: usize,
+}
+
+impl RequestLimits {
+    fn of(config: &Config) -> anyhow::Result<Self> {
+        Ok(RequestLimits {
+            timeout: Duration::from_millis(config.request_timeout_ms),
+            in_progress: usize::try_from(config.max_requests)?,
+        })
     }
 }
 
 /// What every request passes through, innermost first: a 405 for a method the API does not
-/// know (inside the metrics, so that it is counted, as `other`), metrics per route,
-/// problem+json for bare error answers, the body size limit, a 500 for a panicking handler,
-/// a trace span.
-fn with_layers(router: Router) -> Router {
+/// know (inside the metrics, so that it is counted, as `other`); the request timeout, the
+/// limit of requests in progress and load shedding (also inside the metrics, so that shed
+/// and stopped requests are counted); metrics per route; problem+json for bare error answers;
+/// the body size limit; a 500 for a panicking handler; a trace span.
+fn with_layers(router: Router, limits: RequestLimits) -> Router {
+    // Past the limit a request is refused at once (503, `Retry-After`) rather than queued:
+    // a queue in front of a full server only makes every answer late. The limit is one
+    // semaphore shared by every route (`Router::layer` builds the stack once per route).
+    let limited = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(refusal))
+        .load_shed()
+        .layer(GlobalConcurrencyLimitLayer::new(limits.in_progress))
+        .timeout(limits.timeout);
     router
         .layer(axum::middleware::from_fn(
             platform::http::refuse_unknown_methods,
         ))
+        .layer(limited)
         .layer(axum::middleware::from_fn(platform::http::record_metrics))
         .layer(axum::middleware::from_fn(
             platform::http::problem_for_bare_errors,
@@ -165,4 +202,15 @@ fn with_layers(router: Router) -> Router {
         .layer(DefaultBodyLimit::max(platform::http::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(platform::http::panic_response))
         .layer(TraceLayer::new_for_http())
+}
+
+/// The answer to a request that the limits stopped or refused.
+async fn refusal(error: tower::BoxError) -> platform::ApiError {
+    if error.is::<tower::timeout::error::Elapsed>() {
+        platform::ApiError::TimedOut
+    } else if error.is::<tower::load_shed::error::Overloaded>() {
+        platform::ApiError::Overloaded
+    } else {
+        platform::ApiError::Internal(format!("request limits: {error}"))
+    }
 }

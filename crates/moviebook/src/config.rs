@@ -160,6 +160,40 @@ pub struct Config {
     #[arg(long, env = "MOVIEBOOK_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub cache_bytes: u64,
 
+    /// Milliseconds a client has to send a request's headers: a connection that sends part of
+    /// them and waits, or sends no request at all, is closed after it.
+    #[arg(long, env = "MOVIEBOOK_HEADER_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+
+    /// Milliseconds a request may take, its body included; past it the request is stopped and
+    /// answered 503 problem+json with `Retry-After`.
+    #[arg(long, env = "MOVIEBOOK_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+
+    /// Milliseconds a kept-alive connection may stay without a request in flight before it is
+    /// closed.
+    #[arg(long, env = "MOVIEBOOK_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+
+    /// Most connections open at once; past it new connections wait (not accepted) until one
+    /// closes.
+    #[arg(long, env = "MOVIEBOOK_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+
+    /// Most requests in progress at once; past it a request is answered 503 with
+    /// `Retry-After` at once.
+    #[arg(long, env = "MOVIEBOOK_MAX_REQUESTS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_requests: u64,
+
+    /// Most password hashes (sign-ups, logins) waiting for a core; past it sign-up and login
+    /// answer 503 with `Retry-After` at once.
+    #[arg(long, env = "MOVIEBOOK_HASH_QUEUE", default_value_t = users::passwords::DEFAULT_QUEUE as u64)]
+    pub hash_queue: u64,
+
+    /// Milliseconds a graceful shutdown waits for the requests in flight before it stops them.
+    #[arg(long, env = "MOVIEBOOK_SHUTDOWN_DEADLINE_MS", default_value_t = 30_000)]
+    pub shutdown_deadline_ms: u64,
+
     /// Pause before the outbox relay publishes, in milliseconds. For fault tests: it opens
     /// the window between a write's answer and its events' delivery.
     #[arg(

@@ -31,6 +31,13 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("a backing service is unavailable: {0}")]
     Unavailable(String),
+    /// More work at once than the server takes (a full password-hashing queue, the limit of
+    /// requests in flight): refused at once rather than queued, to be retried.
+    #[error("the server is busy; try again in a moment")]
+    Overloaded,
+    /// The request ran longer than the server's request timeout and was stopped.
+    #[error("the request took too long and was stopped; try again in a moment")]
+    TimedOut,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -53,7 +60,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Overloaded | ApiError::TimedOut => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +80,8 @@ impl ApiError {
             ApiError::Validation(_) => ("validation", "Invalid request"),
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Overloaded => ("overloaded", "Server busy"),
+            ApiError::TimedOut => ("timeout", "Request timed out"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -158,7 +169,7 @@ impl IntoResponse for ApiError {
             ApiError::TooManyRequests { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Overloaded | ApiError::TimedOut => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(1u64));
             }
             _ => {}

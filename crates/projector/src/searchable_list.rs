@@ -5,17 +5,24 @@
 //! cursor is read as the kind the query asks for.
 
 use domain::ValidationErrors;
-use platform::pagination::{PageRequest, page_request};
+use platform::pagination::{DEFAULT_LIMIT, PageRequest, page_request};
 use serde::Deserialize;
 
 use crate::search::SearchCursor;
+
+/// The longest search text, in characters (after trimming).
+pub const SEARCH_MAX_CHARS: usize = 200;
+/// The most words a search may have. Each word is looked up in the index on its own and the
+/// answers intersected, so the work a search costs grows with its words; no title needs more.
+pub const SEARCH_MAX_WORDS: usize = 10;
 
 /// `GET /movies` and `GET /actors` parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchableListQuery {
     /// Every word must start a word of the title (movies) or name (actors); case and
-    /// accents ignored.
+    /// accents ignored. At most 200 characters and 10 words.
+    #[param(max_length = 200)]
     search: Option<String>,
     /// Page size, 1..100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
@@ -41,19 +48,46 @@ impl SearchableListQuery {
     pub fn read(&self) -> Result<SearchableList, ValidationErrors> {
         let text = self.search.as_deref().map(str::trim).unwrap_or("");
         let (limit, cursor) = (self.limit.as_deref(), self.cursor.as_deref());
-        if domain::text::words(text).is_empty() {
-            return Ok(SearchableList::All(page_request(limit, cursor)?));
+        match search_text(text) {
+            Ok(None) => Ok(SearchableList::All(page_request(limit, cursor)?)),
+            Ok(Some(text)) => Ok(SearchableList::Search {
+                text,
+                page: page_request(limit, cursor)?,
+            }),
+            // Which kind of cursor to expect depends on the text, so only the limit is
+            // checked alongside.
+            Err(mut errors) => {
+                if let Err(more) = platform::pagination::limit(limit, DEFAULT_LIMIT) {
+                    errors.0.extend(more.0);
+                }
+                Err(errors)
+            }
         }
-        Ok(SearchableList::Search {
-            text: text.to_owned(),
-            page: page_request(limit, cursor)?,
-        })
+    }
+}
+
+/// The words to search for (`None` when the text has none), or why the text is refused.
+fn search_text(text: &str) -> Result<Option<String>, ValidationErrors> {
+    // Measured before the text is folded and split, so that a long text costs nothing more.
+    if text.chars().count() > SEARCH_MAX_CHARS {
+        return Err(ValidationErrors::single(
+            "search",
+            format!("must be at most {SEARCH_MAX_CHARS} characters"),
+        ));
+    }
+    match domain::text::words(text).len() {
+        0 => Ok(None),
+        n if n > SEARCH_MAX_WORDS => Err(ValidationErrors::single(
+            "search",
+            format!("must have at most {SEARCH_MAX_WORDS} words"),
+        )),
+        _ => Ok(Some(text.to_owned())),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use platform::pagination::{DEFAULT_LIMIT, encode};
+    use platform::pagination::encode;
 
     use super::*;
     use crate::search::WordPosition;
@@ -115,5 +149,26 @@ mod tests {
             .read()
             .unwrap_err();
         assert_eq!(errors.0.len(), 2);
+    }
+
+    #[test]
+    fn a_search_has_at_most_200_characters_and_10_words() {
+        let ten = "a b c d e f g h i j";
+        assert!(matches!(
+            query(Some(ten), None, None).read(),
+            Ok(SearchableList::Search { .. })
+        ));
+        let at_most = "x".repeat(SEARCH_MAX_CHARS);
+        assert!(query(Some(&at_most), None, None).read().is_ok());
+        for refused in [format!("{ten} k"), "y".repeat(SEARCH_MAX_CHARS + 1)] {
+            let errors = query(Some(&refused), Some("0"), None).read().unwrap_err();
+            let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, ["search", "limit"], "{refused}");
+        }
+        // Separators alone are no words, even many of them.
+        assert!(matches!(
+            query(Some(&"- ".repeat(90)), None, None).read(),
+            Ok(SearchableList::All(_))
+        ));
     }
 }

@@ -34,7 +34,7 @@ async fn a_signed_up_user_is_answered_from_the_store() {
         Duration::from_secs(3600),
         directory.clone(),
     ));
-    let service = users::UsersService::new(Outbox::new(store.clone()), auth)
+    let service = users::UsersService::new(Outbox::new(store.clone()), auth, Default::default())
         .await
         .unwrap();
     let signed_up = service

@@ -18,7 +18,7 @@ use platform::problem::Problem;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
-use crate::{TokenResponse, UserView, UsersError, UsersService};
+use crate::{PasswordError, TokenResponse, UserView, UsersError, UsersService};
 
 /// What the user handlers share.
 #[derive(Clone)]
@@ -69,7 +69,8 @@ impl From<UsersError> for ApiError {
             }
             UsersError::Store(error) => error.into(),
             UsersError::Auth(error) => error.into(),
-            UsersError::Passwords(error) => ApiError::Internal(error.to_string()),
+            UsersError::Passwords(PasswordError::Busy) => ApiError::Overloaded,
+            UsersError::Passwords(PasswordError::Failed(error)) => ApiError::Internal(error),
         }
     }
 }
@@ -80,7 +81,7 @@ fn user_id(text: &str) -> Result<Uuid, UsersError> {
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
-    responses((status = 201, body = UserView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = UserView), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn sign_up(
     State(api): State<UsersApi>,
     JsonBody(user): JsonBody<NewUser>,
@@ -89,7 +90,7 @@ async fn sign_up(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "users", request_body = Credentials,
-    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 async fn log_in(
     State(api): State<UsersApi>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

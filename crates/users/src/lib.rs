@@ -5,7 +5,7 @@
 mod directory;
 mod error;
 pub mod http;
-mod passwords;
+pub mod passwords;
 mod record;
 mod service;
 mod throttle;
@@ -13,7 +13,7 @@ mod view;
 
 pub use directory::LocalUserDirectory;
 pub use error::UsersError;
-pub use passwords::PasswordError;
+pub use passwords::{PasswordError, Passwords};
 pub use service::UsersService;
 pub use throttle::LoginThrottle;
 pub use view::{TokenResponse, UserView};

@@ -31,9 +31,12 @@ pub struct UsersService {
 }
 
 impl UsersService {
-    /// Builds the service; computes the decoy hash once.
-    pub async fn new(outbox: Outbox, auth: Arc<Authenticator>) -> Result<Self, UsersError> {
-        let passwords = Passwords::default();
+    /// Builds the service, hashing with `passwords`; computes the decoy hash once.
+    pub async fn new(
+        outbox: Outbox,
+        auth: Arc<Authenticator>,
+        passwords: Passwords,
+    ) -> Result<Self, UsersError> {
         let decoy_hash = passwords
             .hash("decoy password, never matches".to_owned())
             .await?;

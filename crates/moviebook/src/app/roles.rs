@@ -169,9 +169,14 @@ async fn watch_search<I: Indexed>(
 }
 
 /// The users service's routes.
-pub async fn users(shared: &Shared) -> anyhow::Result<Router> {
-    let service =
-        users::UsersService::new(shared.outbox.labelled("users"), shared.auth.clone()).await?;
+pub async fn users(config: &Config, shared: &Shared) -> anyhow::Result<Router> {
+    let passwords = users::Passwords::with_queue(usize::try_from(config.hash_queue)?);
+    let service = users::UsersService::new(
+        shared.outbox.labelled("users"),
+        shared.auth.clone(),
+        passwords,
+    )
+    .await?;
     Ok(users::http::router(users::http::UsersApi {
         service,
         auth: shared.auth.clone(),

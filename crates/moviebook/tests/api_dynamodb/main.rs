@@ -16,6 +16,8 @@ mod consistency;
 mod crash_and_concurrency;
 #[path = "../api/errors.rs"]
 mod errors;
+#[path = "../api/limits.rs"]
+mod limits;
 #[path = "../api/methods.rs"]
 mod methods;
 #[path = "../api/movies.rs"]
