@@ -116,10 +116,18 @@ impl UsersService {
             || self.decoy_hash.as_ref().clone(),
             |u| u.password_hash.clone(),
         );
-        let matches = self
+        let matches = match self
             .passwords
             .verify(credentials.password, stored_hash)
-            .await?;
+            .await
+        {
+            Ok(matches) => matches,
+            Err(error) => {
+                // The password was never checked, so the attempt does not count.
+                self.throttle.give_back(&email, client).await?;
+                return Err(error.into());
+            }
+        };
         let user_id = match (matches, user) {
             (true, Some(user)) => user.id,
             _ => return Err(UsersError::WrongCredentials),

@@ -142,12 +142,32 @@ impl LoginThrottle {
     /// The attempt logged in: the e-mail's count from this address starts again, and the
     /// address gets its place back.
     pub async fn succeeded(&self, email: &str, address: IpAddr) -> Result<(), UsersError> {
+        self.release(email, address, true).await
+    }
+
+    /// The attempt's password was never checked (the server was too busy): both counts get
+    /// its place back.
+    pub async fn give_back(&self, email: &str, address: IpAddr) -> Result<(), UsersError> {
+        self.release(email, address, false).await
+    }
+
+    async fn release(
+        &self,
+        email: &str,
+        address: IpAddr,
+        forget_pair: bool,
+    ) -> Result<(), UsersError> {
         let keys = [pair_key(email, address), address_key(address)];
         for _ in 0..ROUNDS {
-            let (_, whole) = self.read(&keys).await?;
+            let (pair, whole) = self.read(&keys).await?;
             let now = domain::timestamp::now_micros();
+            let pair_write = if forget_pair {
+                Write::delete(keys[0].clone())
+            } else {
+                count_write(keys[0].clone(), pair.as_ref(), -1, now)?
+            };
             let writes = vec![
-                Write::delete(keys[0].clone()),
+                pair_write,
                 count_write(keys[1].clone(), whole.as_ref(), -1, now)?,
             ];
             match self.store.transact(writes).await {

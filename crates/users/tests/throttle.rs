@@ -83,3 +83,21 @@ async fn an_address_that_tries_many_e_mails_is_throttled_on_all_of_them() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_attempt_given_back_does_not_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    let throttle = LoginThrottle::new(store);
+    for _ in 0..20 {
+        throttle.reserve(EMAIL, address(1)).await.unwrap();
+        throttle.give_back(EMAIL, address(1)).await.unwrap();
+    }
+    for _ in 0..5 {
+        throttle.reserve(EMAIL, address(1)).await.unwrap();
+    }
+    assert!(matches!(
+        throttle.reserve(EMAIL, address(1)).await,
+        Err(UsersError::Throttled { .. })
+    ));
+}
