@@ -131,14 +131,15 @@ impl Gateway {
         request.headers_mut().remove(axum::http::header::HOST);
         match tokio::time::timeout(FORWARD_TIMEOUT, self.client.request(request)).await {
             Ok(Ok(response)) => response.map(Body::new),
-            Ok(Err(error)) => {
-                ApiError::Unavailable(format!("the {} service: {error}", service.name()))
-                    .into_response()
-            }
-            Err(_) => ApiError::Unavailable(format!(
-                "the {} service did not answer in time",
-                service.name()
-            ))
+            Ok(Err(error)) => ApiError::unavailable(
+                format!("the {} service is unavailable", service.name()),
+                error.to_string(),
+            )
+            .into_response(),
+            Err(_) => ApiError::unavailable(
+                format!("the {} service did not answer in time", service.name()),
+                format!("no answer within {FORWARD_TIMEOUT:?}"),
+            )
             .into_response(),
         }
     }

@@ -57,7 +57,9 @@ impl From<MoviesError> for ApiError {
             MoviesError::Forbidden(why) => ApiError::Forbidden(why),
             MoviesError::UserGone => ApiError::Unauthenticated("the token's user no longer exists"),
             MoviesError::Invalid(errors) => ApiError::Validation(errors),
-            kept @ MoviesError::KeptChanging(_) => ApiError::Unavailable(kept.to_string()),
+            kept @ MoviesError::KeptChanging(_) => {
+                ApiError::unavailable(kept.to_string(), kept.to_string())
+            }
             MoviesError::Store(error) => error.into(),
             MoviesError::Search(error) => error.into(),
             MoviesError::Directory(error) => error.into(),

@@ -217,7 +217,7 @@ where
         match authenticator.authenticate(Some(header)).await {
             Ok(principal) => Ok(Viewer(Some(principal))),
             Err(AuthError::Directory(DirectoryError::Unavailable(reason))) => {
-                Err(ApiError::Unavailable(reason))
+                Err(DirectoryError::Unavailable(reason).into())
             }
             Err(_) => Ok(Viewer(None)),
         }

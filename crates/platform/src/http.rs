@@ -107,7 +107,7 @@ pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType.into_response(),
         StatusCode::BAD_REQUEST => ApiError::MalformedJson("bad request".into()).into_response(),
         StatusCode::SERVICE_UNAVAILABLE => {
-            ApiError::Unavailable("unavailable".into()).into_response()
+            ApiError::unavailable("the server is unavailable", "a bare 503").into_response()
         }
         status if status.is_server_error() => {
             ApiError::Internal(format!("bare {status}")).into_response()

@@ -29,8 +29,10 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("method not allowed")]
     MethodNotAllowed,
-    #[error("a backing service is unavailable: {0}")]
-    Unavailable(String),
+    /// A dependency cannot answer now: `what` tells the client which, in words (never a host,
+    /// a port or a driver's message); `cause` is for the log.
+    #[error("{what}; try again later")]
+    Unavailable { what: String, cause: String },
     /// More work at once than the server takes (a full password-hashing queue, the limit of
     /// requests in flight): refused at once rather than queued, to be retried.
     #[error("the server is busy; try again in a moment")]
@@ -48,6 +50,14 @@ impl ApiError {
         ApiError::Validation(ValidationErrors::single(field, message))
     }
 
+    /// A dependency that cannot answer now: `what` for the client, `cause` for the log.
+    pub fn unavailable(what: impl Into<String>, cause: impl Into<String>) -> Self {
+        ApiError::Unavailable {
+            what: what.into(),
+            cause: cause.into(),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
@@ -60,7 +70,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::Overloaded | ApiError::TimedOut => {
+            ApiError::Unavailable { .. } | ApiError::Overloaded | ApiError::TimedOut => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -79,7 +89,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::Validation(_) => ("validation", "Invalid request"),
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
-            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Unavailable { .. } => ("unavailable", "Service unavailable"),
             ApiError::Overloaded => ("overloaded", "Server busy"),
             ApiError::TimedOut => ("timeout", "Request timed out"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
@@ -90,7 +100,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(reason) => ApiError::Unavailable(format!("store: {reason}")),
+            StoreError::Unavailable(reason) => {
+                ApiError::unavailable("the database is unavailable", reason)
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -99,7 +111,9 @@ impl From<StoreError> for ApiError {
 impl From<crate::directory::DirectoryError> for ApiError {
     fn from(error: crate::directory::DirectoryError) -> Self {
         match error {
-            crate::directory::DirectoryError::Unavailable(reason) => ApiError::Unavailable(reason),
+            crate::directory::DirectoryError::Unavailable(reason) => {
+                ApiError::unavailable("a service this request needs is unavailable", reason)
+            }
             crate::directory::DirectoryError::Failed(reason) => ApiError::Internal(reason),
         }
     }
@@ -141,8 +155,8 @@ impl IntoResponse for ApiError {
                 tracing::error!(%cause, "internal error");
                 "the server could not complete the request".to_owned()
             }
-            ApiError::Unavailable(cause) => {
-                tracing::warn!(%cause, "dependency unavailable");
+            ApiError::Unavailable { what, cause } => {
+                tracing::warn!(%what, %cause, "dependency unavailable");
                 self.to_string()
             }
             other => other.to_string(),
@@ -169,11 +183,55 @@ impl IntoResponse for ApiError {
             ApiError::TooManyRequests { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
-            ApiError::Unavailable(_) | ApiError::Overloaded | ApiError::TimedOut => {
+            ApiError::Unavailable { .. } | ApiError::Overloaded | ApiError::TimedOut => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(1u64));
             }
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+
+    use super::*;
+
+    async fn problem_of(error: ApiError) -> (StatusCode, Option<String>, serde_json::Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (status, retry_after, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_dependency_is_named_without_its_host_or_driver_message() {
+        let cause = "dispatch failure: io error: connection refused (127.0.0.1:41253)";
+        let (status, retry_after, problem) =
+            problem_of(StoreError::Unavailable(cause.into()).into()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        assert_eq!(
+            problem["detail"],
+            "the database is unavailable; try again later"
+        );
+        assert!(!problem.to_string().contains("127.0.0.1"), "{problem}");
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_keeps_its_cause_to_the_log() {
+        let (status, _, problem) =
+            problem_of(ApiError::Internal("stored hash at /var/lib: bad".into())).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            problem["detail"],
+            "the server could not complete the request"
+        );
     }
 }

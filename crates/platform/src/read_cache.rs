@@ -434,7 +434,11 @@ async fn read(cache: &ReadCache, request: Request, next: Next) -> Response {
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(body) => body,
         Err(error) => {
-            return ApiError::Unavailable(format!("reading an answer: {error}")).into_response();
+            return ApiError::unavailable(
+                "the server could not read its answer",
+                format!("reading an answer: {error}"),
+            )
+            .into_response();
         }
     };
     let mut headers = parts.headers.clone();

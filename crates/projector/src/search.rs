@@ -99,7 +99,9 @@ impl From<SearchError> for platform::ApiError {
     fn from(error: SearchError) -> Self {
         match error {
             // A process that is starting answers 503, as when its store is unavailable.
-            SearchError::NotBuilt => platform::ApiError::Unavailable(error.to_string()),
+            SearchError::NotBuilt => {
+                platform::ApiError::unavailable(error.to_string(), error.to_string())
+            }
             SearchError::Store(error) => error.into(),
         }
     }

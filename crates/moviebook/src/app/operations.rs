@@ -63,8 +63,12 @@ async fn readyz(State(ops): State<Operations>) -> Response {
         .map(|(s, _)| s.name())
         .collect();
     if !down.is_empty() {
-        return platform::ApiError::Unavailable(format!("not ready: {}", down.join(", ")))
-            .into_response();
+        let down = down.join(", ");
+        return platform::ApiError::unavailable(
+            format!("not ready: {down}"),
+            format!("services not ready: {down}"),
+        )
+        .into_response();
     }
     if store.is_ok() && bus.is_ok() {
         let body = serde_json::json!({ "store": "up", "bus": "up" });
@@ -72,16 +76,18 @@ async fn readyz(State(ops): State<Operations>) -> Response {
     }
     // Not ready is a 503 like any other, so problem+json: a bare 5xx body would be turned
     // into a 500 by `problem_for_bare_errors`.
-    let state = |name: &str, error: Option<String>| match error {
-        None => format!("{name} up"),
-        Some(reason) => format!("{name} down ({reason})"),
+    // The answer names what is down; why (hosts, driver messages) goes to the log.
+    let state = |name: &str, error: &Option<String>| match error {
+        None => (format!("{name} up"), String::new()),
+        Some(reason) => (format!("{name} down"), format!(" {name}: {reason}.")),
     };
-    let detail = format!(
-        "{}; {}",
-        state("store", store.err().map(|e| e.to_string())),
-        state("bus", bus.err().map(|e| e.to_string()))
-    );
-    platform::ApiError::Unavailable(detail).into_response()
+    let (store, store_cause) = state("store", &store.err().map(|e| e.to_string()));
+    let (bus, bus_cause) = state("bus", &bus.err().map(|e| e.to_string()));
+    platform::ApiError::unavailable(
+        format!("not ready: {store}, {bus}"),
+        format!("readiness:{store_cause}{bus_cause}"),
+    )
+    .into_response()
 }
 
 /// Prometheus metrics in text format.
