@@ -35,12 +35,6 @@ const BATCH: usize = 100;
 /// bus takes events again.
 const MOST_HELD: usize = 10_000;
 
-/// How long the record of a published event waits for its delete: the deletes of what was
-/// published meanwhile go to the store in one transaction (up to [`BATCH`]), not one each —
-/// under load most of a relay's store requests. A crash in between publishes those events
-/// again, which consumers take for the repeats they are.
-const DELETE_AFTER: Duration = Duration::from_millis(200);
-
 /// How often the relay sweeps one shard of the store for records nobody is publishing: a
 /// record of a process that died and stays down is published within `OUTBOX_SHARDS` sweeps
 /// after its grace (about 50 s), at 0.2 store requests per second per relay.
@@ -198,7 +192,6 @@ impl Outbox {
             bus,
             committed: self.committed.clone(),
             delay,
-            published: Mutex::default(),
         }
     }
 }
@@ -210,8 +203,6 @@ pub struct Relay {
     committed: Arc<Committed>,
     /// A pause before each publish; zero in normal operation (tests use it to crash in the gap).
     delay: Duration,
-    /// The records of events published and not yet deleted.
-    published: Mutex<Vec<Key>>,
 }
 
 impl Relay {
@@ -219,8 +210,7 @@ impl Relay {
     /// clean stop leaves nothing waiting.
     pub async fn run(self, shutdown: CancellationToken) {
         self.publish_until(&shutdown).await;
-        let published = self.publish_committed().await;
-        if let Err(error) = published.and(self.delete_published().await) {
+        if let Err(error) = self.publish_committed().await {
             tracing::warn!(%error, "outbox left records at shutdown; they are published at the next start");
         }
     }
@@ -232,8 +222,6 @@ impl Relay {
         sweeps.set_missed_tick_behavior(MissedTickBehavior::Delay);
         sweeps.reset();
         let mut next_shard = 0;
-        let mut deletes = tokio::time::interval(DELETE_AFTER);
-        deletes.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut pauses = RETRY_BACKOFF.build();
         loop {
             let published = if swept_everything {
@@ -259,11 +247,6 @@ impl Relay {
             }
             tokio::select! {
                 () = self.committed.wake.notified() => {}
-                _ = deletes.tick(), if self.has_published() => {
-                    if let Err(error) = self.delete_published().await {
-                        tracing::warn!(%error, "outbox could not delete published records; will retry");
-                    }
-                }
                 _ = sweeps.tick() => {
                     if let Err(error) = self.sweep(next_shard, SWEEP_GRACE).await {
                         tracing::warn!(%error, "outbox sweep failed; the next one tries again");
@@ -286,9 +269,6 @@ impl Relay {
             if let Err(error) = self.publish(&batch).await {
                 self.committed.put_back(batch);
                 return Err(error);
-            }
-            if self.published_len() >= BATCH {
-                self.delete_published().await?;
             }
         }
         metrics::gauge!("moviebook_outbox_backlog").set(0.0);
@@ -341,15 +321,13 @@ impl Relay {
                 return Ok(());
             }
             self.publish(&old).await?;
-            // The next page is read after these are gone, or it would hold them again.
-            self.delete_published().await?;
             if !page.more {
                 return Ok(());
             }
         }
     }
 
-    /// Hands a batch to the bus; its records are deleted later (see [`DELETE_AFTER`]).
+    /// Hands a batch to the bus, then deletes its records.
     async fn publish(&self, envelopes: &[Envelope]) -> Result<(), String> {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
@@ -358,44 +336,13 @@ impl Relay {
             .publish(envelopes)
             .await
             .map_err(|e| e.to_string())?;
+        let deletes = envelopes.iter().map(|e| Write::delete(record_key(e)));
+        self.store
+            .transact(deletes.collect())
+            .await
+            .map_err(|e| e.to_string())?;
         metrics::counter!("moviebook_outbox_published_total").increment(envelopes.len() as u64);
-        self.published_keys()
-            .extend(envelopes.iter().map(record_key));
         Ok(())
-    }
-
-    fn published_keys(&self) -> std::sync::MutexGuard<'_, Vec<Key>> {
-        self.published
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn published_len(&self) -> usize {
-        self.published_keys().len()
-    }
-
-    fn has_published(&self) -> bool {
-        self.published_len() > 0
-    }
-
-    /// Deletes the records of what was published, a transaction per [`BATCH`]; what a failed
-    /// transaction held waits for the next try.
-    async fn delete_published(&self) -> Result<(), String> {
-        loop {
-            let batch: Vec<Key> = {
-                let mut keys = self.published_keys();
-                let take = keys.len().min(BATCH);
-                keys.drain(..take).collect()
-            };
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let deletes = batch.iter().cloned().map(Write::delete).collect();
-            if let Err(error) = self.store.transact(deletes).await {
-                self.published_keys().extend(batch);
-                return Err(error.to_string());
-            }
-        }
     }
 }
 
