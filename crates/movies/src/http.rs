@@ -321,12 +321,12 @@ mod tests {
             (
                 MoviesError::KeptChanging("written"),
                 503,
-                "a backing service is unavailable: the review kept changing while it was written",
+                "the review kept changing while it was written; try again later",
             ),
             (
                 MoviesError::Store(StoreError::Unavailable("down".into())),
                 503,
-                "a backing service is unavailable: store: down",
+                "the database is unavailable; try again later",
             ),
         ];
         for (error, status, detail) in cases {
