@@ -27,7 +27,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::{Config, Role, Secret};
 use crate::data_dir;
@@ -201,7 +201,13 @@ fn with_layers(router: Router, limits: RequestLimits) -> Router {
         ))
         .layer(DefaultBodyLimit::max(platform::http::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(platform::http::panic_response))
-        .layer(TraceLayer::new_for_http())
+        // A 5xx is logged as a warning: shed and timed-out requests are expected under load
+        // (their count is in the metrics), and the cause of a real fault is logged as an error
+        // where it happens.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+        )
 }
 
 /// The answer to a request that the limits stopped or refused.
