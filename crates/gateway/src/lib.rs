@@ -2,6 +2,9 @@
 //! `/api/v1/...` request to the service that owns the route, with a timeout, and answers
 //! 503 problem+json for the routes of a service that does not answer — the other services'
 //! routes keep working. `/readyz` is ready only when every service it forwards to is.
+//! It forwards messages, not connections: the hop-by-hop headers, which describe one
+//! connection (the client's to the gateway, or the gateway's to a service), are dropped both
+//! ways.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +12,9 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::CONNECTION;
 use axum::http::uri::{PathAndQuery, Uri};
+use axum::http::{HeaderMap, HeaderName};
 use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -125,12 +130,20 @@ impl Gateway {
             return ApiError::NotFound("no such route").into_response();
         };
         *request.uri_mut() = uri;
-        // The services throttle logins per client address: they see the caller's, not ours.
+        // The client's address is read first, from its headers as they came; what the
+        // client's own connection asked for is then dropped, before the gateway adds its own
+        // headers, so that `Connection` cannot name those away.
         let client = self.addressing.client(client.ip(), request.headers());
+        strip_hop_by_hop(request.headers_mut());
+        // The services throttle logins per client address: they see the caller's, not ours.
         self.addressing.vouch(client, request.headers_mut());
         request.headers_mut().remove(axum::http::header::HOST);
         match tokio::time::timeout(FORWARD_TIMEOUT, self.client.request(request)).await {
-            Ok(Ok(response)) => response.map(Body::new),
+            Ok(Ok(response)) => {
+                let mut response = response.map(Body::new);
+                strip_hop_by_hop(response.headers_mut());
+                response
+            }
             Ok(Err(error)) => ApiError::unavailable(
                 format!("the {} service is unavailable", service.name()),
                 error.to_string(),
@@ -142,6 +155,42 @@ impl Gateway {
             )
             .into_response(),
         }
+    }
+}
+
+/// The hop-by-hop headers (RFC 9110 §7.6.1, with RFC 2616's `Keep-Alive`,
+/// `Proxy-Authenticate`, `Proxy-Authorization`, `Trailer` and `Transfer-Encoding`, which
+/// proxies still treat so).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Drops the headers that describe one connection rather than the message: a client must
+/// not steer the gateway's connection to a service (an `Upgrade`, a `Transfer-Encoding` the
+/// service would read differently, credentials meant for a proxy), and a service's
+/// connection details are not the client's business. The body's framing is redone by the
+/// HTTP library on each connection.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Every header `Connection` names is hop-by-hop too (RFC 9110 §7.6.1).
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
     }
 }
 
@@ -185,6 +234,35 @@ mod tests {
         assert_eq!(Service::owning("/api/v1/actors"), Some(Service::Actors));
         assert_eq!(Service::owning("/api/v1/openapi.json"), None);
         assert_eq!(Service::owning("/healthz"), None);
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_dropped() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "keep-alive, X-Secret"),
+            ("connection", "x-other"),
+            ("x-secret", "1"),
+            ("x-other", "2"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-authorization", "Basic YTpi"),
+            ("proxy-authenticate", "Basic"),
+            ("te", "trailers"),
+            ("trailer", "x-checksum"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("authorization", "Bearer kept"),
+            ("x-kept", "yes"),
+        ] {
+            headers.append(
+                HeaderName::from_static(name),
+                axum::http::HeaderValue::from_static(value),
+            );
+        }
+        strip_hop_by_hop(&mut headers);
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["authorization", "x-kept"]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Start-up: builds every part a configuration asks for, wires them through the two ports,
-//! and runs them until told to stop. The shutdown token stops the HTTP server, which finishes
-//! the requests in flight; then the outbox relay publishes what they wrote and stops; a
-//! RabbitMQ connection closes last, after its in-flight event handlers.
+//! and runs them until told to stop. The shutdown token stops the HTTP servers (the public
+//! one and, when there is one, the internal one of gRPC and `/metrics`), which finish the
+//! requests in flight; then the outbox relay publishes what they wrote and stops; a RabbitMQ
+//! connection closes last, after its in-flight event handlers.
 
 mod adapters;
 mod cache;
@@ -42,6 +43,8 @@ use serve::ConnectionLimits;
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// The internal address's listener and routes (gRPC, `/metrics`), when it has one.
+    internal: Option<(TcpListener, Router)>,
     connection_limits: ConnectionLimits,
     relay: Option<Relay>,
     /// The broker connection, closed after in-flight event handlers finish.
@@ -52,17 +55,20 @@ pub struct Application {
 
 impl Application {
     /// Opens the store and bus, assembles the configured roles on them, and binds the HTTP
-    /// address.
+    /// addresses.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        // A weak secret is refused before anything is created, opened or bound.
+        // A weak secret, or a missing internal address, is refused before anything is
+        // created, opened or bound.
         Secrets::check_configured(&config)?;
+        let internal_addr = roles::internal_addr(&config)?;
         data_dir::prepare(&config.data_dir)?;
         let secrets = Secrets::load(&config)?;
         let store = adapters::open_store(&config).await?;
         let (bus, rabbit) = adapters::connect_bus(&config, &store).await?;
         // Installed before anything creates its metrics.
         let metrics = telemetry::metrics_handle()?;
-        let directories = Directories::build(&config, &store)?;
+        let internal_token = rpc::internal_token(secrets.jwt_secret.expose().as_bytes());
+        let directories = Directories::build(&config, &store, &internal_token)?;
         let shared = Shared {
             auth: roles::authenticator(&config, &secrets, &directories),
             addressing: Arc::new(ClientAddressing::new(
@@ -73,6 +79,7 @@ impl Application {
             store,
             bus,
             directories,
+            internal_token,
         };
 
         let mut api = Router::new();
@@ -88,23 +95,42 @@ impl Application {
         if config.plays(Role::Projector) {
             roles::projector(&shared).await?;
         }
-        if roles::plays_a_service(&config) {
-            api = api.merge(roles::grpc(&config, &shared).await);
-        }
         let gateway = roles::gateway(&config, &shared)?;
         let mut public = roles::with_fallback(api, gateway.clone());
         if roles::serves_the_api(&config) {
             public = roles::cached(public, &config, &shared).await?;
         }
-        let router = with_layers(
-            public.merge(operations::routes(Operations {
-                store: shared.store.labelled("readiness"),
-                bus: shared.bus.clone(),
-                gateway,
-                metrics,
-            })),
-            RequestLimits::of(&config)?,
-        );
+        let operations = Operations {
+            store: shared.store.labelled("readiness"),
+            bus: shared.bus.clone(),
+            gateway,
+            metrics,
+        };
+        public = public.merge(operations::routes(operations.clone()));
+
+        // gRPC and /metrics are for MovieBook's own processes and the operators: on the
+        // internal address, never on the public one. Without an internal address (the
+        // embedded process, which nobody calls) /metrics stays public and gRPC is not served.
+        let internal = match internal_addr {
+            Some(address) => {
+                let metrics = operations::metrics_routes(operations);
+                let routes = if roles::plays_a_service(&config) {
+                    // tonic's fallback answers UNIMPLEMENTED for a service not played here.
+                    roles::grpc(&config, &shared).await.merge(metrics)
+                } else {
+                    metrics.fallback(platform::http::not_found)
+                };
+                let listener = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding the internal address {address}"))?;
+                Some((listener, with_layers(routes, RequestLimits::of(&config)?)))
+            }
+            None => {
+                public = public.merge(operations::metrics_routes(operations));
+                None
+            }
+        };
+        let router = with_layers(public, RequestLimits::of(&config)?);
 
         let listener = TcpListener::bind(config.http_addr)
             .await
@@ -120,6 +146,7 @@ impl Application {
         Ok(Application {
             listener,
             router,
+            internal,
             connection_limits: ConnectionLimits {
                 header_timeout: Duration::from_millis(config.header_timeout_ms),
                 idle_timeout: Duration::from_millis(config.idle_timeout_ms),
@@ -137,6 +164,13 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// The internal address (gRPC, `/metrics`) the process listens on, when it has one.
+    pub fn internal_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.internal
+            .as_ref()
+            .map(|(listener, _)| listener.local_addr())
+    }
+
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests (for at most the
     /// shutdown deadline), publishes what the outbox holds and, with RabbitMQ, finishes the
     /// event handlers in flight before returning.
@@ -149,7 +183,14 @@ impl Application {
             tasks.spawn(relay.run(relay_stop.clone()));
         }
         tasks.close();
-        serve::serve(self.listener, self.router, self.connection_limits, shutdown).await;
+        let limits = self.connection_limits;
+        let public = serve::serve(self.listener, self.router, limits, shutdown.clone());
+        match self.internal.take() {
+            Some((listener, router)) => {
+                tokio::join!(public, serve::serve(listener, router, limits, shutdown));
+            }
+            None => public.await,
+        }
         relay_stop.cancel();
         tasks.wait().await;
         if let Some(rabbit) = &self.rabbit {

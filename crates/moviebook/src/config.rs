@@ -85,6 +85,14 @@ pub struct Config {
     #[arg(long, env = "MOVIEBOOK_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
 
+    /// Internal address, for MovieBook's own processes and the operators only: gRPC between
+    /// services (each call carrying the internal token) and `/metrics`, which then leave the
+    /// public address. Unset: no internal listener, `/metrics` on the public address. A process
+    /// that plays movies, users or actors without playing every role needs it (others call
+    /// it there).
+    #[arg(long, env = "MOVIEBOOK_INTERNAL_ADDR")]
+    pub internal_addr: Option<SocketAddr>,
+
     /// Embedded data directory (SQLite file, generated secrets), readable by its owner only.
     #[arg(long, env = "MOVIEBOOK_DATA_DIR", default_value = "./moviebook-data")]
     pub data_dir: PathBuf,
@@ -138,19 +146,30 @@ pub struct Config {
     )]
     pub roles: Vec<Role>,
 
-    /// Base URL (`http://host:port`) of the movies service, for a process that does not
-    /// play it: the gateway forwards its routes there.
+    /// Base URL (`http://host:port`) of the movies service's public address, for a gateway
+    /// that does not play it: the gateway forwards its routes there.
     #[arg(long, env = "MOVIEBOOK_MOVIES_URL")]
     pub movies_url: Option<String>,
 
-    /// Base URL of the users service (its REST routes and gRPC on one port), for a process
-    /// that does not play it: the gateway forwards to it, other services ask it over gRPC.
+    /// Base URL of the users service's public address, for a gateway that does not play it:
+    /// the gateway forwards its routes there.
     #[arg(long, env = "MOVIEBOOK_USERS_URL")]
     pub users_url: Option<String>,
 
-    /// Base URL of the actors service (REST and gRPC), for a process that does not play it.
+    /// Base URL of the actors service's public address, for a gateway that does not play it.
     #[arg(long, env = "MOVIEBOOK_ACTORS_URL")]
     pub actors_url: Option<String>,
+
+    /// Base URL (`http://host:port`) of the users service's internal address, for a process
+    /// that does not play it: it asks the users service there over gRPC (user tokens, reviewer
+    /// names).
+    #[arg(long, env = "MOVIEBOOK_USERS_INTERNAL_URL")]
+    pub users_internal_url: Option<String>,
+
+    /// Base URL of the actors service's internal address, for a process that plays movies but
+    /// not actors: it asks the actors service there over gRPC (a new movie's cast).
+    #[arg(long, env = "MOVIEBOOK_ACTORS_INTERNAL_URL")]
+    pub actors_internal_url: Option<String>,
 
     /// Lifetime of user tokens, in seconds.
     #[arg(long, env = "MOVIEBOOK_TOKEN_TTL_SECS", default_value_t = 3600)]
@@ -209,5 +228,11 @@ impl Config {
     /// True when this process plays `role`.
     pub fn plays(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+
+    /// True when this process plays every role (the embedded deployment): it calls no other
+    /// process and, as far as it knows, no other process calls it.
+    pub fn plays_every_role(&self) -> bool {
+        Role::value_variants().iter().all(|role| self.plays(*role))
     }
 }

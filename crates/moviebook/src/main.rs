@@ -65,7 +65,14 @@ async fn run() -> anyhow::Result<()> {
         // Shown once, on the start that generated it; it is kept in the data directory.
         println!("ADMIN_TOKEN={}", token.expose());
     }
-    tracing::info!(address = %app.local_addr()?, "MovieBook is serving");
+    match app.internal_addr().transpose()? {
+        Some(internal) => tracing::info!(
+            address = %app.local_addr()?,
+            %internal,
+            "MovieBook is serving (gRPC and /metrics on the internal address)"
+        ),
+        None => tracing::info!(address = %app.local_addr()?, "MovieBook is serving"),
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     app.run_until_stopped(shutdown).await?;

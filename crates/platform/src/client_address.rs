@@ -7,17 +7,15 @@
 //!   `X-Forwarded-For` is ignored, so a client cannot pick the address it is counted under.
 //! - The gateway's hop to a service names the client in `X-MovieBook-Client`, vouched for by
 //!   `X-MovieBook-Hop`: a token derived from the deployment's JWT secret, which every role
-//!   holds and no client does. Without a valid token the header is ignored.
+//!   holds and no client does ([`crate::deployment_token`]). Without a valid token the header
+//!   is ignored.
 
 use std::net::IpAddr;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
 use ipnet::IpNet;
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
+
+use crate::deployment_token::{DeploymentToken, Purpose};
 
 static CLIENT: HeaderName = HeaderName::from_static("x-moviebook-client");
 static HOP: HeaderName = HeaderName::from_static("x-moviebook-hop");
@@ -54,17 +52,13 @@ impl std::str::FromStr for TrustedProxies {
 /// Tells the client's address from a request.
 pub struct ClientAddressing {
     trusted: TrustedProxies,
-    hop_token: String,
+    hop_token: DeploymentToken,
 }
 
 impl ClientAddressing {
     /// `secret`: the JWT secret every role of the deployment shares.
     pub fn new(trusted: TrustedProxies, secret: &str) -> Self {
-        // HMAC accepts a key of any length, so this cannot fail.
-        let hop_token = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-            .map(|mac| mac.chain_update(b"moviebook gateway hop").finalize())
-            .map(|tag| URL_SAFE_NO_PAD.encode(tag.into_bytes()))
-            .unwrap_or_default();
+        let hop_token = DeploymentToken::derive(secret.as_bytes(), Purpose::GatewayHop);
         ClientAddressing { trusted, hop_token }
     }
 
@@ -103,7 +97,7 @@ impl ClientAddressing {
         headers.remove(&HOP);
         if let (Ok(client), Ok(token)) = (
             HeaderValue::from_str(&client.to_string()),
-            HeaderValue::from_str(&self.hop_token),
+            HeaderValue::from_str(self.hop_token.expose()),
         ) {
             headers.insert(CLIENT.clone(), client);
             headers.insert(HOP.clone(), token);
@@ -112,9 +106,7 @@ impl ClientAddressing {
 
     fn vouched(&self, headers: &HeaderMap) -> Option<IpAddr> {
         let token = headers.get(&HOP)?;
-        if self.hop_token.is_empty()
-            || !bool::from(token.as_bytes().ct_eq(self.hop_token.as_bytes()))
-        {
+        if !self.hop_token.matches(token.as_bytes()) {
             return None;
         }
         headers.get(&CLIENT)?.to_str().ok()?.trim().parse().ok()

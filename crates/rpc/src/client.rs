@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::ActorSummaryRef;
+use platform::deployment_token::DeploymentToken;
 use platform::directory::{
     ActorDirectory, DirectoryError, MovieDirectory, MovieRef, UserDirectory, UserProfile,
 };
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 use uuid::Uuid;
 
+use crate::auth::WithToken;
 use crate::pb::actor_service_client::ActorServiceClient;
 use crate::pb::movie_service_client::MovieServiceClient;
 use crate::pb::user_service_client::UserServiceClient;
@@ -145,6 +148,9 @@ async fn within<T>(
         })
 }
 
+/// A channel whose every call carries the internal token.
+type Authenticated = InterceptedService<Channel, WithToken>;
+
 const USERS: &str = "users";
 const ACTORS: &str = "actors";
 const MOVIES: &str = "movies";
@@ -152,22 +158,28 @@ const MOVIES: &str = "movies";
 /// [`UserDirectory`] answered by the users service over gRPC.
 #[derive(Clone)]
 pub struct GrpcUserDirectory {
-    client: UserServiceClient<Channel>,
+    client: UserServiceClient<Authenticated>,
     deadline: Duration,
 }
 
 impl GrpcUserDirectory {
-    /// A directory over an existing channel (e.g. one shared with other clients).
-    pub fn new(channel: Channel, config: &ClientConfig) -> Self {
+    /// A directory over an existing channel (e.g. one shared with other clients), its calls
+    /// carrying `token` (see [`crate::internal_token`]).
+    pub fn new(channel: Channel, token: &DeploymentToken, config: &ClientConfig) -> Self {
         GrpcUserDirectory {
-            client: UserServiceClient::new(channel),
+            client: UserServiceClient::with_interceptor(channel, WithToken::new(token)),
             deadline: config.deadline,
         }
     }
 
-    /// A directory over its own lazily connecting channel to `url` (see [`lazy_channel`]).
-    pub fn connect_lazy(url: &str, config: &ClientConfig) -> Result<Self, tonic::transport::Error> {
-        Ok(Self::new(lazy_channel(url, config)?, config))
+    /// A directory over its own lazily connecting channel to `url` (see [`lazy_channel`]),
+    /// its calls carrying `token`.
+    pub fn connect_lazy(
+        url: &str,
+        token: &DeploymentToken,
+        config: &ClientConfig,
+    ) -> Result<Self, tonic::transport::Error> {
+        Ok(Self::new(lazy_channel(url, config)?, token, config))
     }
 }
 
@@ -205,22 +217,28 @@ impl UserDirectory for GrpcUserDirectory {
 /// [`ActorDirectory`] answered by the actors service over gRPC.
 #[derive(Clone)]
 pub struct GrpcActorDirectory {
-    client: ActorServiceClient<Channel>,
+    client: ActorServiceClient<Authenticated>,
     deadline: Duration,
 }
 
 impl GrpcActorDirectory {
-    /// A directory over an existing channel (e.g. one shared with other clients).
-    pub fn new(channel: Channel, config: &ClientConfig) -> Self {
+    /// A directory over an existing channel (e.g. one shared with other clients), its calls
+    /// carrying `token` (see [`crate::internal_token`]).
+    pub fn new(channel: Channel, token: &DeploymentToken, config: &ClientConfig) -> Self {
         GrpcActorDirectory {
-            client: ActorServiceClient::new(channel),
+            client: ActorServiceClient::with_interceptor(channel, WithToken::new(token)),
             deadline: config.deadline,
         }
     }
 
-    /// A directory over its own lazily connecting channel to `url` (see [`lazy_channel`]).
-    pub fn connect_lazy(url: &str, config: &ClientConfig) -> Result<Self, tonic::transport::Error> {
-        Ok(Self::new(lazy_channel(url, config)?, config))
+    /// A directory over its own lazily connecting channel to `url` (see [`lazy_channel`]),
+    /// its calls carrying `token`.
+    pub fn connect_lazy(
+        url: &str,
+        token: &DeploymentToken,
+        config: &ClientConfig,
+    ) -> Result<Self, tonic::transport::Error> {
+        Ok(Self::new(lazy_channel(url, config)?, token, config))
     }
 }
 
@@ -270,22 +288,28 @@ impl ActorDirectory for GrpcActorDirectory {
 /// [`MovieDirectory`] answered by the movies service over gRPC.
 #[derive(Clone)]
 pub struct GrpcMovieDirectory {
-    client: MovieServiceClient<Channel>,
+    client: MovieServiceClient<Authenticated>,
     deadline: Duration,
 }
 
 impl GrpcMovieDirectory {
-    /// A directory over an existing channel (e.g. one shared with other clients).
-    pub fn new(channel: Channel, config: &ClientConfig) -> Self {
+    /// A directory over an existing channel (e.g. one shared with other clients), its calls
+    /// carrying `token` (see [`crate::internal_token`]).
+    pub fn new(channel: Channel, token: &DeploymentToken, config: &ClientConfig) -> Self {
         GrpcMovieDirectory {
-            client: MovieServiceClient::new(channel),
+            client: MovieServiceClient::with_interceptor(channel, WithToken::new(token)),
             deadline: config.deadline,
         }
     }
 
-    /// A directory over its own lazily connecting channel to `url` (see [`lazy_channel`]).
-    pub fn connect_lazy(url: &str, config: &ClientConfig) -> Result<Self, tonic::transport::Error> {
-        Ok(Self::new(lazy_channel(url, config)?, config))
+    /// A directory over its own lazily connecting channel to `url` (see [`lazy_channel`]),
+    /// its calls carrying `token`.
+    pub fn connect_lazy(
+        url: &str,
+        token: &DeploymentToken,
+        config: &ClientConfig,
+    ) -> Result<Self, tonic::transport::Error> {
+        Ok(Self::new(lazy_channel(url, config)?, token, config))
     }
 }
 

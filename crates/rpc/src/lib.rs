@@ -14,6 +14,9 @@
 //!   whether its directory is in-process or remote. Every call has a deadline; a peer that
 //!   cannot be reached or does not answer in time is `DirectoryError::Unavailable`, which the HTTP
 //!   layer turns into a 503 for the one request that needed it.
+//! - Who may call ([`auth`]): every call carries the deployment's internal token, derived
+//!   from its JWT secret ([`internal_token`]); every server, health included, refuses a call
+//!   without it with UNAUTHENTICATED.
 //!
 //! # Serving
 //!
@@ -23,7 +26,7 @@
 //! - On its own port:
 //!   `tonic::transport::Server::builder().add_routes(routes).serve_with_shutdown(addr, signal)`
 //!   (or `serve_with_incoming_shutdown` with a bound `TcpListener`).
-//! - On the HTTP port: `api.merge(routes.into_axum_router())`, then `axum::serve` as usual.
+//! - In an axum router: `api.merge(routes.into_axum_router())`, then `axum::serve` as usual.
 //!   gRPC needs HTTP/2 without TLS (prior knowledge); `axum::serve` speaks it when hyper-util's
 //!   `http2` feature is on, which tonic turns on, but the binary should enable axum's own
 //!   `http2` feature so that it does not rest on feature unification. Merge *before* setting
@@ -34,12 +37,13 @@
 //!   for bare errors) then wrap the gRPC routes too; none of them changes a gRPC answer,
 //!   since gRPC answers are HTTP 200 with the outcome in trailers.
 //!
-//! MovieBook takes the second way: each process has one port, on which REST and gRPC share
-//! the router (the README's `MOVIEBOOK_*_URL` settings name one base URL per service), so a
-//! deployment opens one address per process. The gRPC services are for other MovieBook
-//! processes only; keeping them off the public network is the gateway's job, which
-//! forwards `/api/v1/...` routes and nothing else.
+//! MovieBook takes the second way on a port of its own: a process that plays a service
+//! serves these routes (and `/metrics`) on its internal address (`MOVIEBOOK_INTERNAL_ADDR`),
+//! under its usual layers, and never on its public HTTP port; other processes name that
+//! address in their `MOVIEBOOK_*_INTERNAL_URL` settings. The public port answers a gRPC call
+//! like any unknown path (a problem+json 404, which tonic reads as INTERNAL).
 //!
+pub mod auth;
 mod client;
 mod server;
 
@@ -49,6 +53,7 @@ pub mod pb {
     tonic::include_proto!("moviebook.v1");
 }
 
+pub use auth::internal_token;
 pub use client::{
     ClientConfig, GrpcActorDirectory, GrpcMovieDirectory, GrpcUserDirectory, lazy_channel,
 };

@@ -2,13 +2,16 @@
 
 use std::sync::Arc;
 
+use platform::deployment_token::DeploymentToken;
 use platform::directory::DirectoryError;
 use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 use tonic_health::server::HealthReporter;
 use uuid::Uuid;
 
+use crate::auth::RequireToken;
 use crate::pb::actor_service_server::{ActorService, ActorServiceServer};
 use crate::pb::movie_service_server::{MovieService, MovieServiceServer};
 use crate::pb::user_service_server::{UserService, UserServiceServer};
@@ -192,7 +195,9 @@ impl MovieService for MovieGrpc {
 
 /// The gRPC routes of a process: the services of the roles it plays (`None` for a role it
 /// does not play) and `grpc.health.v1.Health`, which reports each served service, and the
-/// server as a whole (`""`), as SERVING. See the crate docs for how to serve them.
+/// server as a whole (`""`), as SERVING. Every one of them, health included, refuses a call
+/// that does not carry `token` (see [`crate::internal_token`]) with UNAUTHENTICATED. See the
+/// crate docs for how to serve them.
 ///
 /// The returned [`HealthReporter`] lets the process mark services NOT_SERVING, e.g. while
 /// it drains before shutting down, so that health-checking balancers stop sending to it.
@@ -200,21 +205,32 @@ pub async fn grpc_routes(
     actors: Option<Arc<dyn ActorDirectory>>,
     users: Option<Arc<dyn UserDirectory>>,
     movies: Option<Arc<dyn MovieDirectory>>,
+    token: &DeploymentToken,
 ) -> (Routes, HealthReporter) {
+    let require = RequireToken::new(token);
     let (health, health_service) = tonic_health::server::health_reporter();
     let mut routes = Routes::builder();
     if let Some(directory) = actors {
         health.set_serving::<ActorServiceServer<ActorGrpc>>().await;
-        routes.add_service(ActorGrpc::new(directory).into_service());
+        routes.add_service(InterceptedService::new(
+            ActorGrpc::new(directory).into_service(),
+            require.clone(),
+        ));
     }
     if let Some(directory) = users {
         health.set_serving::<UserServiceServer<UserGrpc>>().await;
-        routes.add_service(UserGrpc::new(directory).into_service());
+        routes.add_service(InterceptedService::new(
+            UserGrpc::new(directory).into_service(),
+            require.clone(),
+        ));
     }
     if let Some(directory) = movies {
         health.set_serving::<MovieServiceServer<MovieGrpc>>().await;
-        routes.add_service(MovieGrpc::new(directory).into_service());
+        routes.add_service(InterceptedService::new(
+            MovieGrpc::new(directory).into_service(),
+            require.clone(),
+        ));
     }
-    routes.add_service(health_service);
+    routes.add_service(InterceptedService::new(health_service, require));
     (routes.routes(), health)
 }

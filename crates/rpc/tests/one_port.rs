@@ -32,8 +32,13 @@ async fn grpc_and_http_share_the_axum_port() {
     let id = Uuid::now_v7();
     let mut memory = Memory::default();
     memory.users.insert(id, "Hedy".into());
-    let (routes, _health) =
-        rpc::grpc_routes(None, Some(Arc::new(memory) as Arc<dyn UserDirectory>), None).await;
+    let (routes, _health) = rpc::grpc_routes(
+        None,
+        Some(Arc::new(memory) as Arc<dyn UserDirectory>),
+        None,
+        &common::token(),
+    )
+    .await;
 
     // Built like the application's router: routes merged, then the fallback, then layers.
     let router = Router::new()
@@ -67,9 +72,12 @@ async fn grpc_and_http_share_the_axum_port() {
     assert!(missing.contains("application/problem+json"), "{missing}");
 
     // gRPC over HTTP/2 on the same port.
-    let users =
-        GrpcUserDirectory::connect_lazy(&format!("http://{addr}"), &ClientConfig::default())
-            .unwrap();
+    let users = GrpcUserDirectory::connect_lazy(
+        &format!("http://{addr}"),
+        &common::token(),
+        &ClientConfig::default(),
+    )
+    .unwrap();
     assert_eq!(
         users.user(id).await.unwrap(),
         Some(UserProfile {
@@ -82,9 +90,8 @@ async fn grpc_and_http_share_the_axum_port() {
     // tonic reads that body as a malformed gRPC message, INTERNAL (a gRPC-only server
     // answers UNIMPLEMENTED): either way the caller's directory reports an internal error,
     // a deployment mistake rather than an outage.
-    let mut actors = ActorServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let mut actors =
+        ActorServiceClient::new(common::authenticated(&format!("http://{addr}")).await);
     let unrouted = actors
         .get_actors(GetActorsRequest { ids: Vec::new() })
         .await

@@ -46,9 +46,11 @@ async fn a_signed_up_user_is_answered_from_the_store() {
         .await
         .unwrap();
 
-    let (routes, _health) = rpc::grpc_routes(None, Some(directory), None).await;
+    let (routes, _health) = rpc::grpc_routes(None, Some(directory), None, &common::token()).await;
     let server = serve_on(any_port(), routes);
-    let users = GrpcUserDirectory::connect_lazy(&server.url(), &ClientConfig::default()).unwrap();
+    let users =
+        GrpcUserDirectory::connect_lazy(&server.url(), &common::token(), &ClientConfig::default())
+            .unwrap();
 
     assert_eq!(
         users.user(signed_up.id).await.unwrap(),
@@ -102,12 +104,15 @@ async fn created_actors_and_movies_are_answered_from_the_store() {
         Some(actor_directory),
         None,
         Some(Arc::new(movies::LocalMovieDirectory::new(store.clone()))),
+        &common::token(),
     )
     .await;
     let server = serve_on(any_port(), routes);
     let config = ClientConfig::default();
-    let actors = GrpcActorDirectory::connect_lazy(&server.url(), &config).unwrap();
-    let movies = GrpcMovieDirectory::connect_lazy(&server.url(), &config).unwrap();
+    let actors =
+        GrpcActorDirectory::connect_lazy(&server.url(), &common::token(), &config).unwrap();
+    let movies =
+        GrpcMovieDirectory::connect_lazy(&server.url(), &common::token(), &config).unwrap();
 
     let unknown = Uuid::now_v7();
     let found = actors.actors(&[unknown, actor.id]).await.unwrap();
@@ -159,9 +164,12 @@ async fn a_malformed_movie_item_is_internal_not_absent() {
         Err(DirectoryError::Failed(_))
     ));
 
-    let (routes, _health) = rpc::grpc_routes(None, None, Some(Arc::new(local))).await;
+    let (routes, _health) =
+        rpc::grpc_routes(None, None, Some(Arc::new(local)), &common::token()).await;
     let server = serve_on(any_port(), routes);
-    let movies = GrpcMovieDirectory::connect_lazy(&server.url(), &ClientConfig::default()).unwrap();
+    let movies =
+        GrpcMovieDirectory::connect_lazy(&server.url(), &common::token(), &ClientConfig::default())
+            .unwrap();
     let error = movies.movie(id).await.unwrap_err();
     assert!(
         matches!(&error, DirectoryError::Failed(m) if m.starts_with("movies service: ")),

@@ -25,9 +25,9 @@ fn free_port() -> String {
 async fn nothing_listening_is_unavailable_within_the_deadline() {
     let url = free_port();
     let config = ClientConfig::default();
-    let users = GrpcUserDirectory::connect_lazy(&url, &config).unwrap();
-    let actors = GrpcActorDirectory::connect_lazy(&url, &config).unwrap();
-    let movies = GrpcMovieDirectory::connect_lazy(&url, &config).unwrap();
+    let users = GrpcUserDirectory::connect_lazy(&url, &common::token(), &config).unwrap();
+    let actors = GrpcActorDirectory::connect_lazy(&url, &common::token(), &config).unwrap();
+    let movies = GrpcMovieDirectory::connect_lazy(&url, &common::token(), &config).unwrap();
 
     let started = Instant::now();
     let user = users.user(Uuid::now_v7()).await.unwrap_err();
@@ -79,7 +79,9 @@ async fn a_peer_that_never_accepts_is_unavailable_within_the_deadline() {
         deadline: Duration::from_millis(500),
         connect_timeout: Duration::from_millis(200),
     };
-    let users = GrpcUserDirectory::connect_lazy(&format!("http://{addr}"), &config).unwrap();
+    let users =
+        GrpcUserDirectory::connect_lazy(&format!("http://{addr}"), &common::token(), &config)
+            .unwrap();
 
     let started = Instant::now();
     let error = users.user(Uuid::now_v7()).await.unwrap_err();
@@ -99,14 +101,21 @@ async fn a_restarted_peer_is_reached_again_by_the_same_client() {
         Arc::new(memory)
     };
     let routes = || async {
-        rpc::grpc_routes(None, Some(memory() as Arc<dyn UserDirectory>), None)
-            .await
-            .0
+        rpc::grpc_routes(
+            None,
+            Some(memory() as Arc<dyn UserDirectory>),
+            None,
+            &common::token(),
+        )
+        .await
+        .0
     };
 
     let server = serve_on(any_port(), routes().await);
     let addr = server.addr;
-    let users = GrpcUserDirectory::connect_lazy(&server.url(), &ClientConfig::default()).unwrap();
+    let users =
+        GrpcUserDirectory::connect_lazy(&server.url(), &common::token(), &ClientConfig::default())
+            .unwrap();
     assert_eq!(
         users.user(id).await.unwrap().map(|u| u.name),
         Some("Grace".into())
@@ -136,13 +145,20 @@ async fn a_peer_restarted_between_two_calls_is_reached_by_the_next_call() {
     let routes = || async {
         let mut memory = Memory::default();
         memory.users.insert(id, "Lise".into());
-        rpc::grpc_routes(None, Some(Arc::new(memory) as Arc<dyn UserDirectory>), None)
-            .await
-            .0
+        rpc::grpc_routes(
+            None,
+            Some(Arc::new(memory) as Arc<dyn UserDirectory>),
+            None,
+            &common::token(),
+        )
+        .await
+        .0
     };
     let server = serve_on(any_port(), routes().await);
     let addr = server.addr;
-    let users = GrpcUserDirectory::connect_lazy(&server.url(), &ClientConfig::default()).unwrap();
+    let users =
+        GrpcUserDirectory::connect_lazy(&server.url(), &common::token(), &ClientConfig::default())
+            .unwrap();
     assert!(users.user(id).await.unwrap().is_some());
 
     // No call while it is down: the client learns of the restart only from its next call.
@@ -180,10 +196,14 @@ impl Crashable {
         let running = runtime.block_on(async {
             let mut memory = Memory::default();
             memory.users.insert(id, "Emmy".into());
-            let routes =
-                rpc::grpc_routes(None, Some(Arc::new(memory) as Arc<dyn UserDirectory>), None)
-                    .await
-                    .0;
+            let routes = rpc::grpc_routes(
+                None,
+                Some(Arc::new(memory) as Arc<dyn UserDirectory>),
+                None,
+                &common::token(),
+            )
+            .await
+            .0;
             serve_on(addr, routes)
         });
         Crashable {
@@ -207,9 +227,12 @@ async fn a_peer_that_crashed_and_came_back_is_reached_again() {
         .await
         .unwrap();
     let addr = server.addr;
-    let users =
-        GrpcUserDirectory::connect_lazy(&format!("http://{addr}"), &ClientConfig::default())
-            .unwrap();
+    let users = GrpcUserDirectory::connect_lazy(
+        &format!("http://{addr}"),
+        &common::token(),
+        &ClientConfig::default(),
+    )
+    .unwrap();
     assert!(users.user(id).await.unwrap().is_some());
 
     tokio::task::spawn_blocking(move || server.crash())

@@ -9,25 +9,24 @@ use std::time::{Duration, Instant};
 use common::{Failing, Failure, Memory, serve_all, serve_memory};
 use platform::directory::DirectoryError;
 use platform::directory::{ActorDirectory, MovieDirectory, MovieRef, UserDirectory, UserProfile};
+use rpc::auth::WithToken;
 use rpc::pb::actor_service_client::ActorServiceClient;
 use rpc::pb::movie_service_client::MovieServiceClient;
 use rpc::pb::user_service_client::UserServiceClient;
 use rpc::pb::{GetActorsRequest, GetMovieRequest, GetUserRequest};
 use rpc::{ClientConfig, GrpcActorDirectory, GrpcMovieDirectory, GrpcUserDirectory};
 use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use uuid::Uuid;
 
 /// tonic-health ships its client without the `connect` convenience.
-async fn health_client(url: &str) -> HealthClient<tonic::transport::Channel> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    HealthClient::new(channel)
+async fn health_client(
+    url: &str,
+) -> HealthClient<InterceptedService<tonic::transport::Channel, WithToken>> {
+    HealthClient::new(common::authenticated(url).await)
 }
 
 fn config() -> ClientConfig {
@@ -40,7 +39,8 @@ async fn a_user_is_found_or_not() {
     let mut memory = Memory::default();
     memory.users.insert(known, "Ada".into());
     let server = serve_memory(memory).await;
-    let users = GrpcUserDirectory::connect_lazy(&server.url(), &config()).unwrap();
+    let users =
+        GrpcUserDirectory::connect_lazy(&server.url(), &common::token(), &config()).unwrap();
 
     assert_eq!(
         users.user(known).await.unwrap(),
@@ -62,7 +62,8 @@ async fn actors_come_back_in_request_order_with_the_unknown_ones_marked() {
     memory.actors.insert(b, "Bruno".into());
     memory.actors.insert(c, "Chiara".into());
     let server = serve_memory(memory).await;
-    let actors = GrpcActorDirectory::connect_lazy(&server.url(), &config()).unwrap();
+    let actors =
+        GrpcActorDirectory::connect_lazy(&server.url(), &common::token(), &config()).unwrap();
 
     let asked = [c, unknown, a, b, a];
     let answer = actors.actors(&asked).await.unwrap();
@@ -94,7 +95,8 @@ async fn more_actors_than_one_call_takes_are_asked_in_several_calls_in_order() {
         memory.actors.insert(*id, format!("actor {i}"));
     }
     let server = serve_memory(memory).await;
-    let actors = GrpcActorDirectory::connect_lazy(&server.url(), &config()).unwrap();
+    let actors =
+        GrpcActorDirectory::connect_lazy(&server.url(), &common::token(), &config()).unwrap();
 
     let answer = actors.actors(&ids).await.unwrap();
     assert_eq!(answer.len(), ids.len());
@@ -125,7 +127,8 @@ async fn a_movie_is_found_or_not() {
     let mut memory = Memory::default();
     memory.movies.insert(id, movie.clone());
     let server = serve_memory(memory).await;
-    let movies = GrpcMovieDirectory::connect_lazy(&server.url(), &config()).unwrap();
+    let movies =
+        GrpcMovieDirectory::connect_lazy(&server.url(), &common::token(), &config()).unwrap();
 
     assert_eq!(movies.movie(id).await.unwrap(), Some(movie));
     assert_eq!(movies.movie(Uuid::now_v7()).await.unwrap(), None);
@@ -135,9 +138,9 @@ async fn a_movie_is_found_or_not() {
 #[tokio::test]
 async fn malformed_ids_are_invalid_arguments() {
     let server = serve_memory(Memory::default()).await;
-    let mut users = UserServiceClient::connect(server.url()).await.unwrap();
-    let mut actors = ActorServiceClient::connect(server.url()).await.unwrap();
-    let mut movies = MovieServiceClient::connect(server.url()).await.unwrap();
+    let mut users = UserServiceClient::new(common::authenticated(&server.url()).await);
+    let mut actors = ActorServiceClient::new(common::authenticated(&server.url()).await);
+    let mut movies = MovieServiceClient::new(common::authenticated(&server.url()).await);
 
     let user = users
         .get_user(GetUserRequest {
@@ -177,9 +180,12 @@ async fn malformed_ids_are_invalid_arguments() {
 async fn a_directory_outage_reaches_the_client_as_unavailable() {
     let failing = Arc::new(Failing(Failure::Unavailable));
     let server = serve_all(failing.clone(), failing.clone(), failing).await;
-    let users = GrpcUserDirectory::connect_lazy(&server.url(), &config()).unwrap();
-    let actors = GrpcActorDirectory::connect_lazy(&server.url(), &config()).unwrap();
-    let movies = GrpcMovieDirectory::connect_lazy(&server.url(), &config()).unwrap();
+    let users =
+        GrpcUserDirectory::connect_lazy(&server.url(), &common::token(), &config()).unwrap();
+    let actors =
+        GrpcActorDirectory::connect_lazy(&server.url(), &common::token(), &config()).unwrap();
+    let movies =
+        GrpcMovieDirectory::connect_lazy(&server.url(), &common::token(), &config()).unwrap();
 
     let errors = [
         users.user(Uuid::now_v7()).await.unwrap_err(),
@@ -205,7 +211,7 @@ async fn a_directory_outage_reaches_the_client_as_unavailable() {
 async fn a_broken_directory_reaches_the_client_as_internal() {
     let failing = Arc::new(Failing(Failure::Internal));
     let server = serve_all(failing.clone(), failing.clone(), failing).await;
-    let mut raw = UserServiceClient::connect(server.url()).await.unwrap();
+    let mut raw = UserServiceClient::new(common::authenticated(&server.url()).await);
     let status = raw
         .get_user(GetUserRequest {
             id: Uuid::now_v7().to_string(),
@@ -214,7 +220,8 @@ async fn a_broken_directory_reaches_the_client_as_internal() {
         .unwrap_err();
     assert_eq!(status.code(), Code::Internal);
 
-    let users = GrpcUserDirectory::connect_lazy(&server.url(), &config()).unwrap();
+    let users =
+        GrpcUserDirectory::connect_lazy(&server.url(), &common::token(), &config()).unwrap();
     let error = users.user(Uuid::now_v7()).await.unwrap_err();
     assert!(
         matches!(&error, DirectoryError::Failed(m) if m.starts_with("users service: ")),
@@ -231,7 +238,7 @@ async fn a_slow_peer_is_unavailable_once_the_deadline_passes() {
         deadline: Duration::from_millis(300),
         ..ClientConfig::default()
     };
-    let users = GrpcUserDirectory::connect_lazy(&server.url(), &config).unwrap();
+    let users = GrpcUserDirectory::connect_lazy(&server.url(), &common::token(), &config).unwrap();
 
     let started = Instant::now();
     let error = users.user(Uuid::now_v7()).await.unwrap_err();
@@ -245,7 +252,13 @@ async fn a_slow_peer_is_unavailable_once_the_deadline_passes() {
 
 #[tokio::test]
 async fn health_reports_each_served_service_as_serving() {
-    let (routes, _health) = rpc::grpc_routes(None, Some(Arc::new(Memory::default())), None).await;
+    let (routes, _health) = rpc::grpc_routes(
+        None,
+        Some(Arc::new(Memory::default())),
+        None,
+        &common::token(),
+    )
+    .await;
     let server = common::serve_on(common::any_port(), routes);
     let mut health = health_client(&server.url()).await;
     let status = |service: &str| HealthCheckRequest {
@@ -262,7 +275,7 @@ async fn health_reports_each_served_service_as_serving() {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
-    let mut actors = ActorServiceClient::connect(server.url()).await.unwrap();
+    let mut actors = ActorServiceClient::new(common::authenticated(&server.url()).await);
     let unrouted = actors
         .get_actors(GetActorsRequest { ids: Vec::new() })
         .await

@@ -1,5 +1,6 @@
 //! The operations routes every process serves, whatever its roles: liveness, readiness,
-//! metrics, the OpenAPI document and its explorer.
+//! metrics, the OpenAPI document and its explorer. Metrics are for the operators: on the
+//! internal address when the process has one, on the public one otherwise.
 
 use std::sync::Arc;
 
@@ -32,15 +33,22 @@ pub struct Operations {
 #[openapi(paths(healthz, readyz, metrics))]
 pub struct OperationsDoc;
 
-/// The operations routes.
+/// The public operations routes: liveness, readiness, the OpenAPI document and its
+/// explorer.
 pub fn routes(operations: Operations) -> Router {
     Router::new()
         .route(openapi::DOCUMENT_PATH, get(openapi::serve))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .with_state(operations)
         .merge(openapi::explorer())
+}
+
+/// `/metrics`, for the internal address when there is one, the public one otherwise.
+pub fn metrics_routes(operations: Operations) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(operations)
 }
 
 /// Liveness: 200 while the process runs.
@@ -90,7 +98,8 @@ async fn readyz(State(ops): State<Operations>) -> Response {
     .into_response()
 }
 
-/// Prometheus metrics in text format.
+/// Prometheus metrics in text format; served on the internal address instead when the
+/// process has one (`MOVIEBOOK_INTERNAL_ADDR`).
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
 async fn metrics(State(ops): State<Operations>) -> Response {
     (

@@ -1,6 +1,7 @@
 //! One small function per role a process can play: each assembles that role's service on the
 //! shared parts and hands back what it serves.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use axum::Router;
 use bus::Bus;
 use platform::auth::Authenticator;
 use platform::client_address::ClientAddressing;
+use platform::deployment_token::DeploymentToken;
 use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
 use platform::outbox::Outbox;
 use platform::read_cache::{CacheSettings, ReadCache};
@@ -35,6 +37,9 @@ pub struct Shared {
     pub addressing: Arc<ClientAddressing>,
     /// Who answers questions about users and actors.
     pub directories: Directories,
+    /// What every gRPC call between this deployment's processes carries, and what this
+    /// process's gRPC services require.
+    pub internal_token: DeploymentToken,
 }
 
 /// The directories this process asks: its own store for a service it plays, that service
@@ -48,8 +53,12 @@ pub struct Directories {
 }
 
 impl Directories {
-    /// The directories for the roles `config` names.
-    pub fn build(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<Self> {
+    /// The directories for the roles `config` names; the remote ones call with `token`.
+    pub fn build(
+        config: &Config,
+        store: &Arc<dyn Store>,
+        token: &DeploymentToken,
+    ) -> anyhow::Result<Self> {
         let rpc = rpc::ClientConfig::default();
         let users: Arc<dyn UserDirectory> = if config.plays(Role::Users) {
             Arc::new(users::LocalUserDirectory::new(
@@ -57,7 +66,8 @@ impl Directories {
             ))
         } else {
             Arc::new(rpc::GrpcUserDirectory::connect_lazy(
-                &remote(config, Role::Users)?,
+                &remote(config, Role::Users, Reach::Grpc)?,
+                token,
                 &rpc,
             )?)
         };
@@ -66,7 +76,8 @@ impl Directories {
         let actors: Arc<dyn ActorDirectory> =
             if config.plays(Role::Movies) && !config.plays(Role::Actors) {
                 Arc::new(rpc::GrpcActorDirectory::connect_lazy(
-                    &remote(config, Role::Actors)?,
+                    &remote(config, Role::Actors, Reach::Grpc)?,
+                    token,
                     &rpc,
                 )?)
             } else {
@@ -98,6 +109,26 @@ pub fn plays_a_service(config: &Config) -> bool {
     [Role::Movies, Role::Users, Role::Actors]
         .iter()
         .any(|role| config.plays(*role))
+}
+
+/// The internal address this process serves gRPC and `/metrics` on, if any. Checked before
+/// anything is opened: a process that plays a service without playing every role is called
+/// by others over gRPC, which is served on the internal address only, so it needs one.
+pub fn internal_addr(config: &Config) -> anyhow::Result<Option<SocketAddr>> {
+    match config.internal_addr {
+        Some(internal) if internal == config.http_addr && internal.port() != 0 => bail!(
+            "MOVIEBOOK_INTERNAL_ADDR (or --internal-addr) is {internal}, the public address: \
+             the internal address must be another one"
+        ),
+        None if plays_a_service(config) && !config.plays_every_role() => bail!(
+            "MOVIEBOOK_INTERNAL_ADDR (or --internal-addr) is needed: this process plays {:?} \
+             without every other role, so other processes call it over gRPC, which is served \
+             on the internal address only (e.g. 127.0.0.1:9090, or a private network's \
+             address)",
+            config.roles
+        ),
+        internal => Ok(internal),
+    }
 }
 
 /// True when this process answers the public API itself or through its gateway.
@@ -209,7 +240,8 @@ pub async fn projector(shared: &Shared) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The gRPC routes of the directories of the services this process plays, on the HTTP port.
+/// The gRPC routes of the directories of the services this process plays, for its internal
+/// address; every call must carry the deployment's internal token.
 pub async fn grpc(config: &Config, shared: &Shared) -> Router {
     let (routes, _health) = rpc::grpc_routes(
         config
@@ -223,6 +255,7 @@ pub async fn grpc(config: &Config, shared: &Shared) -> Router {
                 shared.store.labelled("movies-directory"),
             )) as Arc<dyn MovieDirectory>
         }),
+        &shared.internal_token,
     )
     .await;
     routes.into_axum_router()
@@ -241,7 +274,7 @@ pub fn gateway(config: &Config, shared: &Shared) -> anyhow::Result<Option<Arc<ga
         (Role::Actors, gateway::Service::Actors),
     ] {
         if !config.plays(role) {
-            let url = remote(config, role)?;
+            let url = remote(config, role, Reach::Rest)?;
             upstreams.push((
                 service,
                 url.parse().with_context(|| format!("the URL {url}"))?,
@@ -265,18 +298,41 @@ pub fn with_fallback(api: Router, gateway: Option<Arc<gateway::Gateway>>) -> Rou
     }
 }
 
-/// The base URL of a service this process does not play.
-fn remote(config: &Config, role: Role) -> anyhow::Result<String> {
-    let (url, setting) = match role {
-        Role::Movies => (&config.movies_url, "MOVIEBOOK_MOVIES_URL"),
-        Role::Users => (&config.users_url, "MOVIEBOOK_USERS_URL"),
-        Role::Actors => (&config.actors_url, "MOVIEBOOK_ACTORS_URL"),
-        Role::Gateway | Role::Projector => bail!("the {role:?} role has no URL"),
+/// How this process reaches a service it does not play.
+#[derive(Debug, Clone, Copy)]
+enum Reach {
+    /// The gateway forwards the service's routes to its public address.
+    Rest,
+    /// A directory asks the service over gRPC on its internal address.
+    Grpc,
+}
+
+/// The base URL of a service this process does not play, for `reach`. REST and gRPC have
+/// a URL each because a service answers them on different addresses: its routes on the
+/// public one (the gateway forwards them there, as any client could send them), gRPC on
+/// the internal one.
+fn remote(config: &Config, role: Role, reach: Reach) -> anyhow::Result<String> {
+    let (url, setting) = match (role, reach) {
+        (Role::Movies, Reach::Rest) => (&config.movies_url, "MOVIEBOOK_MOVIES_URL"),
+        (Role::Users, Reach::Rest) => (&config.users_url, "MOVIEBOOK_USERS_URL"),
+        (Role::Actors, Reach::Rest) => (&config.actors_url, "MOVIEBOOK_ACTORS_URL"),
+        (Role::Users, Reach::Grpc) => (&config.users_internal_url, "MOVIEBOOK_USERS_INTERNAL_URL"),
+        (Role::Actors, Reach::Grpc) => {
+            (&config.actors_internal_url, "MOVIEBOOK_ACTORS_INTERNAL_URL")
+        }
+        (Role::Movies, Reach::Grpc) | (Role::Gateway | Role::Projector, _) => {
+            bail!("no process calls the {role:?} role over {reach:?}")
+        }
     };
-    match url {
-        Some(url) => Ok(url.clone()),
-        None => bail!(
-            "{setting} is needed: this process calls the {role:?} service but does not play it"
+    match (url, reach) {
+        (Some(url), _) => Ok(url.clone()),
+        (None, Reach::Rest) => bail!(
+            "{setting} is needed: this process forwards the routes of the {role:?} service but \
+             does not play it"
+        ),
+        (None, Reach::Grpc) => bail!(
+            "{setting} is needed: this process asks the {role:?} service over gRPC, on its \
+             internal address, but does not play it"
         ),
     }
 }

@@ -12,6 +12,7 @@ mod consistency;
 mod crash_and_concurrency;
 mod docs;
 mod errors;
+mod internal;
 mod limits;
 mod methods;
 mod movies;

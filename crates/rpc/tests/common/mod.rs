@@ -11,15 +11,38 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::ActorSummaryRef;
+use platform::deployment_token::DeploymentToken;
 use platform::directory::DirectoryError;
 use platform::directory::{ActorDirectory, MovieDirectory, MovieRef, UserDirectory, UserProfile};
+use rpc::auth::WithToken;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::service::Routes;
-use tonic::transport::Server;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Channel, Endpoint, Server};
 use uuid::Uuid;
+
+/// The internal token of the tests' deployment.
+pub fn token() -> DeploymentToken {
+    rpc::internal_token(b"the tests' JWT secret, shared by every role")
+}
+
+/// A channel to `url`, connected now, whose calls carry the internal token: what a raw
+/// generated client (`UserServiceClient::new`) is built on.
+pub async fn authenticated(url: &str) -> InterceptedService<Channel, WithToken> {
+    InterceptedService::new(bare(url).await, WithToken::new(&token()))
+}
+
+/// A channel to `url`, connected now, whose calls carry no token.
+pub async fn bare(url: &str) -> Channel {
+    Endpoint::from_shared(url.to_owned())
+        .expect("a URL")
+        .connect()
+        .await
+        .expect("connect")
+}
 
 /// Users, actors and movies held in maps.
 #[derive(Default)]
@@ -169,7 +192,8 @@ pub async fn serve_all(
     users: Arc<dyn UserDirectory>,
     movies: Arc<dyn MovieDirectory>,
 ) -> Running {
-    let (routes, _health) = rpc::grpc_routes(Some(actors), Some(users), Some(movies)).await;
+    let (routes, _health) =
+        rpc::grpc_routes(Some(actors), Some(users), Some(movies), &token()).await;
     serve_on(any_port(), routes)
 }
 

@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, Method, RequestBuilder};
 use serde_json::{Value, json};
 
-use super::app::TestApp;
+use super::app::{TestApp, external_mode};
 
 /// The API base path.
 pub const API: &str = "/api/v1";
@@ -324,6 +324,24 @@ impl TestApp {
     /// GET of a path from the root (`/healthz`, `/metrics`).
     pub async fn root_get(&self, path: &str) -> Resp {
         self.raw(Method::GET, path, None, None, None).await
+    }
+
+    /// Where the server's `/metrics` is: on its public address (a server of the test's own,
+    /// which has no internal address), or, for an external server, at
+    /// `MOVIEBOOK_TEST_METRICS_URL` when it serves them on an internal address.
+    pub fn metrics_url(&self) -> String {
+        let configured = std::env::var("MOVIEBOOK_TEST_METRICS_URL")
+            .ok()
+            .filter(|url| external_mode() && !url.trim().is_empty());
+        configured.unwrap_or_else(|| format!("{}/metrics", self.base_url))
+    }
+
+    /// GET of the server's `/metrics` ([`TestApp::metrics_url`]).
+    pub async fn metrics(&self) -> Resp {
+        let url = self.metrics_url();
+        send(self.client.get(&url), format!("GET {url}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     // ----- API requests (paths below /api/v1) -----

@@ -2,6 +2,8 @@
 //! offers request helpers, test data and `eventually` for derived views.
 //!
 //! External mode: with `MOVIEBOOK_TEST_BASE_URL` (and `MOVIEBOOK_TEST_ADMIN_TOKEN`) set,
+//! and `MOVIEBOOK_TEST_METRICS_URL` when that server serves `/metrics` on an internal address
+//! (a cluster's gateway: `GATEWAY_METRICS_URL` of `scripts/cluster up`),
 //! `TestApp::spawn()` starts nothing and every test runs against that server, which other
 //! tests share. Tests therefore scope what they look at (unique tags in titles, names and
 //! genres) and only make whole-list assertions when they own the server
