@@ -536,6 +536,23 @@ async fn user_page_lists_reviews_most_recently_written_first_with_movie_titles()
     .await;
 }
 
+/// A login from the loopback address `127.0.0.{last}`: another client than the tests' own.
+async fn login_from(app: &TestApp, last: u8, email: &str, password: &str) -> Resp {
+    let other = client_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)));
+    let body = json!({ "email": email, "password": password })
+        .to_string()
+        .into_bytes();
+    app.raw_with_client(
+        &other,
+        Method::POST,
+        &format!("{API}/auth/token"),
+        None,
+        Some("application/json"),
+        Some(body),
+    )
+    .await
+}
+
 fn loopback_target(app: &TestApp) -> bool {
     app.base_url.starts_with("http://127.0.0.1:") || app.base_url.starts_with("http://localhost:")
 }
@@ -572,22 +589,8 @@ async fn login_is_throttled_after_5_failures_for_an_email_from_one_address_with_
 
     // Ann from another client address still gets in.
     if loopback_target(&app) {
-        let other = client_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)));
-        let body = json!({ "email": ann.email, "password": ann.password })
-            .to_string()
-            .into_bytes();
-        let resp = app
-            .raw_with_client(
-                &other,
-                Method::POST,
-                &format!("{API}/auth/token"),
-                None,
-                Some("application/json"),
-                Some(body),
-            )
-            .await;
-        let login = resp.expect(200);
-        assert_eq!(login["user_id"], json!(ann.id));
+        let login = login_from(&app, 2, &ann.email, &ann.password).await;
+        assert_eq!(login.expect(200)["user_id"], json!(ann.id));
     } else {
         eprintln!(
             "NOTE: the other-address part of the throttling test needs a loopback server; skipped for {}",
@@ -623,21 +626,8 @@ async fn a_burst_of_concurrent_wrong_logins_gets_exactly_5_answers_401_and_the_r
 
     // The owner from another address is not throttled by these failures.
     if loopback_target(&app) {
-        let other = client_from(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)));
-        let body = json!({ "email": cat.email, "password": cat.password })
-            .to_string()
-            .into_bytes();
-        let resp = app
-            .raw_with_client(
-                &other,
-                Method::POST,
-                &format!("{API}/auth/token"),
-                None,
-                Some("application/json"),
-                Some(body),
-            )
-            .await;
-        assert_eq!(resp.expect(200)["user_id"], json!(cat.id));
+        let login = login_from(&app, 3, &cat.email, &cat.password).await;
+        assert_eq!(login.expect(200)["user_id"], json!(cat.id));
     }
 }
 
