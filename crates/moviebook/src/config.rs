@@ -194,8 +194,8 @@ pub struct Config {
     #[arg(long, env = "MOVIEBOOK_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_ms: u64,
 
-    /// Most connections open at once; past it new connections wait (not accepted) until one
-    /// closes.
+    /// Most connections open at once; past it a new connection takes the place of the one
+    /// quiet the longest, and waits only while every connection has a request in flight.
     #[arg(long, env = "MOVIEBOOK_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
 

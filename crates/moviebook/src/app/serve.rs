@@ -11,9 +11,17 @@
 //! client that sends no request) is dropped after the header timeout, and one with no request
 //! in flight for the idle timeout is closed gracefully (HTTP/2 included, whose streams hyper
 //! never times out).
+//!
+//! At the connection cap a new connection takes the place of the one that has been quiet the
+//! longest (no request in flight: a kept-alive connection between requests, or one still to
+//! send its first), as nginx reuses kept-alive connections when it runs out: so a client that
+//! opens thousands of connections and sends nothing only ever displaces its own, and a client
+//! that sends its request at once is served at once. Only when every place has a request in
+//! flight does a new connection wait, in the kernel's listen queue.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -38,7 +46,8 @@ pub struct ConnectionLimits {
     pub header_timeout: Duration,
     /// Time a connection may stay open without a request in flight.
     pub idle_timeout: Duration,
-    /// Connections open at once; past it new ones wait in the listen queue.
+    /// Connections open at once; past it a new one takes a quiet connection's place, or waits
+    /// in the listen queue while every place has a request in flight.
     pub max_connections: usize,
     /// Time a graceful shutdown waits for the requests in flight.
     pub shutdown_deadline: Duration,
@@ -52,21 +61,11 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: CancellationToken,
 ) {
-    // Permits are taken before accepting, so past the cap a new connection waits in the
-    // kernel's listen queue rather than being accepted and then held or dropped: it is served
-    // as soon as a connection closes, and the timeouts make sure held connections do close.
-    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let places = Arc::new(Semaphore::new(limits.max_connections));
+    let open = Arc::new(OpenConnections::default());
     let connections = TaskTracker::new();
     let abandon = CancellationToken::new();
     loop {
-        let permit = tokio::select! {
-            permit = open.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                // Never closed; stop serving rather than spin if it ever were.
-                Err(_) => break,
-            },
-            () = shutdown.cancelled() => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -77,13 +76,37 @@ pub async fn serve(
             },
             () = shutdown.cancelled() => break,
         };
+        let permit = match places.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                open.displace_the_quietest();
+                tokio::select! {
+                    permit = places.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        // Never closed; stop serving rather than spin if it ever were.
+                        Err(_) => break,
+                    },
+                    () = shutdown.cancelled() => break,
+                }
+            }
+        };
+        let (activity, watched) = watch::channel(Activity {
+            asked: false,
+            in_flight: 0,
+            quiet_since: Instant::now(),
+        });
+        let displaced = CancellationToken::new();
+        let place = open.take(permit, watched.clone(), displaced.clone());
         let connection = Connection {
             router: router.clone(),
             peer,
             limits,
             shutdown: shutdown.clone(),
             abandon: abandon.clone(),
-            _permit: permit,
+            displaced,
+            activity,
+            watched,
+            _place: place,
         };
         connections.spawn(connection.serve(stream));
     }
@@ -126,6 +149,80 @@ struct Activity {
     quiet_since: Instant,
 }
 
+/// The connections open, each with what its requests are doing and the token that asks it to
+/// give up its place.
+#[derive(Default)]
+struct OpenConnections {
+    by_id: Mutex<(u64, HashMap<u64, OpenConnection>)>,
+}
+
+struct OpenConnection {
+    activity: watch::Receiver<Activity>,
+    displaced: CancellationToken,
+}
+
+impl OpenConnections {
+    fn take(
+        self: &Arc<Self>,
+        permit: OwnedSemaphorePermit,
+        activity: watch::Receiver<Activity>,
+        displaced: CancellationToken,
+    ) -> Place {
+        let mut guard = self.by_id.lock().unwrap_or_else(PoisonError::into_inner);
+        let (next_id, by_id) = &mut *guard;
+        let id = *next_id;
+        *next_id += 1;
+        by_id.insert(
+            id,
+            OpenConnection {
+                activity,
+                displaced,
+            },
+        );
+        Place {
+            open: self.clone(),
+            id,
+            _permit: permit,
+        }
+    }
+
+    /// Asks the connection quiet the longest, with no request in flight, to close; none if
+    /// every connection has a request in flight (then a new one waits for a place).
+    fn displace_the_quietest(&self) {
+        let guard = self.by_id.lock().unwrap_or_else(PoisonError::into_inner);
+        let quietest = guard
+            .1
+            .values()
+            .filter(|open| !open.displaced.is_cancelled())
+            .filter_map(|open| {
+                let activity = *open.activity.borrow();
+                (activity.in_flight == 0).then_some((activity.quiet_since, &open.displaced))
+            })
+            .min_by_key(|(quiet_since, _)| *quiet_since);
+        if let Some((_, displaced)) = quietest {
+            displaced.cancel();
+        }
+    }
+}
+
+/// A connection's place among the open ones: given back when the connection ends.
+struct Place {
+    open: Arc<OpenConnections>,
+    id: u64,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut guard = self
+            .open
+            .by_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        guard.1.remove(&self.id);
+    }
+}
+
 /// Counts one request in flight for as long as it lives.
 struct InFlight(Arc<watch::Sender<Activity>>);
 
@@ -156,18 +253,18 @@ struct Connection {
     shutdown: CancellationToken,
     /// Cancelled when the shutdown deadline passed: drop the connection at once.
     abandon: CancellationToken,
+    /// Cancelled when a new connection takes this one's place (it had no request in flight).
+    displaced: CancellationToken,
+    activity: watch::Sender<Activity>,
+    watched: watch::Receiver<Activity>,
     /// Frees the connection's place when it is dropped.
-    _permit: OwnedSemaphorePermit,
+    _place: Place,
 }
 
 impl Connection {
     async fn serve(self, stream: TcpStream) {
-        let (activity, mut watched) = watch::channel(Activity {
-            asked: false,
-            in_flight: 0,
-            quiet_since: Instant::now(),
-        });
-        let activity = Arc::new(activity);
+        let activity = Arc::new(self.activity);
+        let mut watched = self.watched;
         let (router, peer) = (self.router, self.peer);
         let service = tower::service_fn(move |request: hyper::Request<Incoming>| {
             let mut request: Request = request.map(Body::new);
@@ -215,6 +312,14 @@ impl Connection {
                     closing = true;
                 }
                 () = self.abandon.cancelled() => return,
+                () = self.displaced.cancelled(), if !closing => {
+                    if !now.asked {
+                        tracing::debug!(peer = %self.peer, "a new connection took the place of one that sent no request");
+                        return;
+                    }
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
                 changed = watched.changed() => {
                     // The sender lives in the service, which lives as long as the connection.
                     if changed.is_err() {

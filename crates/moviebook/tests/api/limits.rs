@@ -151,37 +151,56 @@ async fn a_client_that_sends_part_of_its_headers_or_nothing_is_disconnected_afte
 }
 
 #[tokio::test]
-async fn past_the_connection_cap_a_new_connection_waits_until_one_closes() {
+async fn at_the_connection_cap_a_new_connection_takes_the_place_of_the_longest_quiet_one() {
     own_server_only!("it configures the connection cap");
     let app = TestApp::spawn_with(&[
-        ("MOVIEBOOK_MAX_CONNECTIONS", "2"),
-        ("MOVIEBOOK_HEADER_TIMEOUT_MS", "1000"),
+        ("MOVIEBOOK_MAX_CONNECTIONS", "3"),
+        ("MOVIEBOOK_HEADER_TIMEOUT_MS", "20000"),
     ])
     .await;
     let address = address(&app);
-    // Two connections that send nothing fill the cap (the harness's own kept-alive connection
-    // may hold one place too: it closes within the same header timeout).
-    let mut holders = Vec::new();
-    for _ in 0..2 {
-        holders.push(TcpStream::connect(&address).await.expect("connect"));
-    }
+    // A request in flight: its headers are in, its body is still coming.
+    let mut in_flight = TcpStream::connect(&address).await.expect("connect");
+    in_flight
+        .write_all(
+            format!(
+                "POST {API}/users HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"name\": "
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("send the headers and part of the body");
+    // Two connections that send nothing, the first quiet for longer. With the request in
+    // flight they fill the cap of 3 (the harness's own kept-alive connection, quiet since the
+    // start, is the first to give up its place).
+    let mut older = TcpStream::connect(&address).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut newer = TcpStream::connect(&address).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
     let start = Instant::now();
     let status = get_on_a_new_connection(&address, "/healthz").await;
     let waited = start.elapsed();
+    assert!(status.contains(" 200 "), "answer at the cap: {status:?}");
     assert!(
-        status.contains(" 200 "),
-        "answer after the wait: {status:?}"
+        waited < Duration::from_secs(5),
+        "a new connection at the cap was served after {waited:?}: it waited for the 20 s header timeout"
     );
     assert!(
-        waited >= Duration::from_millis(500),
-        "a third connection was served after {waited:?}, while two held the cap of 2 for 1 s"
+        closed_within(&mut older, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "the connection quiet the longest kept its place"
     );
-    for holder in &mut holders {
+    for (what, stream) in [
+        ("the newer quiet connection", &mut newer),
+        ("the connection with a request in flight", &mut in_flight),
+    ] {
         assert!(
-            closed_within(holder, Duration::from_secs(10))
+            closed_within(stream, Duration::from_millis(500))
                 .await
-                .is_some(),
-            "a silent connection is still open"
+                .is_none(),
+            "{what} was closed, though a longer quiet one had given its place"
         );
     }
 }
