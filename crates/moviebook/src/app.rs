@@ -32,6 +32,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::{Config, Role, Secret};
 use crate::data_dir;
+use crate::openapi;
 use crate::secrets::Secrets;
 use crate::telemetry;
 use operations::Operations;
@@ -106,7 +107,11 @@ impl Application {
             gateway,
             metrics,
         };
-        public = public.merge(operations::routes(operations.clone()));
+        let metrics_at = match internal_addr {
+            Some(_) => openapi::MetricsAt::Internal,
+            None => openapi::MetricsAt::Public,
+        };
+        public = public.merge(operations::routes(operations.clone(), metrics_at)?);
 
         // gRPC and /metrics are for MovieBook's own processes and the operators: on the
         // internal address, never on the public one. Without an internal address (the

@@ -1,7 +1,10 @@
 //! The OpenAPI document, merged from every service's part and generated from the code, and
 //! the page that explores it.
 
-use axum::{Json, Router};
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::routing::get;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::Response;
 use utoipa::openapi::schema::ObjectBuilder;
@@ -158,21 +161,41 @@ fn as_problem(status: &str, response: &mut Response) {
     }
 }
 
-/// The whole document.
-pub fn document() -> utoipa::openapi::OpenApi {
+/// Where the process answers `/metrics`: its document lists the path only when the public
+/// address does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAt {
+    /// The public address (the embedded process, which has no internal one).
+    Public,
+    /// The internal address (`MOVIEBOOK_INTERNAL_ADDR`), which the document does not describe.
+    Internal,
+}
+
+/// The whole document, as a process whose metrics are `metrics` serves it.
+pub fn document(metrics: MetricsAt) -> utoipa::openapi::OpenApi {
     let mut doc = MovieBook::openapi();
     doc.merge(crate::app::OperationsDoc::openapi());
     doc.merge(actors::http::ActorsDoc::openapi());
     doc.merge(users::http::UsersDoc::openapi());
     doc.merge(movies::http::MoviesDoc::openapi());
+    if metrics == MetricsAt::Internal {
+        doc.paths.paths.remove("/metrics");
+    }
     // After the merge: it walks every service's operations.
     ProblemResponses.modify(&mut doc);
     doc
 }
 
-/// `GET /api/v1/openapi.json`.
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(document())
+/// `GET /api/v1/openapi.json`: the document, serialized once at start.
+pub fn route(metrics: MetricsAt) -> serde_json::Result<Router> {
+    let document = Bytes::from(serde_json::to_vec(&document(metrics))?);
+    Ok(Router::new().route(
+        DOCUMENT_PATH,
+        get(move || {
+            let document = document.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+        }),
+    ))
 }
 
 /// `GET /api/docs`: Swagger UI on the document served at [`DOCUMENT_PATH`] (it redirects to

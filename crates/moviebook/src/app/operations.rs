@@ -35,13 +35,13 @@ pub struct OperationsDoc;
 
 /// The public operations routes: liveness, readiness, the OpenAPI document and its
 /// explorer.
-pub fn routes(operations: Operations) -> Router {
-    Router::new()
-        .route(openapi::DOCUMENT_PATH, get(openapi::serve))
+pub fn routes(operations: Operations, metrics: openapi::MetricsAt) -> serde_json::Result<Router> {
+    Ok(Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(operations)
-        .merge(openapi::explorer())
+        .merge(openapi::route(metrics)?)
+        .merge(openapi::explorer()))
 }
 
 /// `/metrics`, for the internal address when there is one, the public one otherwise.

@@ -193,6 +193,15 @@ async fn openapi_document_is_openapi_3_with_every_route_of_the_contract() {
             );
         }
     }
+    // `/metrics` is listed where the address answers it: the embedded process's; not a
+    // distributed deployment's public address (its metrics are on the internal one).
+    let metrics = app.root_get("/metrics").await.status;
+    assert_eq!(
+        paths.contains_key("/metrics"),
+        metrics == 200,
+        "the document lists /metrics: {}; GET /metrics is {metrics}",
+        paths.contains_key("/metrics")
+    );
 }
 
 #[tokio::test]
