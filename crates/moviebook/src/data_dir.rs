@@ -8,6 +8,17 @@
 
 use std::path::{Path, PathBuf};
 
+/// The SQLite store's file in the data directory.
+pub const DATABASE: &str = "moviebook.sqlite3";
+
+/// True for the store's file and the files SQLite keeps beside it (write-ahead log, shared
+/// memory, rollback journal), named relative to the data directory.
+pub fn is_database_file(name: &Path) -> bool {
+    ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .any(|suffix| name == Path::new(&format!("{DATABASE}{suffix}")))
+}
+
 /// How many tightened paths the log names one by one; the rest are counted.
 const NAMED_IN_LOG: usize = 20;
 

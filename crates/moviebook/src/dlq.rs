@@ -10,7 +10,7 @@ use uuid::Uuid;
 pub struct DlqArgs {
     #[command(subcommand)]
     action: Action,
-    /// The consumer whose dead-letter queue to use (e.g. `scores`, `movies-cleanup`).
+    /// The consumer whose dead-letter queue to use (e.g. `reviews`, `movies-cleanup`).
     #[arg(long, global = true)]
     consumer: Option<String>,
     /// RabbitMQ URL.

@@ -2,6 +2,7 @@
 //! binary `moviebook` is a thin command line over [`Application`].
 
 pub mod app;
+pub mod backup;
 pub mod config;
 mod data_dir;
 mod openapi;

@@ -2,6 +2,8 @@
 
 mod dlq;
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 use moviebook::{Application, Config, telemetry};
 use tokio_util::sync::CancellationToken;
@@ -23,6 +25,21 @@ enum Command {
     Serve(Box<Config>),
     /// Inspect, replay or purge the events a consumer set aside in its RabbitMQ dead-letter queue.
     Dlq(dlq::DlqArgs),
+    /// Copy the embedded store and the data directory's other files (its secrets) into FILE,
+    /// consistently, while `serve` runs.
+    Backup {
+        /// The backup to write; it must not exist.
+        file: PathBuf,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
+    /// Make the data directory, which must be missing or empty, from a backup FILE.
+    Restore {
+        /// The backup to read.
+        file: PathBuf,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,6 +75,8 @@ async fn run() -> anyhow::Result<()> {
     let config = match Cli::parse().command {
         Command::Serve(config) => *config,
         Command::Dlq(args) => return dlq::run(args).await,
+        Command::Backup { file, config } => return moviebook::backup::back_up(&config, &file),
+        Command::Restore { file, config } => return moviebook::backup::restore(&config, &file),
     };
     telemetry::init_logging();
     let app = Application::build(config).await?;

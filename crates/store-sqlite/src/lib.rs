@@ -6,6 +6,7 @@
 //! takes one writer at a time anyway. Calls are short, so they run on the calling task's
 //! thread rather than being sent to a blocking pool, which measured faster here.
 
+pub mod backup;
 mod connection;
 mod range;
 mod readers;

@@ -34,7 +34,7 @@ const STORE_START_RETRY: ExponentialBuilder = ExponentialBuilder::new()
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match config.store {
         StoreKind::Sqlite => Arc::new(
-            store_sqlite::SqliteStore::open(&config.data_dir.join("moviebook.sqlite3"))
+            store_sqlite::SqliteStore::open(&config.data_dir.join(crate::data_dir::DATABASE))
                 .context("opening the SQLite store")?,
         ),
         StoreKind::Dynamodb => Arc::new(connect_dynamodb(config).await?),

@@ -7,6 +7,7 @@
 mod support;
 
 mod actors;
+mod backup;
 mod cache;
 mod consistency;
 mod crash_and_concurrency;
