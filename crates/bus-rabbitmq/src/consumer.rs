@@ -378,6 +378,8 @@ impl Context {
         );
         self.set_aside(delivery, &self.dead_letter_queue, table)
             .await;
+        metrics::counter!("moviebook_events_dead_lettered_total", "consumer" => self.consumer().to_owned())
+            .increment(1);
     }
 
     /// Moves the message to another queue: republish with a confirm, then ack the original.

@@ -2,7 +2,8 @@
 //! need. A consumer's handler answers done, retry or reject; the adapter retries with
 //! back-off and sets aside what is rejected, so one bad event never blocks the rest. What
 //! keeps asking for a retry goes to the consumer's dead-letter queue on RabbitMQ; the
-//! in-process bus fails the publish instead, so the outbox keeps the event for a later try.
+//! in-process bus fails the publish a few times, so the outbox keeps the event for a later
+//! try, and then sets it aside on its shelf (the store).
 //!
 //! `memory` is the in-process adapter of the embedded deployment.
 

@@ -3,18 +3,27 @@
 //! outbox keeps an event until it is applied: a crash before that repeats it after restart,
 //! and idempotent consumers make the repeat harmless.
 //!
+//! What a consumer rejects, or keeps failing on through [`ROUNDS`] publishes of the event,
+//! is set aside on the bus's [`DeadLetterShelf`] (the store, on the embedded deployment) and
+//! the publish goes on: one bad event never holds up the others for good. Until then a
+//! failure fails the publish, so the outbox keeps the event and tries again after a pause; if
+//! setting aside fails too (the store is down), so does the publish, and nothing is lost.
+//!
 //! A partitioned consumer (`Subscription::partitioned`) holds a lock per partition while it
 //! handles an event, so two events of one partition key never run at once — within a batch
 //! or across publishes that overlap — and those of one batch run in publication order.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use domain::events::{Envelope, EventType};
 use domain::ids::shard_of;
+use domain::timestamp::{Micros, now_micros};
 use futures::StreamExt;
+use uuid::Uuid;
 
 use crate::{Bus, BusError, Outcome, Subscription, Watcher};
 
@@ -30,18 +39,60 @@ const RETRY_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
     .with_min_delay(Duration::from_millis(10))
     .with_max_delay(Duration::from_millis(80))
     .with_max_times(ATTEMPTS as usize - 1);
+/// How many publishes of an event a consumer may fail (each after [`ATTEMPTS`] tries) before
+/// the event is set aside: the outbox's pauses between publishes make this several seconds,
+/// so a dependency that blinks does not send events to the shelf.
+pub const ROUNDS: u32 = 3;
 /// How many deliveries run at once.
 const IN_FLIGHT: usize = 32;
 /// The partitions of a partitioned consumer: how many of its events (of different keys)
 /// may run at once.
 const PARTITIONS: u32 = 8;
 
-/// An event a consumer rejected, kept for inspection.
+/// An event a consumer rejected or kept failing on, set aside for an operator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
     pub consumer: String,
     pub envelope: Envelope,
+    /// The handler's reason, or "gave up after N attempts: " and the last one.
     pub reason: String,
+    /// How many times the consumer was handed the event.
+    pub attempts: u32,
+    pub dead_lettered_at: Micros,
+}
+
+/// Where the in-process bus sets events aside. (RabbitMQ keeps its own dead-letter queues.)
+#[async_trait]
+pub trait DeadLetterShelf: Send + Sync + 'static {
+    /// Keeps `letter`; an error means it was not kept, and the event must stay published-not.
+    async fn set_aside(&self, letter: DeadLetter) -> Result<(), BusError>;
+}
+
+/// A shelf in memory, lost with the process: for tests of the bus and its consumers.
+#[derive(Default)]
+pub struct MemoryShelf {
+    letters: Mutex<Vec<DeadLetter>>,
+}
+
+impl MemoryShelf {
+    /// The events set aside so far.
+    pub fn letters(&self) -> Vec<DeadLetter> {
+        self.letters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait]
+impl DeadLetterShelf for MemoryShelf {
+    async fn set_aside(&self, letter: DeadLetter) -> Result<(), BusError> {
+        self.letters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(letter);
+        Ok(())
+    }
 }
 
 /// A watcher and the event types it watches.
@@ -70,24 +121,72 @@ impl Subscribed {
 }
 
 /// The in-process bus.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct MemoryBus {
     subscriptions: Arc<RwLock<Vec<Subscribed>>>,
     watchers: Arc<RwLock<Vec<Watch>>>,
-    dead_letters: Arc<RwLock<Vec<DeadLetter>>>,
+    shelf: Arc<dyn DeadLetterShelf>,
+    /// How many publishes each consumer failed each event in, until it succeeds or is set
+    /// aside.
+    failed_rounds: Arc<Mutex<HashMap<(String, Uuid), u32>>>,
 }
 
 impl MemoryBus {
-    pub fn new() -> Self {
-        Self::default()
+    /// A bus that sets events aside on `shelf`.
+    pub fn new(shelf: Arc<dyn DeadLetterShelf>) -> Self {
+        MemoryBus {
+            subscriptions: Arc::default(),
+            watchers: Arc::default(),
+            shelf,
+            failed_rounds: Arc::default(),
+        }
     }
 
-    /// The events consumers rejected since start.
-    pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.dead_letters
-            .read()
-            .map(|d| d.clone())
-            .unwrap_or_default()
+    /// Counts one more failed publish of `envelope` for `consumer`; true when it was the
+    /// last one allowed (and the count is forgotten).
+    fn last_round(&self, consumer: &str, envelope: &Envelope) -> bool {
+        let mut rounds = self
+            .failed_rounds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = (consumer.to_owned(), envelope.id);
+        let failed = rounds.entry(key.clone()).or_insert(0);
+        *failed += 1;
+        if *failed >= ROUNDS {
+            rounds.remove(&key);
+            return true;
+        }
+        false
+    }
+
+    fn forget_rounds(&self, consumer: &str, envelope: &Envelope) {
+        let mut rounds = self
+            .failed_rounds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !rounds.is_empty() {
+            rounds.remove(&(consumer.to_owned(), envelope.id));
+        }
+    }
+
+    async fn set_aside(
+        &self,
+        consumer: &str,
+        envelope: &Envelope,
+        reason: String,
+        attempts: u32,
+    ) -> Result<(), BusError> {
+        let letter = DeadLetter {
+            consumer: consumer.to_owned(),
+            envelope: envelope.clone(),
+            reason,
+            attempts,
+            dead_lettered_at: now_micros(),
+        };
+        self.shelf.set_aside(letter).await?;
+        metrics::counter!("moviebook_events_dead_lettered_total", "consumer" => consumer.to_owned())
+            .increment(1);
+        Ok(())
     }
 
     async fn deliver(&self, subscribed: &Subscribed, envelope: &Envelope) -> Result<(), BusError> {
@@ -100,33 +199,39 @@ impl MemoryBus {
                 Outcome::Done => {
                     metrics::counter!("moviebook_events_handled_total", "consumer" => subscription.consumer.clone())
                         .increment(1);
+                    self.forget_rounds(&subscription.consumer, envelope);
                     return Ok(());
                 }
                 Outcome::Reject(reason) => {
                     metrics::counter!("moviebook_events_failed_total", "consumer" => subscription.consumer.clone())
                         .increment(1);
-                    tracing::error!(consumer = %subscription.consumer, event = %envelope.id, %reason, "event rejected");
-                    if let Ok(mut dead) = self.dead_letters.write() {
-                        dead.push(DeadLetter {
-                            consumer: subscription.consumer.clone(),
-                            envelope: envelope.clone(),
-                            reason,
-                        });
-                    }
-                    return Ok(());
+                    tracing::error!(consumer = %subscription.consumer, event = %envelope.id, %reason, "event rejected: set aside");
+                    self.forget_rounds(&subscription.consumer, envelope);
+                    return self
+                        .set_aside(&subscription.consumer, envelope, reason, attempt)
+                        .await;
                 }
                 Outcome::Retry(reason) => {
                     metrics::counter!("moviebook_events_retried_total", "consumer" => subscription.consumer.clone())
                         .increment(1);
                     tracing::warn!(consumer = %subscription.consumer, event = %envelope.id, attempt, %reason, "event will be retried");
-                    let Some(pause) = pauses.next() else {
-                        return Err(BusError::Unavailable(format!(
-                            "consumer {} could not handle event {}: {reason}",
-                            subscription.consumer, envelope.id
-                        )));
-                    };
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
+                    if let Some(pause) = pauses.next() {
+                        tokio::time::sleep(pause).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    if self.last_round(&subscription.consumer, envelope) {
+                        let attempts = attempt * ROUNDS;
+                        tracing::error!(consumer = %subscription.consumer, event = %envelope.id, attempts, %reason, "event failed too often: set aside");
+                        let reason = format!("gave up after {attempts} attempts: {reason}");
+                        return self
+                            .set_aside(&subscription.consumer, envelope, reason, attempts)
+                            .await;
+                    }
+                    return Err(BusError::Unavailable(format!(
+                        "consumer {} could not handle event {}: {reason}",
+                        subscription.consumer, envelope.id
+                    )));
                 }
             }
         }
@@ -248,7 +353,15 @@ mod tests {
         answer: fn(u32) -> Outcome,
         types: Vec<EventType>,
     ) -> (MemoryBus, Arc<Counting>) {
-        let bus = MemoryBus::new();
+        bus_on(Arc::new(MemoryShelf::default()), answer, types).await
+    }
+
+    async fn bus_on(
+        shelf: Arc<MemoryShelf>,
+        answer: fn(u32) -> Outcome,
+        types: Vec<EventType>,
+    ) -> (MemoryBus, Arc<Counting>) {
+        let bus = MemoryBus::new(shelf);
         let handler = Arc::new(Counting {
             calls: AtomicU32::new(0),
             answer,
@@ -292,14 +405,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_handler_that_keeps_failing_makes_publish_fail_so_the_outbox_keeps_the_event() {
-        let (bus, handler) = bus_with(
+    async fn a_handler_that_keeps_failing_fails_the_publish_until_its_last_round_then_is_set_aside()
+    {
+        let shelf = Arc::new(MemoryShelf::default());
+        let (bus, handler) = bus_on(
+            shelf.clone(),
             |_| Outcome::Retry("down".into()),
             vec![EventType::UserDeleted],
         )
         .await;
-        assert!(bus.publish(&[event()]).await.is_err());
-        assert_eq!(handler.calls.load(Ordering::SeqCst), ATTEMPTS);
+        let envelope = event();
+        // The outbox keeps the event and publishes it again, until the last round.
+        for round in 1..ROUNDS {
+            assert!(
+                bus.publish(std::slice::from_ref(&envelope)).await.is_err(),
+                "round {round}"
+            );
+            assert!(shelf.letters().is_empty(), "set aside in round {round}");
+        }
+        bus.publish(std::slice::from_ref(&envelope)).await.unwrap();
+        assert_eq!(handler.calls.load(Ordering::SeqCst), ATTEMPTS * ROUNDS);
+        let letters = shelf.letters();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].envelope.id, envelope.id);
+        assert_eq!(letters[0].attempts, ATTEMPTS * ROUNDS);
+        assert_eq!(
+            letters[0].reason,
+            format!("gave up after {} attempts: down", ATTEMPTS * ROUNDS)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_that_succeeds_before_its_last_round_starts_its_count_again() {
+        let shelf = Arc::new(MemoryShelf::default());
+        // Fails its first ATTEMPTS * (ROUNDS - 1) tries, then succeeds, then fails again.
+        let (bus, _) = bus_on(
+            shelf.clone(),
+            |call| {
+                if call == ATTEMPTS * (ROUNDS - 1) + 1 {
+                    Outcome::Done
+                } else {
+                    Outcome::Retry("down".into())
+                }
+            },
+            vec![EventType::UserDeleted],
+        )
+        .await;
+        let envelope = event();
+        for _ in 1..ROUNDS {
+            assert!(bus.publish(std::slice::from_ref(&envelope)).await.is_err());
+        }
+        bus.publish(std::slice::from_ref(&envelope)).await.unwrap();
+        // The success forgot the failed rounds: failing again takes all of them.
+        for _ in 1..ROUNDS {
+            assert!(bus.publish(std::slice::from_ref(&envelope)).await.is_err());
+        }
+        assert!(shelf.letters().is_empty());
     }
 
     #[derive(Default)]
@@ -392,7 +553,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_partitioned_consumer_handles_one_event_of_a_key_at_a_time_in_publication_order() {
-        let bus = MemoryBus::new();
+        let bus = MemoryBus::new(Arc::new(MemoryShelf::default()));
         let handler = Arc::new(Overlaps::default());
         bus.subscribe(Subscription {
             consumer: "tally".into(),
@@ -428,16 +589,19 @@ mod tests {
 
     #[tokio::test]
     async fn rejected_events_are_set_aside_with_their_reason() {
-        let (bus, _) = bus_with(
+        let shelf = Arc::new(MemoryShelf::default());
+        let (bus, _) = bus_on(
+            shelf.clone(),
             |_| Outcome::Reject("malformed".into()),
             vec![EventType::UserDeleted],
         )
         .await;
         let envelope = event();
         bus.publish(std::slice::from_ref(&envelope)).await.unwrap();
-        let dead = bus.dead_letters();
+        let dead = shelf.letters();
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].envelope.id, envelope.id);
         assert_eq!(dead[0].reason, "malformed");
+        assert_eq!(dead[0].attempts, 1);
     }
 }

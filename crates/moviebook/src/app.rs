@@ -35,6 +35,7 @@ use crate::data_dir;
 use crate::openapi;
 use crate::secrets::Secrets;
 use crate::telemetry;
+pub use adapters::open_store;
 use operations::Operations;
 pub(crate) use operations::OperationsDoc;
 use roles::{Directories, Shared};

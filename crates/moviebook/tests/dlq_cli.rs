@@ -26,9 +26,9 @@ impl Handler for AlwaysRejects {
 
 fn dlq(consumer: &str, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_moviebook"))
-        .arg("dlq")
+        .args(["dlq", "--bus", "rabbitmq", "--amqp-url", AMQP])
         .args(args)
-        .args(["--consumer", consumer, "--amqp-url", AMQP])
+        .args(["--consumer", consumer])
         .output()
         .expect("run moviebook dlq");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod client_address;
 pub mod consumer;
+pub mod dead_letters;
 pub mod deployment_token;
 pub mod directory;
 pub mod http;

@@ -11,6 +11,7 @@ use bus::memory::MemoryBus;
 use bus::{Bus, Handler, Outcome, Subscription};
 use domain::events::{Envelope, Event, EventType, UserDeleted};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use platform::dead_letters::StoredDeadLetters;
 use platform::outbox::{OUTBOX_SHARDS, Outbox, record};
 use store::{Key, Query, Store};
 use store_sqlite::SqliteStore;
@@ -62,7 +63,9 @@ impl Fixture {
     async fn open(dir: TempDir) -> Fixture {
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&dir.path().join("store.db")).unwrap());
-        let bus = Arc::new(MemoryBus::new());
+        let bus = Arc::new(MemoryBus::new(Arc::new(StoredDeadLetters::new(
+            store.clone(),
+        ))));
         let published = Arc::new(Published::default());
         bus.subscribe(Subscription {
             consumer: "recorder".into(),

@@ -11,6 +11,7 @@ use bus::Bus;
 use bus::memory::MemoryBus;
 use bus_rabbitmq::{RabbitBus, RabbitOptions};
 use domain::events::EventType;
+use platform::dead_letters::StoredDeadLetters;
 use store::{Store, StoreError};
 use store_dynamodb::{DynamoConfig, DynamoStore};
 use tokio::time::Instant;
@@ -48,7 +49,10 @@ pub async fn connect_bus(
     store: &Arc<dyn Store>,
 ) -> anyhow::Result<(Arc<dyn Bus>, Option<Arc<RabbitBus>>)> {
     match config.bus {
-        BusKind::Memory => Ok((Arc::new(MemoryBus::new()), None)),
+        BusKind::Memory => {
+            let shelf = StoredDeadLetters::new(store.clone());
+            Ok((Arc::new(MemoryBus::new(Arc::new(shelf))), None))
+        }
         BusKind::Rabbitmq => {
             let rabbit = Arc::new(
                 RabbitBus::connect(&config.amqp_url, RabbitOptions::default())

@@ -11,6 +11,7 @@ mod backup;
 mod cache;
 mod consistency;
 mod crash_and_concurrency;
+mod dlq;
 mod docs;
 mod errors;
 mod internal;

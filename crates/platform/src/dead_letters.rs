@@ -1,0 +1,156 @@
+//! Dead letters of the in-process bus, kept in the store: they survive restarts, and
+//! `moviebook dlq list|replay|purge` reaches them from another process, as it reaches
+//! RabbitMQ's dead-letter queues. A replay puts the event back in the outbox and removes the
+//! letter in one transaction, so the running server's relay publishes it again (to every
+//! consumer of its type: the others have applied it already and change nothing).
+
+use async_trait::async_trait;
+use bus::BusError;
+use bus::memory::{DeadLetter, DeadLetterShelf};
+use domain::events::Envelope;
+use domain::timestamp::Micros;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use store::{Condition, Key, Query, Record, Store, StoreError, Write};
+use uuid::Uuid;
+
+use crate::outbox;
+
+/// How many letters one query reads.
+const PAGE: usize = 100;
+
+fn partition(consumer: &str) -> String {
+    format!("deadletter#{consumer}")
+}
+
+fn letter_key(consumer: &str, event: &Uuid) -> Key {
+    Key::new(partition(consumer), event.to_string())
+}
+
+/// A consumer's dead letter as stored: under the consumer, by event id (so in the order the
+/// events were made).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredLetter {
+    envelope: Envelope,
+    reason: String,
+    attempts: u32,
+    dead_lettered_at: Micros,
+}
+
+impl Record for StoredLetter {
+    const KIND: &'static str = "dead letter";
+}
+
+/// The dead letters of every consumer, in the store.
+#[derive(Clone)]
+pub struct StoredDeadLetters {
+    store: Arc<dyn Store>,
+}
+
+impl StoredDeadLetters {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        StoredDeadLetters { store }
+    }
+
+    /// The first `limit` letters of `consumer`, oldest event first.
+    pub async fn list(&self, consumer: &str, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let mut letters = Vec::new();
+        let mut after = None;
+        while letters.len() < limit {
+            let query = Query::prefix(partition(consumer), "", PAGE.min(limit - letters.len()))
+                .after(after.take());
+            let page = self.store.query(&query).await?;
+            for item in &page.items {
+                let stored = StoredLetter::from_item(item)?;
+                letters.push(DeadLetter {
+                    consumer: consumer.to_owned(),
+                    envelope: stored.envelope,
+                    reason: stored.reason,
+                    attempts: stored.attempts,
+                    dead_lettered_at: stored.dead_lettered_at,
+                });
+            }
+            match (page.more, page.items.last()) {
+                (true, Some(last)) => after = Some(last.key.sk.clone()),
+                _ => break,
+            }
+        }
+        Ok(letters)
+    }
+
+    /// Puts the letters of `consumer` (all, or those of the events `only` names) back in the
+    /// outbox; answers how many.
+    pub async fn replay(&self, consumer: &str, only: Option<&[Uuid]>) -> Result<usize, StoreError> {
+        let mut replayed = 0;
+        for letter in self.chosen(consumer, only).await? {
+            let key = letter_key(consumer, &letter.envelope.id);
+            let back_in_the_outbox = outbox::record(&letter.envelope)?;
+            let taken = Write::Delete {
+                key,
+                condition: Condition::Exists,
+            };
+            match self.store.transact(vec![back_in_the_outbox, taken]).await {
+                Ok(()) => replayed += 1,
+                // Replayed by someone else meanwhile, or still waiting in the outbox from an
+                // earlier replay: either way it is on its way.
+                Err(StoreError::ConditionFailed { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(replayed)
+    }
+
+    /// Deletes the letters of `consumer` (all, or those of the events `only` names); answers
+    /// how many.
+    pub async fn purge(&self, consumer: &str, only: Option<&[Uuid]>) -> Result<usize, StoreError> {
+        let mut purged = 0;
+        for letter in self.chosen(consumer, only).await? {
+            let key = letter_key(consumer, &letter.envelope.id);
+            let taken = Write::Delete {
+                key,
+                condition: Condition::Exists,
+            };
+            match self.store.transact(vec![taken]).await {
+                Ok(()) => purged += 1,
+                Err(StoreError::ConditionFailed { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(purged)
+    }
+
+    async fn chosen(
+        &self,
+        consumer: &str,
+        only: Option<&[Uuid]>,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        let all = self.list(consumer, usize::MAX).await?;
+        Ok(match only {
+            None => all,
+            Some(ids) => all
+                .into_iter()
+                .filter(|letter| ids.contains(&letter.envelope.id))
+                .collect(),
+        })
+    }
+}
+
+#[async_trait]
+impl DeadLetterShelf for StoredDeadLetters {
+    async fn set_aside(&self, letter: DeadLetter) -> Result<(), BusError> {
+        let key = letter_key(&letter.consumer, &letter.envelope.id);
+        let stored = StoredLetter {
+            envelope: letter.envelope,
+            reason: letter.reason,
+            attempts: letter.attempts,
+            dead_lettered_at: letter.dead_lettered_at,
+        };
+        let item = stored
+            .to_item(key)
+            .map_err(|error| BusError::Unavailable(error.to_string()))?;
+        self.store
+            .transact(vec![Write::put(item)])
+            .await
+            .map_err(|error| BusError::Unavailable(format!("setting an event aside: {error}")))
+    }
+}
