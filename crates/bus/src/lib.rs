@@ -4,13 +4,15 @@
 //! keeps asking for a retry goes to the consumer's dead-letter queue on RabbitMQ; the
 //! in-process bus fails the publish instead, so the outbox keeps the event for a later try.
 //!
-//! `memory` is the in-process adapter of the embedded deployment.
+//! `memory` is the in-process adapter of the embedded deployment; `consumer_metrics` is what
+//! every adapter shows of its consumers in `/metrics`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::events::{Envelope, EventType};
 
+pub mod consumer_metrics;
 pub mod memory;
 
 /// What a handler made of an event.

@@ -16,6 +16,7 @@ use domain::events::{Envelope, EventType};
 use domain::ids::shard_of;
 use futures::StreamExt;
 
+use crate::consumer_metrics::ConsumerMetrics;
 use crate::{Bus, BusError, Outcome, Subscription, Watcher};
 
 /// How often a handler that asks for a retry is tried before publishing gives up for now (the
@@ -51,10 +52,11 @@ struct Watch {
     watcher: Arc<dyn Watcher>,
 }
 
-/// A subscription and, when it is partitioned, one lock per partition.
+/// A subscription, its metrics and, when it is partitioned, one lock per partition.
 #[derive(Clone)]
 struct Subscribed {
     subscription: Subscription,
+    metrics: ConsumerMetrics,
     partitions: Option<Arc<[tokio::sync::Mutex<()>]>>,
 }
 
@@ -98,13 +100,11 @@ impl MemoryBus {
         loop {
             match subscription.handler.handle(envelope).await {
                 Outcome::Done => {
-                    metrics::counter!("moviebook_events_handled_total", "consumer" => subscription.consumer.clone())
-                        .increment(1);
+                    subscribed.metrics.handled(envelope);
                     return Ok(());
                 }
                 Outcome::Reject(reason) => {
-                    metrics::counter!("moviebook_events_failed_total", "consumer" => subscription.consumer.clone())
-                        .increment(1);
+                    subscribed.metrics.failed();
                     tracing::error!(consumer = %subscription.consumer, event = %envelope.id, %reason, "event rejected");
                     if let Ok(mut dead) = self.dead_letters.write() {
                         dead.push(DeadLetter {
@@ -112,12 +112,12 @@ impl MemoryBus {
                             envelope: envelope.clone(),
                             reason,
                         });
+                        subscribed.metrics.dead_lettered();
                     }
                     return Ok(());
                 }
                 Outcome::Retry(reason) => {
-                    metrics::counter!("moviebook_events_retried_total", "consumer" => subscription.consumer.clone())
-                        .increment(1);
+                    subscribed.metrics.retried();
                     tracing::warn!(consumer = %subscription.consumer, event = %envelope.id, attempt, %reason, "event will be retried");
                     let Some(pause) = pauses.next() else {
                         return Err(BusError::Unavailable(format!(
@@ -189,6 +189,7 @@ impl Bus for MemoryBus {
             .write()
             .map_err(|_| BusError::Unavailable("subscription list poisoned".into()))?
             .push(Subscribed {
+                metrics: ConsumerMetrics::of(&subscription.consumer),
                 subscription,
                 partitions,
             });
@@ -439,5 +440,83 @@ mod tests {
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].envelope.id, envelope.id);
         assert_eq!(dead[0].reason, "malformed");
+    }
+
+    /// The value of one `/metrics` sample line, e.g. `name{consumer="x"}`.
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    #[tokio::test]
+    async fn metrics_show_each_consumers_lag_and_dead_letters() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let metrics = recorder.handle();
+        // The test's runtime has one thread, so every task below records here.
+        let _recording = ::metrics::set_default_local_recorder(&recorder);
+        let bus = MemoryBus::new();
+        for (consumer, answer) in [
+            ("applies", Outcome::Done),
+            ("rejects", Outcome::Reject("malformed".into())),
+        ] {
+            let handler = Arc::new(Counting {
+                calls: AtomicU32::new(0),
+                answer: match answer {
+                    Outcome::Done => |_| Outcome::Done,
+                    _ => |_| Outcome::Reject("malformed".into()),
+                },
+            });
+            bus.subscribe(Subscription {
+                consumer: consumer.into(),
+                event_types: vec![EventType::UserDeleted],
+                handler,
+                partitioned: false,
+            })
+            .await
+            .unwrap();
+        }
+        let text = metrics.render();
+        assert_eq!(
+            sample(&text, "moviebook_dead_letters{consumer=\"rejects\"}"),
+            Some(0.0),
+            "a consumer's dead letters show 0 from its subscription on: {text}"
+        );
+
+        let mut three_seconds_old = event();
+        three_seconds_old.occurred_at -= 3_000_000;
+        bus.publish(&[three_seconds_old, event()]).await.unwrap();
+        let text = metrics.render();
+        let lag = |what: &str| {
+            sample(
+                &text,
+                &format!("moviebook_event_lag_seconds_{what}{{consumer=\"applies\"}}"),
+            )
+        };
+        assert_eq!(lag("count"), Some(2.0), "{text}");
+        let sum = lag("sum").unwrap_or_default();
+        assert!((3.0..4.0).contains(&sum), "lags summed to {sum}: {text}");
+        assert_eq!(
+            sample(
+                &text,
+                "moviebook_event_lag_seconds_count{consumer=\"rejects\"}"
+            ),
+            Some(0.0),
+            "a rejected event is not handled: {text}"
+        );
+        assert_eq!(
+            sample(&text, "moviebook_dead_letters{consumer=\"rejects\"}"),
+            Some(2.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "moviebook_dead_letters{consumer=\"applies\"}"),
+            Some(0.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "moviebook_events_failed_total{consumer=\"rejects\"}"),
+            Some(2.0),
+            "{text}"
+        );
     }
 }
