@@ -1,6 +1,7 @@
 //! Operations and running: health, readiness, metrics, OpenAPI, the generated admin token,
 //! restarts, SIGTERM.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -56,6 +57,47 @@ async fn metrics_are_prometheus_text_with_http_request_counts() {
         let numeric = value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value);
         assert!(numeric, "not a Prometheus sample line: {line:?}");
     }
+}
+
+/// The metric families a `/metrics` text declares (its `# TYPE` lines), and those it
+/// describes (its `# HELP` lines).
+fn families(metrics: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let named = |prefix: &str| -> BTreeSet<String> {
+        metrics
+            .lines()
+            .filter_map(|line| line.strip_prefix(prefix))
+            .filter_map(|rest| rest.split(' ').next())
+            .map(str::to_owned)
+            .collect()
+    };
+    (named("# TYPE "), named("# HELP "))
+}
+
+#[tokio::test]
+async fn every_moviebook_metric_has_a_help_line() {
+    let app = TestApp::spawn().await;
+    app.get("/movies").await.expect(200);
+    app.root_get("/readyz").await.expect(200);
+    let text = eventually("/metrics shows the requests", async || {
+        let text = app.metrics().await.text;
+        if text.contains("moviebook_http_requests_total{") {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    })
+    .await;
+    let (declared, described) = families(&text);
+    let ours: Vec<&String> = declared
+        .iter()
+        .filter(|name| name.starts_with("moviebook_"))
+        .collect();
+    assert!(ours.iter().any(|name| *name == "moviebook_ready"), "{text}");
+    let undescribed: Vec<&&String> = ours
+        .iter()
+        .filter(|name| !described.contains(name.as_str()))
+        .collect();
+    assert!(undescribed.is_empty(), "no # HELP for {undescribed:?}");
 }
 
 /// The callers whose store requests `/metrics` counts above zero.
