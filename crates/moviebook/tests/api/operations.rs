@@ -100,6 +100,72 @@ async fn every_moviebook_metric_has_a_help_line() {
     assert!(undescribed.is_empty(), "no # HELP for {undescribed:?}");
 }
 
+/// The alert rules' expressions in `deploy/alerts.yml`: each `expr:` value, inline or a
+/// block (the lines indented below it).
+fn alert_expressions() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/alerts.yml");
+    let rules = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut expressions = Vec::new();
+    let mut lines = rules.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(value) = line.trim_start().strip_prefix("expr:") else {
+            continue;
+        };
+        let mut expression = value.trim().to_owned();
+        if expression.starts_with(['>', '|']) {
+            expression.clear();
+            while let Some(next) = lines.next_if(|next| indent(next) > indent(line)) {
+                expression.push_str(next.trim());
+                expression.push(' ');
+            }
+        }
+        expressions.push(expression);
+    }
+    expressions
+}
+
+/// The `moviebook_…` metric names in a PromQL expression.
+fn metric_names(expression: &str) -> BTreeSet<String> {
+    expression
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("moviebook_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_alert_rules_refer_only_to_metrics_the_binary_exports() {
+    own_server_only!("it needs one process playing every role, so that every metric shows");
+    let app = TestApp::spawn().await;
+    // Something for every part to measure: a commit (outbox), events projected (lag), and
+    // a readiness probe.
+    let movie = app.create_movie("Alerted", 2001, &["drama"], &[]).await;
+    let movie_id = movie["id"].as_str().expect("the movie's id");
+    let (_, token) = app.sign_up("Alerter").await;
+    app.review(movie_id, &token, 7, None).await.expect(201);
+    app.await_movie_score(movie_id, &[7]).await;
+    app.root_get("/readyz").await.expect(200);
+
+    let expressions = alert_expressions();
+    assert!(expressions.len() >= 4, "expressions: {expressions:?}");
+    let referred: BTreeSet<String> = expressions.iter().flat_map(|e| metric_names(e)).collect();
+    assert!(referred.len() >= 4, "names in the rules: {referred:?}");
+    let (exported, _) = families(&app.metrics().await.text);
+    for name in referred {
+        // A histogram's series are its family's name with a suffix.
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .filter(|family| exported.contains(*family))
+            .unwrap_or(&name);
+        assert!(
+            exported.contains(family),
+            "deploy/alerts.yml refers to {name}, which /metrics does not show; it shows {exported:?}"
+        );
+    }
+}
+
 /// The callers whose store requests `/metrics` counts above zero.
 fn store_callers(metrics: &str) -> Vec<String> {
     let mut callers: Vec<String> = metrics
