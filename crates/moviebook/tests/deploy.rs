@@ -59,6 +59,100 @@ fn compose_gives_the_roles_every_setting() {
     }
 }
 
+/// The images a compose file or Dockerfile names: each `image:` value (an alias `*name`
+/// refers to one checked where it is anchored) and each `FROM` image (a build stage named
+/// earlier is not an image).
+fn images(text: &str) -> Vec<String> {
+    let mut images = Vec::new();
+    let mut stages = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(value) = line.strip_prefix("image:") {
+            let value = value.trim();
+            if value.starts_with('*') {
+                continue;
+            }
+            // `&anchor image`: the image after the anchor's name.
+            let value = match value.strip_prefix('&') {
+                Some(anchored) => anchored.split_once(' ').map_or("", |(_, image)| image),
+                None => value,
+            };
+            images.push(value.trim_matches('"').to_owned());
+        } else if let Some(from) = line.strip_prefix("FROM ") {
+            let mut words = from.split_whitespace();
+            let image = words.next().unwrap_or_default().to_owned();
+            if let (Some("AS"), Some(stage)) = (words.next(), words.next()) {
+                stages.push(stage.to_owned());
+            }
+            if !stages[..stages.len().saturating_sub(1)].contains(&image) {
+                images.push(image);
+            }
+        }
+    }
+    images
+}
+
+/// The tag (or digest) an image reference pins, if any: what follows the last `:` of its
+/// last path part, or its `@sha256:` digest.
+fn pinned_version(image: &str) -> Option<&str> {
+    if let Some((_, digest)) = image.split_once('@') {
+        return Some(digest);
+    }
+    let last_part = image.rsplit('/').next().unwrap_or(image);
+    last_part.split_once(':').map(|(_, tag)| tag)
+}
+
+#[test]
+fn every_image_is_pinned_to_a_version_never_latest() {
+    let compose = compose();
+    let dockerfile = read("deploy/Dockerfile");
+    let mut named = images(&compose);
+    named.extend(images(&dockerfile));
+    assert!(named.len() >= 4, "images found in deploy/: {named:?}");
+    for image in &named {
+        let version = pinned_version(image);
+        assert!(
+            version.is_some_and(|v| !v.is_empty() && v != "latest"),
+            "{image} is not pinned to a version (tag {version:?}): deploy/ names {named:?}"
+        );
+        // A version, not a moving name: a number in it (1.95.0, 2.6.1, bookworm-20251229-slim),
+        // or the locally built image.
+        let version = version.unwrap_or_default();
+        assert!(
+            version.chars().any(|c| c.is_ascii_digit()) || image == "moviebook:local",
+            "{image}: {version} names no version"
+        );
+    }
+}
+
+#[test]
+fn health_checks_ask_for_readiness() {
+    let dockerfile = read("deploy/Dockerfile");
+    let healthcheck: String = dockerfile
+        .split("HEALTHCHECK")
+        .nth(1)
+        .and_then(|rest| rest.split("\nENTRYPOINT").next())
+        .unwrap_or_else(|| panic!("deploy/Dockerfile has no HEALTHCHECK"))
+        .to_owned();
+    assert!(
+        healthcheck.contains("/readyz") && !healthcheck.contains("/healthz"),
+        "the image's HEALTHCHECK asks {healthcheck:?}"
+    );
+    let compose = compose();
+    let checks: Vec<&str> = compose
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("test:"))
+        .collect();
+    assert!(
+        checks.iter().any(|test| test.contains("/readyz")),
+        "no compose health check asks /readyz: {checks:?}"
+    );
+    assert!(
+        !compose.contains("/healthz"),
+        "deploy/docker-compose.yml asks /healthz where readiness is meant"
+    );
+}
+
 #[test]
 fn the_build_context_leaves_out_build_output_caches_and_local_data() {
     let ignored: Vec<String> = read(".dockerignore")
