@@ -173,3 +173,32 @@ fn the_build_context_leaves_out_build_output_caches_and_local_data() {
         ".dockerignore does not leave out SQLite files: {ignored:?}"
     );
 }
+
+#[test]
+fn dynamodb_local_gets_a_volume_its_own_user_can_write() {
+    let compose = compose();
+    let owner = compose
+        .split("\n  dynamodb-data-owner:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap_or_else(|| panic!("no service hands DynamoDB Local's volume to its user"));
+    assert!(
+        owner.contains("\"chown\", \"dynamodblocal:dynamodblocal\", \"/home/dynamodblocal/data\"")
+            && owner.contains("dynamodb-data:/home/dynamodblocal/data"),
+        "dynamodb-data-owner: {owner}"
+    );
+    let dynamodb = compose
+        .split("\n  dynamodb:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap_or_else(|| panic!("no dynamodb service"));
+    assert!(
+        dynamodb
+            .contains("dynamodb-data-owner:\n        condition: service_completed_successfully"),
+        "DynamoDB Local starts after its volume is handed over: {dynamodb}"
+    );
+    assert!(
+        !dynamodb.contains("user:"),
+        "DynamoDB Local itself runs as its own user: {dynamodb}"
+    );
+}
