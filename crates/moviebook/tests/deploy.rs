@@ -175,6 +175,42 @@ fn the_build_context_leaves_out_build_output_caches_and_local_data() {
 }
 
 #[test]
+fn prometheus_scrapes_every_role_on_its_internal_port() {
+    let compose = compose();
+    assert!(
+        compose.contains("MOVIEBOOK_INTERNAL_ADDR: 0.0.0.0:9090\n"),
+        "the roles' internal address is :9090"
+    );
+    let prometheus = read("deploy/prometheus.yml");
+    let names = prometheus
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("- names:"))
+        .unwrap_or_else(|| panic!("deploy/prometheus.yml lists no names to scrape"));
+    let scraped: Vec<&str> = names
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(str::trim)
+        .collect();
+    for role in role_names() {
+        assert!(
+            scraped.contains(&role.as_str()),
+            "deploy/prometheus.yml does not scrape the {role} role: {scraped:?}"
+        );
+        assert!(
+            compose.contains(&format!("\n  {role}:\n")),
+            "deploy/docker-compose.yml has no service named {role}, which Prometheus scrapes"
+        );
+    }
+    assert!(prometheus.contains("port: 9090"), "scraped on :9090");
+    assert!(
+        prometheus.contains("- alerts.yml"),
+        "deploy/prometheus.yml loads the alert rules"
+    );
+}
+
+#[test]
 fn dynamodb_local_gets_a_volume_its_own_user_can_write() {
     let compose = compose();
     let owner = compose
