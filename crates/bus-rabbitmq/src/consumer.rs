@@ -171,7 +171,13 @@ async fn keep_counting_dead_letters(context: Arc<Context>, stop: CancellationTok
         tokio::select! {
             biased;
             () = stop.cancelled() => return,
-            _ = ticks.tick() => context.count_dead_letters().await,
+            _ = ticks.tick() => {}
+        }
+        // A count in flight does not hold up the end of the consumer's task either.
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            () = context.count_dead_letters() => {}
         }
     }
 }
@@ -414,16 +420,19 @@ impl Context {
             passive: true,
             ..QueueDeclareOptions::default()
         };
-        match self
+        let declare = self
             .channel
-            .queue_declare(queue, passive, FieldTable::default())
-            .await
-        {
-            Ok(declared) => self
+            .queue_declare(queue, passive, FieldTable::default());
+        // A broker that does not answer is the supervisor's business; the count just waits.
+        match tokio::time::timeout(self.options.publish_timeout, declare).await {
+            Ok(Ok(declared)) => self
                 .metrics
                 .dead_letters_waiting(u64::from(declared.message_count())),
-            Err(error) => {
+            Ok(Err(error)) => {
                 tracing::debug!(consumer = %self.consumer(), %error, "could not count the dead letters");
+            }
+            Err(_) => {
+                tracing::debug!(consumer = %self.consumer(), "counting the dead letters timed out");
             }
         }
     }
