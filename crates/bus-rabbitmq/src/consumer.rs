@@ -10,18 +10,23 @@
 //! queue (`Reject`, retries used up, a body that is not an envelope). If the connection
 //! drops before the ack, the broker delivers the message again: consumers see events at
 //! least once, and their idempotency absorbs the repeats.
+//!
+//! Each consumer also counts the messages in its dead-letter queue for `/metrics` (a passive
+//! declare, which reads the queue's depth): when it starts, after it dead-letters one, and
+//! every `dead_letter_count_interval`.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bus::consumer_metrics::ConsumerMetrics;
 use bus::{Outcome, Subscription};
 use domain::events::Envelope;
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    ConfirmSelectOptions,
+    ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, Connection};
@@ -98,6 +103,7 @@ pub(crate) async fn start(
         dead_letter_queue: options.dead_letter_queue_name(&subscription.consumer),
         options: options.clone(),
         channel: channel.clone(),
+        metrics: ConsumerMetrics::of(&subscription.consumer),
         subscription: subscription.clone(),
     });
     // Every queue's loop stops with the first that ends (its stream failed or the broker
@@ -123,10 +129,14 @@ pub(crate) async fn start(
             deliveries.clone(),
         )));
     }
+    let counting = keep_counting_dead_letters(context.clone(), queues_stop.clone());
     let task = tokio::spawn(async move {
-        let (_, _, others) = futures::future::select_all(loops).await;
-        queues_stop.cancel();
-        futures::future::join_all(others).await;
+        let consuming = async {
+            let (_, _, others) = futures::future::select_all(loops).await;
+            queues_stop.cancel();
+            futures::future::join_all(others).await;
+        };
+        tokio::join!(consuming, counting);
     });
     tracing::info!(consumer = %subscription.consumer, queues = queues.len(), "consuming");
     Ok(Running {
@@ -149,7 +159,27 @@ struct Context {
     options: Arc<RabbitOptions>,
     channel: Channel,
     subscription: Subscription,
+    metrics: ConsumerMetrics,
     dead_letter_queue: String,
+}
+
+/// Counts the consumer's dead letters now and every `dead_letter_count_interval`, until `stop`.
+async fn keep_counting_dead_letters(context: Arc<Context>, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(context.options.dead_letter_count_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        // A count in flight does not hold up the end of the consumer's task either.
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            () = context.count_dead_letters() => {}
+        }
+    }
 }
 
 async fn consume(
@@ -274,8 +304,7 @@ impl Context {
         let envelope = match serde_json::from_slice::<Envelope>(&delivery.data) {
             Ok(envelope) => envelope,
             Err(error) => {
-                metrics::counter!("moviebook_events_failed_total", "consumer" => consumer.to_owned())
-                    .increment(1);
+                self.metrics.failed();
                 let reason = format!("the message is not an event envelope: {error}");
                 tracing::error!(%consumer, routing_key = %delivery.routing_key, %reason, "dead-lettering a message");
                 let failed_before = headers::attempts(&delivery.properties);
@@ -299,27 +328,23 @@ impl Context {
         let failed_before = headers::attempts(&delivery.properties);
         match outcome {
             Outcome::Done => {
-                metrics::counter!("moviebook_events_handled_total", "consumer" => consumer)
-                    .increment(1);
+                self.metrics.handled(envelope);
                 self.ack(delivery).await;
             }
             Outcome::Reject(reason) => {
-                metrics::counter!("moviebook_events_failed_total", "consumer" => consumer.clone())
-                    .increment(1);
+                self.metrics.failed();
                 tracing::error!(%consumer, event = %envelope.id, %reason, "event rejected");
                 self.dead_letter(delivery, &reason, failed_before + 1).await;
             }
             Outcome::Retry(reason) => {
                 let failed = failed_before.saturating_add(1);
                 if failed >= self.options.attempts() {
-                    metrics::counter!("moviebook_events_failed_total", "consumer" => consumer.clone())
-                        .increment(1);
+                    self.metrics.failed();
                     tracing::error!(%consumer, event = %envelope.id, attempts = failed, %reason, "event failed too often");
                     let reason = format!("gave up after {failed} attempts: {reason}");
                     self.dead_letter(delivery, &reason, failed).await;
                 } else {
-                    metrics::counter!("moviebook_events_retried_total", "consumer" => consumer.clone())
-                        .increment(1);
+                    self.metrics.retried();
                     tracing::warn!(%consumer, event = %envelope.id, attempt = failed, %reason, "event will be retried");
                     self.retry(delivery, failed).await;
                 }
@@ -376,14 +401,45 @@ impl Context {
             headers::DEAD_LETTERED_AT,
             domain::timestamp::now_micros(),
         );
-        self.set_aside(delivery, &self.dead_letter_queue, table)
-            .await;
-        metrics::counter!("moviebook_events_dead_lettered_total", "consumer" => self.consumer().to_owned())
-            .increment(1);
+        if self
+            .set_aside(delivery, &self.dead_letter_queue, table)
+            .await
+        {
+            self.count_dead_letters().await;
+        }
+    }
+
+    /// Shows in `/metrics` how many messages wait in the consumer's dead-letter queue. Its
+    /// replicas each count the same queue; a failed count leaves the last one shown.
+    async fn count_dead_letters(&self) {
+        let Ok(queue) = ShortString::try_new(self.dead_letter_queue.as_str()) else {
+            return;
+        };
+        // Passive: the queue is only looked at, never created with other arguments.
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let declare = self
+            .channel
+            .queue_declare(queue, passive, FieldTable::default());
+        // A broker that does not answer is the supervisor's business; the count just waits.
+        match tokio::time::timeout(self.options.publish_timeout, declare).await {
+            Ok(Ok(declared)) => self
+                .metrics
+                .dead_letters_waiting(u64::from(declared.message_count())),
+            Ok(Err(error)) => {
+                tracing::debug!(consumer = %self.consumer(), %error, "could not count the dead letters");
+            }
+            Err(_) => {
+                tracing::debug!(consumer = %self.consumer(), "counting the dead letters timed out");
+            }
+        }
     }
 
     /// Moves the message to another queue: republish with a confirm, then ack the original.
-    async fn set_aside(&self, delivery: &Delivery, queue: &str, table: FieldTable) {
+    /// Answers whether it was moved (else it is handed back to the broker).
+    async fn set_aside(&self, delivery: &Delivery, queue: &str, table: FieldTable) -> bool {
         let properties = headers::republished(&delivery.properties, table);
         match publish_to_queue(
             &self.channel,
@@ -394,7 +450,10 @@ impl Context {
         )
         .await
         {
-            Ok(()) => self.ack(delivery).await,
+            Ok(()) => {
+                self.ack(delivery).await;
+                true
+            }
             Err(error) => {
                 tracing::warn!(consumer = %self.consumer(), %queue, %error, "could not move a message; handing it back to the broker");
                 tokio::time::sleep(REQUEUE_PAUSE).await;
@@ -405,6 +464,7 @@ impl Context {
                 if let Err(error) = delivery.nack(requeue).await {
                     tracing::debug!(consumer = %self.consumer(), %error, "could not hand a message back; the broker redelivers it when the channel closes");
                 }
+                false
             }
         }
     }

@@ -59,6 +59,11 @@ pub struct RabbitOptions {
     pub health_interval: Duration,
     /// How long `shutdown` lets in-flight handlers finish.
     pub shutdown_grace: Duration,
+    /// How often each consumer counts the messages in its dead-letter queue for `/metrics`
+    /// (`moviebook_dead_letters`), besides when it starts and whenever it dead-letters one:
+    /// so that what the broker dead-letters itself (the delivery limit) shows, and what an
+    /// operator replays or purges stops showing.
+    pub dead_letter_count_interval: Duration,
     /// The name the connection shows in `rabbitmqctl list_connections` and the management UI.
     pub connection_name: String,
 }
@@ -89,6 +94,9 @@ impl Default for RabbitOptions {
             reconnect_max: Duration::from_secs(5),
             health_interval: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(30),
+            // One passive declare per consumer and process every 30 s: nothing beside the
+            // broker's own work, and well within an alert's minute.
+            dead_letter_count_interval: Duration::from_secs(30),
             connection_name: "moviebook".into(),
         }
     }
@@ -203,6 +211,11 @@ impl RabbitOptions {
         }
         if self.partitions == 0 {
             return Err(RabbitError::Invalid("partitions must be at least 1".into()));
+        }
+        if self.dead_letter_count_interval.is_zero() {
+            return Err(RabbitError::Invalid(
+                "dead_letter_count_interval must be positive".into(),
+            ));
         }
         if self.delivery_limit == 0 {
             return Err(RabbitError::Invalid(

@@ -356,6 +356,87 @@ async fn rejected_events_go_straight_to_the_dead_letter_queue_with_their_reason(
     bus.shutdown().await;
 }
 
+/// This test process's metrics, as `/metrics` would render them: the consumers register
+/// their series in the bus's own tasks, so the recorder is the process's (nextest runs each
+/// test in a process of its own).
+fn process_metrics() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .expect("the test's metrics recorder")
+        })
+        .clone()
+}
+
+/// The value of one sample line of `/metrics`, e.g. `name{consumer="x"}`.
+fn sample(metrics: &metrics_exporter_prometheus::PrometheusHandle, series: &str) -> Option<f64> {
+    metrics
+        .render()
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_show_the_event_lag_and_the_dead_letters_waiting_until_they_are_purged() {
+    let _lock = BrokerLock::shared();
+    let metrics = process_metrics();
+    let options = RabbitOptions {
+        dead_letter_count_interval: Duration::from_millis(200),
+        ..common::options()
+    };
+    let _cleanup = Cleanup::new(&options, &["tallied"]);
+    let bus = bus(&options).await;
+    let poison = event();
+    let poison_id = poison.id;
+    let handler = Recorder::new(move |envelope, _| {
+        if envelope.id == poison_id {
+            Outcome::Reject("a bug".into())
+        } else {
+            Outcome::Done
+        }
+    });
+    subscribe(&bus, "tallied", handler.clone()).await;
+    let dead_letters = "moviebook_dead_letters{consumer=\"tallied\"}";
+    assert!(
+        eventually(WAIT, || sample(&metrics, dead_letters) == Some(0.0)).await,
+        "a consumer shows 0 dead letters from its start: {}",
+        metrics.render()
+    );
+
+    let mut two_seconds_old = event();
+    two_seconds_old.occurred_at -= 2_000_000;
+    bus.publish(&[two_seconds_old.clone(), poison])
+        .await
+        .unwrap();
+    assert!(eventually(WAIT, || handler.times_seen(two_seconds_old.id) == 1).await);
+    assert!(
+        eventually(WAIT, || sample(&metrics, dead_letters) == Some(1.0)).await,
+        "the dead-lettered event shows: {}",
+        metrics.render()
+    );
+    let lag = |what: &str| {
+        sample(
+            &metrics,
+            &format!("moviebook_event_lag_seconds_{what}{{consumer=\"tallied\"}}"),
+        )
+    };
+    assert_eq!(lag("count"), Some(1.0), "{}", metrics.render());
+    let lag = lag("sum").unwrap_or_default();
+    assert!((2.0..WAIT.as_secs_f64()).contains(&lag), "lag {lag} s");
+
+    // An operator purges the dead letters: the periodic count shows them gone.
+    assert_eq!(bus.purge_dead_letters("tallied", None).await.unwrap(), 1);
+    assert!(
+        eventually(WAIT, || sample(&metrics, dead_letters) == Some(0.0)).await,
+        "purged dead letters stop showing: {}",
+        metrics.render()
+    );
+    bus.shutdown().await;
+}
+
 #[tokio::test]
 async fn dead_letters_can_be_replayed_one_by_one_or_all() {
     let _lock = BrokerLock::shared();

@@ -5,13 +5,15 @@
 //! in-process bus fails the publish a few times, so the outbox keeps the event for a later
 //! try, and then sets it aside on its shelf (the store).
 //!
-//! `memory` is the in-process adapter of the embedded deployment.
+//! `memory` is the in-process adapter of the embedded deployment; `consumer_metrics` is what
+//! every adapter shows of its consumers in `/metrics`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::events::{Envelope, EventType};
 
+pub mod consumer_metrics;
 pub mod memory;
 
 /// What a handler made of an event.

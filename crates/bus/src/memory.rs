@@ -25,6 +25,7 @@ use domain::timestamp::{Micros, now_micros};
 use futures::StreamExt;
 use uuid::Uuid;
 
+use crate::consumer_metrics::ConsumerMetrics;
 use crate::{Bus, BusError, Outcome, Subscription, Watcher};
 
 /// How often a handler that asks for a retry is tried before publishing gives up for now (the
@@ -66,6 +67,9 @@ pub struct DeadLetter {
 pub trait DeadLetterShelf: Send + Sync + 'static {
     /// Keeps `letter`; an error means it was not kept, and the event must stay published-not.
     async fn set_aside(&self, letter: DeadLetter) -> Result<(), BusError>;
+
+    /// How many letters of `consumer` are kept (what `/metrics` shows from a subscription on).
+    async fn waiting(&self, consumer: &str) -> Result<u64, BusError>;
 }
 
 /// A shelf in memory, lost with the process: for tests of the bus and its consumers.
@@ -93,6 +97,11 @@ impl DeadLetterShelf for MemoryShelf {
             .push(letter);
         Ok(())
     }
+
+    async fn waiting(&self, consumer: &str) -> Result<u64, BusError> {
+        let letters = self.letters.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(letters.iter().filter(|l| l.consumer == consumer).count() as u64)
+    }
 }
 
 /// A watcher and the event types it watches.
@@ -102,10 +111,11 @@ struct Watch {
     watcher: Arc<dyn Watcher>,
 }
 
-/// A subscription and, when it is partitioned, one lock per partition.
+/// A subscription, its metrics and, when it is partitioned, one lock per partition.
 #[derive(Clone)]
 struct Subscribed {
     subscription: Subscription,
+    metrics: ConsumerMetrics,
     partitions: Option<Arc<[tokio::sync::Mutex<()>]>>,
 }
 
@@ -171,21 +181,20 @@ impl MemoryBus {
 
     async fn set_aside(
         &self,
-        consumer: &str,
+        subscribed: &Subscribed,
         envelope: &Envelope,
         reason: String,
         attempts: u32,
     ) -> Result<(), BusError> {
         let letter = DeadLetter {
-            consumer: consumer.to_owned(),
+            consumer: subscribed.subscription.consumer.clone(),
             envelope: envelope.clone(),
             reason,
             attempts,
             dead_lettered_at: now_micros(),
         };
         self.shelf.set_aside(letter).await?;
-        metrics::counter!("moviebook_events_dead_lettered_total", "consumer" => consumer.to_owned())
-            .increment(1);
+        subscribed.metrics.dead_lettered();
         Ok(())
     }
 
@@ -197,23 +206,18 @@ impl MemoryBus {
         loop {
             match subscription.handler.handle(envelope).await {
                 Outcome::Done => {
-                    metrics::counter!("moviebook_events_handled_total", "consumer" => subscription.consumer.clone())
-                        .increment(1);
+                    subscribed.metrics.handled(envelope);
                     self.forget_rounds(&subscription.consumer, envelope);
                     return Ok(());
                 }
                 Outcome::Reject(reason) => {
-                    metrics::counter!("moviebook_events_failed_total", "consumer" => subscription.consumer.clone())
-                        .increment(1);
+                    subscribed.metrics.failed();
                     tracing::error!(consumer = %subscription.consumer, event = %envelope.id, %reason, "event rejected: set aside");
                     self.forget_rounds(&subscription.consumer, envelope);
-                    return self
-                        .set_aside(&subscription.consumer, envelope, reason, attempt)
-                        .await;
+                    return self.set_aside(subscribed, envelope, reason, attempt).await;
                 }
                 Outcome::Retry(reason) => {
-                    metrics::counter!("moviebook_events_retried_total", "consumer" => subscription.consumer.clone())
-                        .increment(1);
+                    subscribed.metrics.retried();
                     tracing::warn!(consumer = %subscription.consumer, event = %envelope.id, attempt, %reason, "event will be retried");
                     if let Some(pause) = pauses.next() {
                         tokio::time::sleep(pause).await;
@@ -222,11 +226,10 @@ impl MemoryBus {
                     }
                     if self.last_round(&subscription.consumer, envelope) {
                         let attempts = attempt * ROUNDS;
+                        subscribed.metrics.failed();
                         tracing::error!(consumer = %subscription.consumer, event = %envelope.id, attempts, %reason, "event failed too often: set aside");
                         let reason = format!("gave up after {attempts} attempts: {reason}");
-                        return self
-                            .set_aside(&subscription.consumer, envelope, reason, attempts)
-                            .await;
+                        return self.set_aside(subscribed, envelope, reason, attempts).await;
                     }
                     return Err(BusError::Unavailable(format!(
                         "consumer {} could not handle event {}: {reason}",
@@ -290,10 +293,20 @@ impl Bus for MemoryBus {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect()
         });
+        let metrics = ConsumerMetrics::of(&subscription.consumer);
+        // What earlier runs set aside; later letters are counted as they are set aside. (A
+        // replay or purge by `moviebook dlq`, another process, shows from the next start.)
+        match self.shelf.waiting(&subscription.consumer).await {
+            Ok(waiting) => metrics.dead_letters_waiting(waiting),
+            Err(error) => {
+                tracing::warn!(consumer = %subscription.consumer, %error, "could not count the dead letters kept")
+            }
+        }
         self.subscriptions
             .write()
             .map_err(|_| BusError::Unavailable("subscription list poisoned".into()))?
             .push(Subscribed {
+                metrics,
                 subscription,
                 partitions,
             });
@@ -603,5 +616,83 @@ mod tests {
         assert_eq!(dead[0].envelope.id, envelope.id);
         assert_eq!(dead[0].reason, "malformed");
         assert_eq!(dead[0].attempts, 1);
+    }
+
+    /// The value of one `/metrics` sample line, e.g. `name{consumer="x"}`.
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    #[tokio::test]
+    async fn metrics_show_each_consumers_lag_and_dead_letters() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let metrics = recorder.handle();
+        // The test's runtime has one thread, so every task below records here.
+        let _recording = ::metrics::set_default_local_recorder(&recorder);
+        let bus = MemoryBus::new(Arc::new(MemoryShelf::default()));
+        for (consumer, answer) in [
+            ("applies", Outcome::Done),
+            ("rejects", Outcome::Reject("malformed".into())),
+        ] {
+            let handler = Arc::new(Counting {
+                calls: AtomicU32::new(0),
+                answer: match answer {
+                    Outcome::Done => |_| Outcome::Done,
+                    _ => |_| Outcome::Reject("malformed".into()),
+                },
+            });
+            bus.subscribe(Subscription {
+                consumer: consumer.into(),
+                event_types: vec![EventType::UserDeleted],
+                handler,
+                partitioned: false,
+            })
+            .await
+            .unwrap();
+        }
+        let text = metrics.render();
+        assert_eq!(
+            sample(&text, "moviebook_dead_letters{consumer=\"rejects\"}"),
+            Some(0.0),
+            "a consumer's dead letters show 0 from its subscription on: {text}"
+        );
+
+        let mut three_seconds_old = event();
+        three_seconds_old.occurred_at -= 3_000_000;
+        bus.publish(&[three_seconds_old, event()]).await.unwrap();
+        let text = metrics.render();
+        let lag = |what: &str| {
+            sample(
+                &text,
+                &format!("moviebook_event_lag_seconds_{what}{{consumer=\"applies\"}}"),
+            )
+        };
+        assert_eq!(lag("count"), Some(2.0), "{text}");
+        let sum = lag("sum").unwrap_or_default();
+        assert!((3.0..4.0).contains(&sum), "lags summed to {sum}: {text}");
+        assert_eq!(
+            sample(
+                &text,
+                "moviebook_event_lag_seconds_count{consumer=\"rejects\"}"
+            ),
+            Some(0.0),
+            "a rejected event is not handled: {text}"
+        );
+        assert_eq!(
+            sample(&text, "moviebook_dead_letters{consumer=\"rejects\"}"),
+            Some(2.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "moviebook_dead_letters{consumer=\"applies\"}"),
+            Some(0.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "moviebook_events_failed_total{consumer=\"rejects\"}"),
+            Some(2.0),
+            "{text}"
+        );
     }
 }

@@ -153,4 +153,12 @@ impl DeadLetterShelf for StoredDeadLetters {
             .await
             .map_err(|error| BusError::Unavailable(format!("setting an event aside: {error}")))
     }
+
+    async fn waiting(&self, consumer: &str) -> Result<u64, BusError> {
+        let letters = self
+            .list(consumer, usize::MAX)
+            .await
+            .map_err(|error| BusError::Unavailable(format!("counting dead letters: {error}")))?;
+        Ok(letters.len() as u64)
+    }
 }

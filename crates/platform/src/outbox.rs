@@ -9,7 +9,7 @@
 //! those of another process that died and is not coming back.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -92,8 +92,9 @@ pub fn record(envelope: &Envelope) -> Result<Write, StoreError> {
 #[derive(Default)]
 struct Committed {
     events: Mutex<VecDeque<Envelope>>,
-    /// Set when events were left in the store only (more than [`MOST_HELD`] waited).
-    overflowed: AtomicBool,
+    /// How many events were left in the store only (more than [`MOST_HELD`] waited), until
+    /// the relay has swept the store for them.
+    left_in_store: AtomicUsize,
     wake: Notify,
 }
 
@@ -113,12 +114,20 @@ impl Committed {
                 if events.len() < MOST_HELD {
                     events.push_back(envelope.clone());
                 } else {
-                    self.overflowed.store(true, Ordering::SeqCst);
+                    self.left_in_store.fetch_add(1, Ordering::SeqCst);
                 }
             }
-            metrics::gauge!("moviebook_outbox_backlog").set(events.len() as f64);
+            self.show_backlog(events.len());
         }
         self.wake.notify_one();
+    }
+
+    /// Shows in `/metrics` how many committed events wait: `held` in memory, and those left
+    /// in the store only — so the backlog keeps growing while the bus is down, past what
+    /// memory holds.
+    fn show_backlog(&self, held: usize) {
+        let waiting = held + self.left_in_store.load(Ordering::SeqCst);
+        metrics::gauge!("moviebook_outbox_backlog").set(waiting as f64);
     }
 
     fn take(&self, most: usize) -> Vec<Envelope> {
@@ -271,12 +280,15 @@ impl Relay {
                 return Err(error);
             }
         }
-        metrics::gauge!("moviebook_outbox_backlog").set(0.0);
-        if self.committed.overflowed.swap(false, Ordering::SeqCst)
-            && let Err(error) = self.sweep_everything().await
-        {
-            self.committed.overflowed.store(true, Ordering::SeqCst);
-            return Err(error);
+        self.committed.show_backlog(self.committed.events().len());
+        let left_in_store = self.committed.left_in_store.load(Ordering::SeqCst);
+        if left_in_store > 0 {
+            self.sweep_everything().await?;
+            // Only what the sweep found: more may have been left meanwhile.
+            self.committed
+                .left_in_store
+                .fetch_sub(left_in_store, Ordering::SeqCst);
+            self.committed.show_backlog(self.committed.events().len());
         }
         Ok(())
     }

@@ -254,3 +254,74 @@ async fn a_relabelled_outbox_counts_under_its_new_caller_only() {
     assert_eq!(gets("relay"), 1);
     assert_eq!(gets("api"), 0);
 }
+
+/// A bus that refuses every publish while it is down, as a broker that is not there.
+#[derive(Default)]
+struct Unreliable {
+    down: std::sync::atomic::AtomicBool,
+    published: Published,
+}
+
+#[async_trait]
+impl Bus for Unreliable {
+    async fn publish(&self, envelopes: &[Envelope]) -> Result<(), bus::BusError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(bus::BusError::Unavailable("down for the test".into()));
+        }
+        for envelope in envelopes {
+            self.published.handle(envelope).await;
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, _: Subscription) -> Result<(), bus::BusError> {
+        Ok(())
+    }
+
+    async fn watch(
+        &self,
+        _: Vec<EventType>,
+        _: Arc<dyn bus::Watcher>,
+    ) -> Result<(), bus::BusError> {
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), bus::BusError> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_backlog_counts_every_committed_event_not_yet_published_also_past_what_memory_holds() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    // The test's runtime has one thread, so the relay's task records here too.
+    let _recording = metrics::set_default_local_recorder(&recorder);
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("store.db")).unwrap());
+    let bus = Arc::new(Unreliable::default());
+    bus.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let outbox = Outbox::new(store);
+    let stop = CancellationToken::new();
+    tokio::spawn(outbox.relay(bus.clone(), Duration::ZERO).run(stop.clone()));
+
+    // More than the relay holds in memory (10,000), committed while the bus is down.
+    let committed = 10_100;
+    for _ in 0..committed / 100 {
+        let events: Vec<Envelope> = (0..100).map(|_| event()).collect();
+        outbox.commit(Vec::new(), &events).await.unwrap();
+    }
+    settle().await;
+    let backlog = || counted(&metrics, "moviebook_outbox_backlog");
+    assert_eq!(backlog(), committed);
+
+    bus.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    settle().await;
+    let mut published = bus.published.ids();
+    published.sort();
+    published.dedup();
+    assert_eq!(published.len() as u64, committed);
+    assert_eq!(backlog(), 0);
+    stop.cancel();
+}

@@ -60,6 +60,20 @@ async fn healthz() -> &'static str {
 /// Readiness: 200 when the store and the bus answer, 503 otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 async fn readyz(State(ops): State<Operations>) -> Response {
+    let answer = readiness(&ops).await;
+    // For alerts: the answer of the last probe (a container health check probes every 10 s),
+    // since nothing else tells Prometheus whether the store and the bus answer.
+    let ready = if answer.status().is_success() {
+        1.0
+    } else {
+        0.0
+    };
+    metrics::gauge!("moviebook_ready").set(ready);
+    answer
+}
+
+/// What `/readyz` answers: 200 when every dependency answers, 503 naming what is down.
+async fn readiness(ops: &Operations) -> Response {
     let (store, bus) = tokio::join!(ops.store.ping(), ops.bus.ping());
     let services = match &ops.gateway {
         Some(gateway) => gateway.readiness().await,

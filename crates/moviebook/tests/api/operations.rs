@@ -1,6 +1,7 @@
 //! Operations and running: health, readiness, metrics, OpenAPI, the generated admin token,
 //! restarts, SIGTERM.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -55,6 +56,113 @@ async fn metrics_are_prometheus_text_with_http_request_counts() {
         let value = line.rsplit(' ').next().unwrap_or_default();
         let numeric = value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value);
         assert!(numeric, "not a Prometheus sample line: {line:?}");
+    }
+}
+
+/// The metric families a `/metrics` text declares (its `# TYPE` lines), and those it
+/// describes (its `# HELP` lines).
+fn families(metrics: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let named = |prefix: &str| -> BTreeSet<String> {
+        metrics
+            .lines()
+            .filter_map(|line| line.strip_prefix(prefix))
+            .filter_map(|rest| rest.split(' ').next())
+            .map(str::to_owned)
+            .collect()
+    };
+    (named("# TYPE "), named("# HELP "))
+}
+
+#[tokio::test]
+async fn every_moviebook_metric_has_a_help_line() {
+    let app = TestApp::spawn().await;
+    app.get("/movies").await.expect(200);
+    app.root_get("/readyz").await.expect(200);
+    let text = eventually("/metrics shows the requests", async || {
+        let text = app.metrics().await.text;
+        if text.contains("moviebook_http_requests_total{") {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    })
+    .await;
+    let (declared, described) = families(&text);
+    let ours: Vec<&String> = declared
+        .iter()
+        .filter(|name| name.starts_with("moviebook_"))
+        .collect();
+    assert!(ours.iter().any(|name| *name == "moviebook_ready"), "{text}");
+    let undescribed: Vec<&&String> = ours
+        .iter()
+        .filter(|name| !described.contains(name.as_str()))
+        .collect();
+    assert!(undescribed.is_empty(), "no # HELP for {undescribed:?}");
+}
+
+/// The alert rules' expressions in `deploy/alerts.yml`: each `expr:` value, inline or a
+/// block (the lines indented below it).
+fn alert_expressions() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/alerts.yml");
+    let rules = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut expressions = Vec::new();
+    let mut lines = rules.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(value) = line.trim_start().strip_prefix("expr:") else {
+            continue;
+        };
+        let mut expression = value.trim().to_owned();
+        if expression.starts_with(['>', '|']) {
+            expression.clear();
+            while let Some(next) = lines.next_if(|next| indent(next) > indent(line)) {
+                expression.push_str(next.trim());
+                expression.push(' ');
+            }
+        }
+        expressions.push(expression);
+    }
+    expressions
+}
+
+/// The `moviebook_…` metric names in a PromQL expression.
+fn metric_names(expression: &str) -> BTreeSet<String> {
+    expression
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("moviebook_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_alert_rules_refer_only_to_metrics_the_binary_exports() {
+    own_server_only!("it needs one process playing every role, so that every metric shows");
+    let app = TestApp::spawn().await;
+    // Something for every part to measure: a commit (outbox), events projected (lag), and
+    // a readiness probe.
+    let movie = app.create_movie("Alerted", 2001, &["drama"], &[]).await;
+    let movie_id = movie["id"].as_str().expect("the movie's id");
+    let (_, token) = app.sign_up("Alerter").await;
+    app.review(movie_id, &token, 7, None).await.expect(201);
+    app.await_movie_score(movie_id, &[7]).await;
+    app.root_get("/readyz").await.expect(200);
+
+    let expressions = alert_expressions();
+    assert!(expressions.len() >= 4, "expressions: {expressions:?}");
+    let referred: BTreeSet<String> = expressions.iter().flat_map(|e| metric_names(e)).collect();
+    assert!(referred.len() >= 4, "names in the rules: {referred:?}");
+    let (exported, _) = families(&app.metrics().await.text);
+    for name in referred {
+        // A histogram's series are its family's name with a suffix.
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .filter(|family| exported.contains(*family))
+            .unwrap_or(&name);
+        assert!(
+            exported.contains(family),
+            "deploy/alerts.yml refers to {name}, which /metrics does not show; it shows {exported:?}"
+        );
     }
 }
 
