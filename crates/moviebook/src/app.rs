@@ -20,7 +20,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use bus_rabbitmq::RabbitBus;
 use platform::client_address::ClientAddressing;
-use platform::outbox::{Outbox, Relay};
+use platform::outbox::{Outboxes, Relay};
 use store::Label;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -76,7 +76,7 @@ impl Application {
                 config.trusted_proxies.clone(),
                 secrets.jwt_secret.expose(),
             )),
-            outbox: Outbox::new(store.clone()),
+            outboxes: Outboxes::new(store.clone()),
             store,
             bus,
             directories,
@@ -140,13 +140,10 @@ impl Application {
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding {}", config.http_addr))?;
-        // Processes that write (the services) publish their outbox.
+        // Processes that write (the services) publish their services' outboxes.
         let relay = roles::plays_a_service(&config).then(|| {
             let delay = Duration::from_millis(config.relay_delay_ms);
-            shared
-                .outbox
-                .labelled("relay")
-                .relay(shared.bus.clone(), delay)
+            shared.outboxes.relay(shared.bus.clone(), delay)
         });
         Ok(Application {
             listener,
