@@ -5,6 +5,7 @@ use platform::client_address::TrustedProxies;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
@@ -209,6 +210,12 @@ pub struct Config {
     #[arg(long, env = "MOVIEBOOK_HASH_QUEUE", default_value_t = users::passwords::DEFAULT_QUEUE as u64)]
     pub hash_queue: u64,
 
+    /// Seconds a consumer's record that it handled an event is kept, at least a day: far longer
+    /// than the event can come again (a redelivery, a second publish after an outage, a dead
+    /// letter replayed), after which the store deletes it.
+    #[arg(long, env = "MOVIEBOOK_MARKER_RETENTION_SECS", default_value_t = platform::consumer::DEFAULT_MARKER_RETENTION.as_secs(), value_parser = clap::value_parser!(u64).range(86_400..))]
+    pub marker_retention_secs: u64,
+
     /// Milliseconds a graceful shutdown waits for the requests in flight before it stops them.
     #[arg(long, env = "MOVIEBOOK_SHUTDOWN_DEADLINE_MS", default_value_t = 30_000)]
     pub shutdown_deadline_ms: u64,
@@ -228,6 +235,11 @@ impl Config {
     /// True when this process plays `role`.
     pub fn plays(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+
+    /// How long consumers keep their processed-event markers.
+    pub fn marker_retention(&self) -> Duration {
+        Duration::from_secs(self.marker_retention_secs)
     }
 
     /// True when this process plays every role (the embedded deployment): it calls no other

@@ -231,8 +231,8 @@ pub async fn movies(shared: &Shared) -> anyhow::Result<Router> {
 }
 
 /// The projector: its consumers subscribed; it serves nothing.
-pub async fn projector(shared: &Shared) -> anyhow::Result<()> {
-    for subscription in projector::subscriptions(shared.store.clone()) {
+pub async fn projector(config: &Config, shared: &Shared) -> anyhow::Result<()> {
+    for subscription in projector::subscriptions(shared.store.clone(), config.marker_retention()) {
         shared.bus.subscribe(subscription).await?;
     }
     Ok(())
