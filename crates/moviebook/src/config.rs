@@ -248,3 +248,25 @@ impl Config {
         Role::value_variants().iter().all(|role| self.plays(*role))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{Command, FromArgMatches};
+
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<Config, clap::Error> {
+        let matches = Config::augment_args(Command::new("serve"))
+            .try_get_matches_from(std::iter::once("serve").chain(args.iter().copied()))?;
+        Config::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn markers_are_kept_a_week_unless_set_and_never_less_than_a_day() {
+        let week = Duration::from_secs(7 * 24 * 60 * 60);
+        assert_eq!(serve(&[]).unwrap().marker_retention(), week);
+        let day = serve(&["--marker-retention-secs", "86400"]).unwrap();
+        assert_eq!(day.marker_retention(), Duration::from_secs(86_400));
+        assert!(serve(&["--marker-retention-secs", "86399"]).is_err());
+    }
+}
