@@ -2,7 +2,8 @@
 //! and runs them until told to stop. The shutdown token stops the HTTP servers (the public
 //! one and, when there is one, the internal one of gRPC and `/metrics`), which finish the
 //! requests in flight; then the outbox relay publishes what they wrote and stops; a RabbitMQ
-//! connection closes last, after its in-flight event handlers.
+//! connection closes last, after its in-flight event handlers. An embedded process also
+//! deletes its store's expired items now and then until it stops.
 
 mod adapters;
 mod cache;
@@ -20,8 +21,9 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use bus_rabbitmq::RabbitBus;
 use platform::client_address::ClientAddressing;
-use platform::outbox::{Outbox, Relay};
+use platform::outbox::{Outboxes, Relay};
 use store::Label;
+use store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -49,6 +51,8 @@ pub struct Application {
     internal: Option<(TcpListener, Router)>,
     connection_limits: ConnectionLimits,
     relay: Option<Relay>,
+    /// The SQLite store, whose expired items this process deletes (DynamoDB deletes its own).
+    sqlite: Option<Arc<SqliteStore>>,
     /// The broker connection, closed after in-flight event handlers finish.
     rabbit: Option<Arc<RabbitBus>>,
     /// The admin token, when this start generated it (to be shown once).
@@ -65,7 +69,7 @@ impl Application {
         let internal_addr = roles::internal_addr(&config)?;
         data_dir::prepare(&config.data_dir)?;
         let secrets = Secrets::load(&config)?;
-        let store = adapters::open_store(&config).await?;
+        let (store, sqlite) = adapters::open_store(&config).await?;
         let (bus, rabbit) = adapters::connect_bus(&config, &store).await?;
         // Installed before anything creates its metrics.
         let metrics = telemetry::metrics_handle()?;
@@ -77,7 +81,7 @@ impl Application {
                 config.trusted_proxies.clone(),
                 secrets.jwt_secret.expose(),
             )),
-            outbox: Outbox::new(store.clone()),
+            outboxes: Outboxes::new(store.clone()),
             store,
             bus,
             directories,
@@ -95,7 +99,7 @@ impl Application {
             api = api.merge(roles::movies(&shared).await?);
         }
         if config.plays(Role::Projector) {
-            roles::projector(&shared).await?;
+            roles::projector(&config, &shared).await?;
         }
         let gateway = roles::gateway(&config, &shared)?;
         let mut public = roles::with_fallback(api, gateway.clone());
@@ -141,13 +145,10 @@ impl Application {
         let listener = TcpListener::bind(config.http_addr)
             .await
             .with_context(|| format!("binding {}", config.http_addr))?;
-        // Processes that write (the services) publish their outbox.
+        // Processes that write (the services) publish their services' outboxes.
         let relay = roles::plays_a_service(&config).then(|| {
             let delay = Duration::from_millis(config.relay_delay_ms);
-            shared
-                .outbox
-                .labelled("relay")
-                .relay(shared.bus.clone(), delay)
+            shared.outboxes.relay(shared.bus.clone(), delay)
         });
         Ok(Application {
             listener,
@@ -160,6 +161,7 @@ impl Application {
                 shutdown_deadline: Duration::from_millis(config.shutdown_deadline_ms),
             },
             relay,
+            sqlite,
             rabbit,
             generated_admin_token: secrets.generated_admin_token,
         })
@@ -187,6 +189,10 @@ impl Application {
         let tasks = TaskTracker::new();
         if let Some(relay) = self.relay.take() {
             tasks.spawn(relay.run(relay_stop.clone()));
+        }
+        if let Some(sqlite) = self.sqlite.take() {
+            let stop = shutdown.clone();
+            tasks.spawn(async move { sqlite.sweep_expired(stop).await });
         }
         tasks.close();
         let limits = self.connection_limits;

@@ -5,6 +5,7 @@ use platform::client_address::TrustedProxies;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
@@ -209,6 +210,12 @@ pub struct Config {
     #[arg(long, env = "MOVIEBOOK_HASH_QUEUE", default_value_t = users::passwords::DEFAULT_QUEUE as u64)]
     pub hash_queue: u64,
 
+    /// Seconds a consumer's record that it handled an event is kept, at least a day: far longer
+    /// than the event can come again (a redelivery, a second publish after an outage, a dead
+    /// letter replayed), after which the store deletes it.
+    #[arg(long, env = "MOVIEBOOK_MARKER_RETENTION_SECS", default_value_t = platform::consumer::DEFAULT_MARKER_RETENTION.as_secs(), value_parser = clap::value_parser!(u64).range(86_400..))]
+    pub marker_retention_secs: u64,
+
     /// Milliseconds a graceful shutdown waits for the requests in flight before it stops them.
     #[arg(long, env = "MOVIEBOOK_SHUTDOWN_DEADLINE_MS", default_value_t = 30_000)]
     pub shutdown_deadline_ms: u64,
@@ -230,9 +237,36 @@ impl Config {
         self.roles.contains(&role)
     }
 
+    /// How long consumers keep their processed-event markers.
+    pub fn marker_retention(&self) -> Duration {
+        Duration::from_secs(self.marker_retention_secs)
+    }
+
     /// True when this process plays every role (the embedded deployment): it calls no other
     /// process and, as far as it knows, no other process calls it.
     pub fn plays_every_role(&self) -> bool {
         Role::value_variants().iter().all(|role| self.plays(*role))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Command, FromArgMatches};
+
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<Config, clap::Error> {
+        let matches = Config::augment_args(Command::new("serve"))
+            .try_get_matches_from(std::iter::once("serve").chain(args.iter().copied()))?;
+        Config::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn markers_are_kept_a_week_unless_set_and_never_less_than_a_day() {
+        let week = Duration::from_secs(7 * 24 * 60 * 60);
+        assert_eq!(serve(&[]).unwrap().marker_retention(), week);
+        let day = serve(&["--marker-retention-secs", "86400"]).unwrap();
+        assert_eq!(day.marker_retention(), Duration::from_secs(86_400));
+        assert!(serve(&["--marker-retention-secs", "86399"]).is_err());
     }
 }

@@ -102,7 +102,7 @@ async fn on_rabbitmq(args: &DlqArgs, consumer: &str, only: Option<&[Uuid]>) -> a
 }
 
 async fn in_the_store(args: &DlqArgs, consumer: &str, only: Option<&[Uuid]>) -> anyhow::Result<()> {
-    let store = moviebook::app::open_store(&args.config).await?;
+    let (store, _) = moviebook::app::open_store(&args.config).await?;
     let letters = StoredDeadLetters::new(store);
     match &args.action {
         Action::List { limit } => {

@@ -5,7 +5,9 @@
 //! cannot both commit. (A projection whose writes are versioned by the events themselves
 //! needs no marker: [`Projection::marks_events`].)
 //! Projections that read before they write put conditions on what they read, and a failed
-//! condition re-plans from fresh reads.
+//! condition re-plans from fresh reads. Markers expire after a retention far longer than any
+//! redelivery (see [`DEFAULT_MARKER_RETENTION`]), so the store does not keep one per event
+//! forever.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,12 @@ const REPLAN_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
     .with_min_delay(Duration::from_micros(2500))
     .with_max_delay(Duration::from_millis(125))
     .with_max_times(19);
+
+/// How long a processed-event marker is kept by default: a week. A marker only matters while
+/// its event may come again — a broker's redelivery (seconds), the outbox's second publish
+/// after an outage of the store (as long as the outage), a dead letter replayed by an
+/// operator — so it must outlast all of them by far.
+pub const DEFAULT_MARKER_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// A read model's update rule.
 #[async_trait]
@@ -93,12 +101,16 @@ pub fn marker_key(event: &uuid::Uuid, consumer: &str) -> Key {
 }
 
 /// The marker that a consumer handled an event, at [`marker_key`]; only its existence is
-/// read, its attributes say what and when for whoever looks at the store.
+/// read, its attributes say what and when for whoever looks at the store, and when the store
+/// is to forget it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessedMarker {
     /// The event's routing key (`movie.created`).
     pub event_type: String,
     pub handled_at: Micros,
+    /// When the marker expires (`store::EXPIRES_AT`, epoch seconds): its retention after
+    /// it was written.
+    pub expires_at: i64,
 }
 
 impl Record for ProcessedMarker {
@@ -109,11 +121,18 @@ impl Record for ProcessedMarker {
 pub struct IdempotentConsumer<P> {
     store: Arc<dyn Store>,
     projection: P,
+    /// How long a marker is kept after it is written.
+    marker_retention: Duration,
 }
 
 impl<P: Projection> IdempotentConsumer<P> {
-    pub fn new(store: Arc<dyn Store>, projection: P) -> Self {
-        IdempotentConsumer { store, projection }
+    /// The consumer applying `projection` to `store`, its markers kept for `marker_retention`.
+    pub fn new(store: Arc<dyn Store>, projection: P, marker_retention: Duration) -> Self {
+        IdempotentConsumer {
+            store,
+            projection,
+            marker_retention,
+        }
     }
 
     /// The bus subscription that feeds this consumer.
@@ -132,9 +151,11 @@ impl<P: Projection> IdempotentConsumer<P> {
 
     /// The write recording that this consumer handled `envelope`, only if it had not.
     fn mark(&self, envelope: &Envelope) -> Result<Write, StoreError> {
+        let retention = i64::try_from(self.marker_retention.as_secs()).unwrap_or(i64::MAX);
         let handled = ProcessedMarker {
             event_type: envelope.event.event_type().as_str().to_owned(),
             handled_at: domain::timestamp::now_micros(),
+            expires_at: store::epoch_seconds().saturating_add(retention),
         };
         Ok(Write::Put {
             item: handled.to_item(self.marker_of(envelope))?,
@@ -280,15 +301,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_marker_keeps_its_attribute_names() {
+    fn a_marker_keeps_its_attribute_names_and_expires_by_the_stores_attribute() {
         let attrs = ProcessedMarker {
             event_type: "movie.created".into(),
             handled_at: 12,
+            expires_at: 34,
         }
         .to_attrs()
         .unwrap();
         assert_eq!(attrs.get("event_type"), Some(&json!("movie.created")));
         assert_eq!(attrs.get("handled_at"), Some(&json!(12)));
-        assert_eq!(attrs.len(), 2);
+        assert_eq!(attrs.get(store::EXPIRES_AT), Some(&json!(34)));
+        assert_eq!(attrs.len(), 3);
     }
 }

@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use bus::BusError;
 use bus::memory::{DeadLetter, DeadLetterShelf};
-use domain::events::Envelope;
+use domain::events::{Envelope, EventType};
 use domain::timestamp::Micros;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -18,6 +18,19 @@ use crate::outbox;
 
 /// How many letters one query reads.
 const PAGE: usize = 100;
+
+/// The service whose outbox publishes events of `event_type`: a replayed event goes back
+/// there, where that service's relay finds it.
+fn publisher(event_type: EventType) -> &'static str {
+    match event_type {
+        EventType::ActorCreated => "actors",
+        EventType::MovieCreated
+        | EventType::MovieDeleted
+        | EventType::ReviewUpserted
+        | EventType::ReviewDeleted => "movies",
+        EventType::UserRenamed | EventType::UserDeleted => "users",
+    }
+}
 
 fn partition(consumer: &str) -> String {
     format!("deadletter#{consumer}")
@@ -84,7 +97,8 @@ impl StoredDeadLetters {
         let mut replayed = 0;
         for letter in self.chosen(consumer, only).await? {
             let key = letter_key(consumer, &letter.envelope.id);
-            let back_in_the_outbox = outbox::record(&letter.envelope)?;
+            let service = publisher(letter.envelope.event.event_type());
+            let back_in_the_outbox = outbox::record(service, &letter.envelope)?;
             let taken = Write::Delete {
                 key,
                 condition: Condition::Exists,

@@ -2,15 +2,20 @@
 //! in one store transaction; the relay hands records to the bus and deletes them only after
 //! the bus has taken them. A crash between the two repeats a publish, never loses one.
 //!
+//! Each service keeps its records in partitions of its own (`outbox#{service}#{shard}`), so
+//! a relay publishes the records of the services its process plays and no other: services
+//! sharing one store (the cluster's one DynamoDB table) never publish each other's events.
+//! A process has one relay for every service it plays ([`Outboxes`]).
+//!
 //! The relay learns of its own process's commits from the commits themselves (they hand it
 //! their events in memory), so publishing them costs no read of the store, and an idle
 //! relay costs nothing. The store is read only for records nobody is publishing: at start
-//! (those of this process before a crash), and in a slow sweep, one shard at a time, for
-//! those of another process that died and is not coming back.
+//! (those of this process before a crash), and in a slow sweep, one partition at a time, for
+//! those of another process of the same service that died and is not coming back.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -23,8 +28,8 @@ use tokio::sync::Notify;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-/// Outbox records are spread over this many partitions, so that no single partition takes
-/// every write of the system.
+/// Each service's outbox records are spread over this many partitions, so that no single
+/// partition takes every write of the service.
 pub const OUTBOX_SHARDS: u32 = 4;
 
 /// How many records the relay publishes at once.
@@ -35,9 +40,10 @@ const BATCH: usize = 100;
 /// bus takes events again.
 const MOST_HELD: usize = 10_000;
 
-/// How often the relay sweeps one shard of the store for records nobody is publishing: a
-/// record of a process that died and stays down is published within `OUTBOX_SHARDS` sweeps
-/// after its grace (about 50 s), at 0.2 store requests per second per relay.
+/// How often the relay sweeps one partition of the store for records nobody is publishing:
+/// a record of a process that died and stays down is published within one round of its
+/// service's partitions after its grace (about 50 s for a relay of one service), at 0.2
+/// store requests per second per relay, however many services it relays.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// How old a record must be before a sweep takes it: younger ones are most likely being
@@ -56,18 +62,26 @@ const RETRY_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
     .with_max_delay(Duration::from_millis(2500))
     .without_max_times();
 
-fn partition(shard: u32) -> String {
+/// One partition of `service`'s outbox.
+fn partition(service: &str, shard: u32) -> String {
+    format!("outbox#{service}#{shard}")
+}
+
+/// One partition of the outbox every service shared before each had its own. Only versions
+/// before that wrote there; a relay reads them once at start, so that what such a version
+/// left behind when it stopped is still published after an upgrade.
+fn shared_partition(shard: u32) -> String {
     format!("outbox#{shard}")
 }
 
-fn record_key(envelope: &Envelope) -> Key {
+fn record_key(service: &str, envelope: &Envelope) -> Key {
     Key::new(
-        partition(shard_of(&envelope.id, OUTBOX_SHARDS)),
+        partition(service, shard_of(&envelope.id, OUTBOX_SHARDS)),
         envelope.id.to_string(),
     )
 }
 
-/// An event waiting in the outbox, keyed by its shard and its id.
+/// An event waiting in the outbox, keyed by its service's shard and its id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct OutboxRecord {
     envelope: Envelope,
@@ -77,42 +91,59 @@ impl Record for OutboxRecord {
     const KIND: &'static str = "outbox record";
 }
 
-/// The write that records an event in the outbox.
-pub fn record(envelope: &Envelope) -> Result<Write, StoreError> {
+/// The write that records an event in `service`'s outbox.
+pub fn record(service: &str, envelope: &Envelope) -> Result<Write, StoreError> {
     let record = OutboxRecord {
         envelope: envelope.clone(),
     };
     Ok(Write::Put {
-        item: record.to_item(record_key(envelope))?,
+        item: record.to_item(record_key(service, envelope))?,
         condition: Condition::NotExists,
     })
 }
 
-/// The events this process committed that its relay has not published yet, in commit order.
+/// Events to publish, each with the key of its outbox record (deleted once it is published).
 #[derive(Default)]
-struct Committed {
-    events: Mutex<VecDeque<Envelope>>,
+struct Batch {
+    keys: Vec<Key>,
+    envelopes: Vec<Envelope>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.envelopes.is_empty()
+    }
+}
+
+/// What the outboxes of one process share with its relay: the events they committed that
+/// the relay has not published yet, in commit order, and the services whose partitions it
+/// sweeps.
+#[derive(Default)]
+struct Relayed {
+    events: Mutex<VecDeque<(Key, Envelope)>>,
     /// How many events were left in the store only (more than [`MOST_HELD`] waited), until
     /// the relay has swept the store for them.
     left_in_store: AtomicUsize,
     wake: Notify,
+    services: Mutex<Vec<&'static str>>,
 }
 
-impl Committed {
-    fn events(&self) -> std::sync::MutexGuard<'_, VecDeque<Envelope>> {
-        // Nothing panics while the lock is held; were it poisoned, the queue is still whole.
-        self.events.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+/// A mutex guard even after a panic elsewhere: nothing panics while these locks are held,
+/// and were one poisoned, what it guards is still whole.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
-    fn hand_over(&self, envelopes: &[Envelope]) {
+impl Relayed {
+    fn hand_over(&self, service: &str, envelopes: &[Envelope]) {
         if envelopes.is_empty() {
             return;
         }
         {
-            let mut events = self.events();
+            let mut events = lock(&self.events);
             for envelope in envelopes {
                 if events.len() < MOST_HELD {
-                    events.push_back(envelope.clone());
+                    events.push_back((record_key(service, envelope), envelope.clone()));
                 } else {
                     self.left_in_store.fetch_add(1, Ordering::SeqCst);
                 }
@@ -130,52 +161,105 @@ impl Committed {
         metrics::gauge!("moviebook_outbox_backlog").set(waiting as f64);
     }
 
-    fn take(&self, most: usize) -> Vec<Envelope> {
-        let mut events = self.events();
+    fn take(&self, most: usize) -> Batch {
+        let mut events = lock(&self.events);
         let most = most.min(events.len());
-        events.drain(..most).collect()
+        let (keys, envelopes) = events.drain(..most).unzip();
+        Batch { keys, envelopes }
     }
 
     /// Puts a batch that could not be published back in front, to be tried again.
-    fn put_back(&self, batch: Vec<Envelope>) {
-        let mut events = self.events();
-        for envelope in batch.into_iter().rev() {
-            events.push_front(envelope);
+    fn put_back(&self, batch: Batch) {
+        let mut events = lock(&self.events);
+        for waiting in batch.keys.into_iter().zip(batch.envelopes).rev() {
+            events.push_front(waiting);
+        }
+    }
+
+    fn relays(&self, service: &'static str) {
+        let mut services = lock(&self.services);
+        if !services.contains(&service) {
+            services.push(service);
+        }
+    }
+
+    /// Every partition of the services relayed, in the order the sweeps take them.
+    fn partitions(&self) -> Vec<String> {
+        let services = lock(&self.services);
+        services
+            .iter()
+            .flat_map(|service| (0..OUTBOX_SHARDS).map(|shard| partition(service, shard)))
+            .collect()
+    }
+}
+
+/// The outboxes of the services one process plays, which one relay publishes.
+#[derive(Clone)]
+pub struct Outboxes {
+    store: Arc<dyn Store>,
+    relayed: Arc<Relayed>,
+}
+
+impl Outboxes {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Outboxes {
+            store,
+            relayed: Arc::default(),
+        }
+    }
+
+    /// The outbox of `service`: its records in partitions of its own, its requests counted
+    /// under the service's name (see `store::Label`), and its events published by this
+    /// process's relay.
+    pub fn of(&self, service: &'static str) -> Outbox {
+        self.relayed.relays(service);
+        Outbox {
+            store: self.store.labelled(service),
+            unlabelled: self.store.clone(),
+            service,
+            relayed: self.relayed.clone(),
+        }
+    }
+
+    /// The relay that publishes the outboxes of this process's services, counting its store
+    /// requests under `relay`.
+    pub fn relay(&self, bus: Arc<dyn Bus>, delay: Duration) -> Relay {
+        Relay {
+            store: self.store.labelled("relay"),
+            bus,
+            relayed: self.relayed.clone(),
+            delay,
         }
     }
 }
 
-/// Writes entities together with their events, and hands the events to the relay.
+/// Writes one service's entities together with their events, and hands the events to the
+/// relay.
 #[derive(Clone)]
 pub struct Outbox {
     store: Arc<dyn Store>,
     /// The store as given, which each labelled view wraps (so a view of a view counts its
     /// requests once, under its own caller).
     unlabelled: Arc<dyn Store>,
-    committed: Arc<Committed>,
+    /// The service whose records these are.
+    service: &'static str,
+    relayed: Arc<Relayed>,
 }
 
 impl Outbox {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Outbox {
-            unlabelled: store.clone(),
-            store,
-            committed: Arc::default(),
-        }
-    }
-
     /// The store this outbox writes to.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
     /// The same outbox with its requests counted under `caller` (see `store::Label`); its
-    /// commits still reach this outbox's relay.
+    /// records are still its service's, and its commits still reach the same relay.
     pub fn labelled(&self, caller: &'static str) -> Outbox {
         Outbox {
             store: self.unlabelled.labelled(caller),
             unlabelled: self.unlabelled.clone(),
-            committed: self.committed.clone(),
+            service: self.service,
+            relayed: self.relayed.clone(),
         }
     }
 
@@ -187,29 +271,19 @@ impl Outbox {
         events: &[Envelope],
     ) -> Result<(), StoreError> {
         for envelope in events {
-            writes.push(record(envelope)?);
+            writes.push(record(self.service, envelope)?);
         }
         self.store.transact(writes).await?;
-        self.committed.hand_over(events);
+        self.relayed.hand_over(self.service, events);
         Ok(())
-    }
-
-    /// The relay that publishes this outbox's records.
-    pub fn relay(&self, bus: Arc<dyn Bus>, delay: Duration) -> Relay {
-        Relay {
-            store: self.store.clone(),
-            bus,
-            committed: self.committed.clone(),
-            delay,
-        }
     }
 }
 
-/// Moves outbox records to the bus.
+/// Moves the outbox records of a process's services to the bus.
 pub struct Relay {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
-    committed: Arc<Committed>,
+    relayed: Arc<Relayed>,
     /// A pause before each publish; zero in normal operation (tests use it to crash in the gap).
     delay: Duration,
 }
@@ -225,22 +299,23 @@ impl Relay {
     }
 
     async fn publish_until(&self, shutdown: &CancellationToken) {
-        // First what an earlier run of this process (or any other) left, whatever its age.
-        let mut swept_everything = false;
+        // First what an earlier run of these services (or of a version whose services shared
+        // one outbox) left, whatever its age.
+        let mut swept_at_start = false;
         let mut sweeps = tokio::time::interval(SWEEP_EVERY);
         sweeps.set_missed_tick_behavior(MissedTickBehavior::Delay);
         sweeps.reset();
-        let mut next_shard = 0;
+        let mut turn = 0;
         let mut pauses = RETRY_BACKOFF.build();
         loop {
-            let published = if swept_everything {
+            let published = if swept_at_start {
                 self.publish_committed().await
             } else {
-                self.sweep_everything().await
+                self.sweep_at_start().await
             };
             match published {
                 Ok(()) => {
-                    swept_everything = true;
+                    swept_at_start = true;
                     pauses = RETRY_BACKOFF.build();
                 }
                 Err(error) => {
@@ -255,12 +330,11 @@ impl Relay {
                 }
             }
             tokio::select! {
-                () = self.committed.wake.notified() => {}
+                () = self.relayed.wake.notified() => {}
                 _ = sweeps.tick() => {
-                    if let Err(error) = self.sweep(next_shard, SWEEP_GRACE).await {
+                    if let Err(error) = self.sweep_next(&mut turn).await {
                         tracing::warn!(%error, "outbox sweep failed; the next one tries again");
                     }
-                    next_shard = (next_shard + 1) % OUTBOX_SHARDS;
                 }
                 () = shutdown.cancelled() => return,
             }
@@ -271,58 +345,78 @@ impl Relay {
     /// only — sweeps the store for it.
     async fn publish_committed(&self) -> Result<(), String> {
         loop {
-            let batch = self.committed.take(BATCH);
+            let batch = self.relayed.take(BATCH);
             if batch.is_empty() {
                 break;
             }
             if let Err(error) = self.publish(&batch).await {
-                self.committed.put_back(batch);
+                self.relayed.put_back(batch);
                 return Err(error);
             }
         }
-        self.committed.show_backlog(self.committed.events().len());
-        let left_in_store = self.committed.left_in_store.load(Ordering::SeqCst);
+        self.relayed.show_backlog(lock(&self.relayed.events).len());
+        let left_in_store = self.relayed.left_in_store.load(Ordering::SeqCst);
         if left_in_store > 0 {
-            self.sweep_everything().await?;
+            self.sweep_own().await?;
             // Only what the sweep found: more may have been left meanwhile.
-            self.committed
+            self.relayed
                 .left_in_store
                 .fetch_sub(left_in_store, Ordering::SeqCst);
-            self.committed.show_backlog(self.committed.events().len());
+            self.relayed.show_backlog(lock(&self.relayed.events).len());
         }
         Ok(())
     }
 
-    async fn sweep_everything(&self) -> Result<(), String> {
+    /// Publishes the records past their grace in the partition whose turn it is: one
+    /// partition per sweep, every partition of every service relayed in turn.
+    async fn sweep_next(&self, turn: &mut usize) -> Result<(), String> {
+        let partitions = self.relayed.partitions();
+        let Some(partition) = partitions.get(*turn % partitions.len().max(1)) else {
+            return Ok(());
+        };
+        *turn = turn.wrapping_add(1);
+        self.sweep(partition, SWEEP_GRACE).await
+    }
+
+    /// Publishes every record of the services relayed, and what versions with one shared
+    /// outbox left.
+    async fn sweep_at_start(&self) -> Result<(), String> {
         for shard in 0..OUTBOX_SHARDS {
-            self.sweep(shard, Duration::ZERO).await?;
+            self.sweep(&shared_partition(shard), Duration::ZERO).await?;
+        }
+        self.sweep_own().await
+    }
+
+    /// Publishes every record of the services relayed.
+    async fn sweep_own(&self) -> Result<(), String> {
+        for partition in self.relayed.partitions() {
+            self.sweep(&partition, Duration::ZERO).await?;
         }
         Ok(())
     }
 
-    /// Publishes the records of one shard at least `grace` old.
-    async fn sweep(&self, shard: u32, grace: Duration) -> Result<(), String> {
+    /// Publishes the records of one partition at least `grace` old.
+    async fn sweep(&self, partition: &str, grace: Duration) -> Result<(), String> {
         let grace = i64::try_from(grace.as_micros()).unwrap_or(i64::MAX);
         loop {
             let page = self
                 .store
-                .query(&Query::prefix(partition(shard), "", BATCH))
+                .query(&Query::prefix(partition, "", BATCH))
                 .await
                 .map_err(|e| e.to_string())?;
             let now = domain::timestamp::now_micros();
             let mut undecodable = Vec::new();
-            let old: Vec<Envelope> = page
-                .items
-                .iter()
-                .filter_map(|item| {
-                    let envelope = decode(item);
-                    if envelope.is_none() {
-                        undecodable.push(Write::delete(item.key.clone()));
+            let mut old = Batch::default();
+            for item in page.items {
+                match decode(&item) {
+                    Some(envelope) if now.saturating_sub(envelope.occurred_at) >= grace => {
+                        old.keys.push(item.key);
+                        old.envelopes.push(envelope);
                     }
-                    envelope
-                })
-                .filter(|envelope| now.saturating_sub(envelope.occurred_at) >= grace)
-                .collect();
+                    Some(_) => {}
+                    None => undecodable.push(Write::delete(item.key)),
+                }
+            }
             if !undecodable.is_empty() {
                 self.store
                     .transact(undecodable)
@@ -340,20 +434,21 @@ impl Relay {
     }
 
     /// Hands a batch to the bus, then deletes its records.
-    async fn publish(&self, envelopes: &[Envelope]) -> Result<(), String> {
+    async fn publish(&self, batch: &Batch) -> Result<(), String> {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
         self.bus
-            .publish(envelopes)
+            .publish(&batch.envelopes)
             .await
             .map_err(|e| e.to_string())?;
-        let deletes = envelopes.iter().map(|e| Write::delete(record_key(e)));
+        let deletes = batch.keys.iter().cloned().map(Write::delete);
         self.store
             .transact(deletes.collect())
             .await
             .map_err(|e| e.to_string())?;
-        metrics::counter!("moviebook_outbox_published_total").increment(envelopes.len() as u64);
+        metrics::counter!("moviebook_outbox_published_total")
+            .increment(batch.envelopes.len() as u64);
         Ok(())
     }
 }
@@ -384,16 +479,16 @@ mod tests {
     }
 
     #[test]
-    fn an_event_is_stored_whole_in_the_envelope_attribute_of_its_shard() {
+    fn an_event_is_stored_whole_in_the_envelope_attribute_of_its_services_shard() {
         let envelope = envelope();
-        let Ok(Write::Put { item, condition }) = record(&envelope) else {
+        let Ok(Write::Put { item, condition }) = record("users", &envelope) else {
             panic!("an outbox record is a put");
         };
         assert_eq!(condition, Condition::NotExists);
         let shard = u32::from(envelope.id.as_bytes()[15]) % OUTBOX_SHARDS;
         assert_eq!(
             item.key,
-            Key::new(format!("outbox#{shard}"), envelope.id.to_string())
+            Key::new(format!("outbox#users#{shard}"), envelope.id.to_string())
         );
         assert_eq!(
             Value::Object(item.attrs.clone()),
@@ -407,7 +502,10 @@ mod tests {
         let Value::Object(attrs) = json!({ "envelope": { "id": "not an event" } }) else {
             panic!("an object");
         };
-        assert_eq!(decode(&Item::new(Key::new("outbox#0", "x"), attrs)), None);
+        assert_eq!(
+            decode(&Item::new(Key::new("outbox#users#0", "x"), attrs)),
+            None
+        );
     }
 
     #[test]

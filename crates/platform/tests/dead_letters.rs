@@ -11,7 +11,7 @@ use bus::memory::MemoryBus;
 use bus::{Bus, Handler, Outcome, Subscription};
 use domain::events::{Envelope, Event, EventType, UserDeleted};
 use platform::dead_letters::StoredDeadLetters;
-use platform::outbox::Outbox;
+use platform::outbox::Outboxes;
 use store::Store;
 use store_sqlite::SqliteStore;
 use tokio_util::sync::CancellationToken;
@@ -90,8 +90,10 @@ async fn a_rejected_event_is_kept_across_a_restart_listed_replayed_and_purged() 
     assert_eq!(letters.replay("picky", Some(&[first.id])).await.unwrap(), 1);
     assert_eq!(letters.replay("picky", Some(&[first.id])).await.unwrap(), 0);
     let stop = CancellationToken::new();
+    let outboxes = Outboxes::new(store.clone());
+    let _users = outboxes.of("users");
     tokio::spawn(
-        Outbox::new(store.clone())
+        outboxes
             .relay(Arc::new(bus), Duration::ZERO)
             .run(stop.clone()),
     );

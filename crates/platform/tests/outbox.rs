@@ -1,7 +1,9 @@
 //! The outbox relay on a real SQLite store and the in-process bus: what a process commits is
 //! published without reading the store, what an earlier run left is published at start,
-//! what another process left is swept up after its grace, and an idle relay reads one shard
-//! per sweep — counted by its labelled store's metrics, not timed (time is paused and moved by hand).
+//! what another process of the same service left is swept up after its grace, an idle relay
+//! reads one partition per sweep — counted by its labelled store's metrics, not timed (time
+//! is paused and moved by hand) — and the relays of different services sharing one store
+//! publish only their own services' records.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,8 +14,8 @@ use bus::{Bus, Handler, Outcome, Subscription};
 use domain::events::{Envelope, Event, EventType, UserDeleted};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use platform::dead_letters::StoredDeadLetters;
-use platform::outbox::{OUTBOX_SHARDS, Outbox, record};
-use store::{Key, Query, Store};
+use platform::outbox::{OUTBOX_SHARDS, Outbox, Outboxes, record};
+use store::{Key, Query, Store, Write};
 use store_sqlite::SqliteStore;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -44,14 +46,23 @@ impl Published {
     }
 }
 
+/// The service the fixture's process plays unless a test says otherwise.
+const SERVICE: &str = "users";
+
 struct Fixture {
-    _dir: TempDir,
+    _dir: Arc<TempDir>,
     store: Arc<dyn Store>,
     /// The relay's store requests, as `/metrics` counts them.
     metrics: PrometheusHandle,
+    /// The outbox of [`SERVICE`], or of the first service the process plays.
     outbox: Outbox,
+    services: Vec<&'static str>,
     published: Arc<Published>,
     stop: CancellationToken,
+}
+
+fn open_store(dir: &TempDir) -> Arc<dyn Store> {
+    Arc::new(SqliteStore::open(&dir.path().join("store.db")).unwrap())
 }
 
 impl Fixture {
@@ -59,10 +70,18 @@ impl Fixture {
         Fixture::open(tempfile::tempdir().unwrap()).await
     }
 
-    /// A process on the store in `dir`, its relay running.
+    /// A process playing [`SERVICE`] on the store in `dir`, its relay running.
     async fn open(dir: TempDir) -> Fixture {
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&dir.path().join("store.db")).unwrap());
+        let store = open_store(&dir);
+        Fixture::playing(Arc::new(dir), store, &[SERVICE]).await
+    }
+
+    /// A process playing `services` on `store`, with a bus of its own, its relay running.
+    async fn playing(
+        dir: Arc<TempDir>,
+        store: Arc<dyn Store>,
+        services: &[&'static str],
+    ) -> Fixture {
         let bus = Arc::new(MemoryBus::new(Arc::new(StoredDeadLetters::new(
             store.clone(),
         ))));
@@ -75,12 +94,15 @@ impl Fixture {
         })
         .await
         .unwrap();
-        let outbox = Outbox::new(store.clone());
+        let outboxes = Outboxes::new(store.clone());
+        // As a process does: its services' outboxes first, then the relay that publishes them.
+        let outbox = outboxes.of(services[0]);
+        for service in &services[1..] {
+            outboxes.of(service);
+        }
         let recorder = PrometheusBuilder::new().build_recorder();
         let metrics = recorder.handle();
-        let relay = metrics::with_local_recorder(&recorder, || {
-            outbox.labelled("relay").relay(bus, Duration::ZERO)
-        });
+        let relay = metrics::with_local_recorder(&recorder, || outboxes.relay(bus, Duration::ZERO));
         let stop = CancellationToken::new();
         tokio::spawn(relay.run(stop.clone()));
         Fixture {
@@ -88,6 +110,7 @@ impl Fixture {
             store,
             metrics,
             outbox,
+            services: services.to_vec(),
             published,
             stop,
         }
@@ -100,19 +123,31 @@ impl Fixture {
         )
     }
 
-    /// The records left in the outbox.
+    /// The records left in the outboxes of the process's services.
     async fn waiting(&self) -> usize {
         let mut waiting = 0;
-        for shard in 0..OUTBOX_SHARDS {
-            let page = self
-                .store
-                .query(&Query::prefix(format!("outbox#{shard}"), "", 100))
-                .await
-                .unwrap();
-            waiting += page.items.len();
+        for service in &self.services {
+            for shard in 0..OUTBOX_SHARDS {
+                let partition = format!("outbox#{service}#{shard}");
+                let page = self
+                    .store
+                    .query(&Query::prefix(partition, "", 100))
+                    .await
+                    .unwrap();
+                waiting += page.items.len();
+            }
         }
         waiting
     }
+}
+
+/// Puts a record of `envelope` in `service`'s outbox, as a process that died before
+/// publishing it would have left it.
+async fn leave(store: &dyn Store, service: &str, envelope: &Envelope) {
+    store
+        .transact(vec![record(service, envelope).unwrap()])
+        .await
+        .unwrap();
 }
 
 fn event() -> Envelope {
@@ -135,8 +170,9 @@ async fn what_a_process_commits_is_published_without_reading_the_store() {
     let after_start = f.queries();
     assert_eq!(
         after_start,
-        u64::from(OUTBOX_SHARDS),
-        "the start sweeps every shard once"
+        2 * u64::from(OUTBOX_SHARDS),
+        "the start sweeps every shard of its service's outbox once, and of the outbox \
+         versions before shared"
     );
 
     let events: Vec<Envelope> = (0..3).map(|_| event()).collect();
@@ -167,12 +203,9 @@ async fn records_an_earlier_run_left_are_published_at_start() {
     let left: Vec<Envelope> = (0..150).map(|_| event()).collect();
     {
         // The earlier run committed, and died before its relay published.
-        let store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
+        let store = open_store(&dir);
         for envelope in &left {
-            store
-                .transact(vec![record(envelope).unwrap()])
-                .await
-                .unwrap();
+            leave(store.as_ref(), SERVICE, envelope).await;
         }
     }
     let f = Fixture::open(dir).await;
@@ -207,10 +240,7 @@ async fn an_idle_relay_reads_one_shard_every_five_seconds_and_sweeps_up_old_reco
     orphan.occurred_at -= 60_000_000;
     let young = event();
     for envelope in [&orphan, &young] {
-        f.store
-            .transact(vec![record(envelope).unwrap()])
-            .await
-            .unwrap();
+        leave(f.store.as_ref(), SERVICE, envelope).await;
     }
     tokio::time::sleep(Duration::from_secs(5 * u64::from(OUTBOX_SHARDS))).await;
     settle().await;
@@ -241,7 +271,7 @@ async fn a_relabelled_outbox_counts_under_its_new_caller_only() {
     let recorder = PrometheusBuilder::new().build_recorder();
     let metrics = recorder.handle();
     let relay = metrics::with_local_recorder(&recorder, || {
-        Outbox::new(store).labelled("api").labelled("relay")
+        Outboxes::new(store).of("api").labelled("relay")
     });
 
     relay.store().get(&Key::new("p", "a")).await.expect("read");
@@ -253,6 +283,136 @@ async fn a_relabelled_outbox_counts_under_its_new_caller_only() {
     };
     assert_eq!(gets("relay"), 1);
     assert_eq!(gets("api"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn relays_of_two_services_on_one_store_never_publish_each_others_records() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let store = open_store(&dir);
+    let services = ["users", "actors"];
+    // Every record each service gets, with its service.
+    let mut written = Vec::new();
+    // What each service's earlier run left: published at start.
+    for service in services {
+        let envelope = event();
+        leave(store.as_ref(), service, &envelope).await;
+        written.push((service, envelope.id));
+    }
+    let users = Fixture::playing(dir.clone(), store.clone(), &["users"]).await;
+    let actors = Fixture::playing(dir, store.clone(), &["actors"]).await;
+    settle().await;
+    for f in [&users, &actors] {
+        // What another process of the service left long ago: swept up past its grace ...
+        let mut orphan = event();
+        orphan.occurred_at -= 60_000_000;
+        leave(store.as_ref(), f.services[0], &orphan).await;
+        written.push((f.services[0], orphan.id));
+        // ... and what the process itself commits.
+        for _ in 0..3 {
+            let envelope = event();
+            f.outbox
+                .commit(Vec::new(), std::slice::from_ref(&envelope))
+                .await
+                .unwrap();
+            written.push((f.services[0], envelope.id));
+        }
+    }
+    // Two rounds of every partition.
+    tokio::time::sleep(Duration::from_secs(2 * 5 * u64::from(OUTBOX_SHARDS))).await;
+    settle().await;
+
+    for f in [&users, &actors] {
+        let service = f.services[0];
+        let mut expected: Vec<_> = written
+            .iter()
+            .filter(|(owner, _)| *owner == service)
+            .map(|(_, id)| *id)
+            .collect();
+        expected.sort();
+        let mut got = f.published.ids();
+        got.sort();
+        assert_eq!(
+            got.len(),
+            5,
+            "{service} publishes each of its 5 records once"
+        );
+        assert_eq!(got, expected, "{service} publishes its own records only");
+        assert_eq!(f.waiting().await, 0);
+        f.stop.cancel();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_relay_publishes_every_service_its_process_plays_at_the_idle_cost_of_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let services = ["movies", "users", "actors"];
+    let mut left = Vec::new();
+    for service in services {
+        let envelope = event();
+        leave(store.as_ref(), service, &envelope).await;
+        left.push(envelope.id);
+    }
+    // A version before each service had its own outbox left one too.
+    let shared = event();
+    let Write::Put {
+        mut item,
+        condition,
+    } = record("any", &shared).unwrap()
+    else {
+        panic!("an outbox record is a put");
+    };
+    item.key.pk = format!(
+        "outbox#{}",
+        u32::from(shared.id.as_bytes()[15]) % OUTBOX_SHARDS
+    );
+    store
+        .transact(vec![Write::Put { item, condition }])
+        .await
+        .unwrap();
+    left.push(shared.id);
+
+    let f = Fixture::playing(Arc::new(dir), store, &services).await;
+    settle().await;
+    let mut got = f.published.ids();
+    got.sort();
+    left.sort();
+    assert_eq!(
+        got, left,
+        "what each service and the shared outbox held, once"
+    );
+    assert_eq!(
+        f.queries(),
+        4 * u64::from(OUTBOX_SHARDS),
+        "the start reads each partition once"
+    );
+
+    // Idle: still one partition per sweep, so three services cost what one does ...
+    let after_start = f.queries();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    settle().await;
+    let idle = f.queries() - after_start;
+    assert!(
+        (11..=13).contains(&idle),
+        "{idle} queries in an idle minute"
+    );
+
+    // ... and every service's partitions take their turn.
+    let mut orphans = Vec::new();
+    for service in services {
+        let mut orphan = event();
+        orphan.occurred_at -= 60_000_000;
+        leave(f.store.as_ref(), service, &orphan).await;
+        orphans.push(orphan.id);
+    }
+    tokio::time::sleep(Duration::from_secs(5 * 3 * u64::from(OUTBOX_SHARDS))).await;
+    settle().await;
+    let published = f.published.ids();
+    for orphan in orphans {
+        assert_eq!(published.iter().filter(|id| **id == orphan).count(), 1);
+    }
+    assert_eq!(f.waiting().await, 0);
+    f.stop.cancel();
 }
 
 /// A bus that refuses every publish while it is down, as a broker that is not there.
@@ -301,9 +461,14 @@ async fn the_backlog_counts_every_committed_event_not_yet_published_also_past_wh
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("store.db")).unwrap());
     let bus = Arc::new(Unreliable::default());
     bus.down.store(true, std::sync::atomic::Ordering::SeqCst);
-    let outbox = Outbox::new(store);
+    let outboxes = Outboxes::new(store);
+    let outbox = outboxes.of(SERVICE);
     let stop = CancellationToken::new();
-    tokio::spawn(outbox.relay(bus.clone(), Duration::ZERO).run(stop.clone()));
+    tokio::spawn(
+        outboxes
+            .relay(bus.clone(), Duration::ZERO)
+            .run(stop.clone()),
+    );
 
     // More than the relay holds in memory (10,000), committed while the bus is down.
     let committed = 10_100;

@@ -105,10 +105,11 @@ async fn main() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> =
             Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("store.db")).unwrap());
-        let catalog = projector::subscriptions(store.clone())
-            .into_iter()
-            .find(|s| s.consumer == "catalog")
-            .unwrap();
+        let catalog =
+            projector::subscriptions(store.clone(), platform::consumer::DEFAULT_MARKER_RETENTION)
+                .into_iter()
+                .find(|s| s.consumer == "catalog")
+                .unwrap();
         for title in &titles {
             assert_eq!(catalog.handler.handle(&created(title)).await, Outcome::Done);
         }

@@ -15,6 +15,7 @@
 //! keeps its own index in memory, rebuilt from the all-movies and actor lists.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bus::Subscription;
 use platform::consumer::{IdempotentConsumer, Projection};
@@ -38,18 +39,32 @@ mod sharded;
 pub const RETIRED_CONSUMERS: &[&str] = &["movie-search", "scores", "user-reviews"];
 
 /// The subscriptions of every projection, ready to hand to a bus; each counts its store
-/// requests under its consumer name.
-pub fn subscriptions(store: Arc<dyn Store>) -> Vec<Subscription> {
+/// requests under its consumer name and keeps its processed-event markers for
+/// `marker_retention`.
+pub fn subscriptions(store: Arc<dyn Store>, marker_retention: Duration) -> Vec<Subscription> {
     vec![
-        subscription(&store, MovieListing(catalog::CatalogProjection)),
-        subscription(&store, reviews::ReviewsProjection),
-        subscription(&store, actors_list::ActorListProjection),
-        subscription(&store, MovieListing(filmography::FilmographyProjection)),
+        subscription(
+            &store,
+            MovieListing(catalog::CatalogProjection),
+            marker_retention,
+        ),
+        subscription(&store, reviews::ReviewsProjection, marker_retention),
+        subscription(&store, actors_list::ActorListProjection, marker_retention),
+        subscription(
+            &store,
+            MovieListing(filmography::FilmographyProjection),
+            marker_retention,
+        ),
     ]
 }
 
-fn subscription<P: Projection>(store: &Arc<dyn Store>, projection: P) -> Subscription {
-    IdempotentConsumer::new(store.labelled(projection.name()), projection).subscription()
+fn subscription<P: Projection>(
+    store: &Arc<dyn Store>,
+    projection: P,
+    marker_retention: Duration,
+) -> Subscription {
+    let store = store.labelled(projection.name());
+    IdempotentConsumer::new(store, projection, marker_retention).subscription()
 }
 
 /// The record an item holds, or `None` when it does not decode: the reads have always left

@@ -421,7 +421,9 @@ mod tests {
     /// Delivers the event to the projections, as the bus does before a watcher sees it.
     async fn project(store: &Arc<dyn Store>, event: Event) -> Envelope {
         let envelope = Envelope::new(event);
-        for subscription in crate::subscriptions(store.clone()) {
+        for subscription in
+            crate::subscriptions(store.clone(), platform::consumer::DEFAULT_MARKER_RETENTION)
+        {
             if subscription
                 .event_types
                 .contains(&envelope.event.event_type())

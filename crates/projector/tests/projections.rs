@@ -10,12 +10,13 @@ use domain::events::{
     ActorCreated, CastMember, Envelope, Event, MovieSnapshot, ReviewDeleted, ReviewUpserted,
 };
 use domain::timestamp::Micros;
+use platform::consumer::{DEFAULT_MARKER_RETENTION, ProcessedMarker, marker_key};
 use projector::actors_list::{self, ActorListing};
 use projector::catalog::{self, GenreCount, MovieSummary};
 use projector::filmography::{self, FilmographyEntry};
 use projector::reviews::{self, UserReview};
 use projector::search::{ActorSearch, MovieSearch, SearchCursor, SearchPage};
-use store::Store;
+use store::{Store, StoreExt};
 use store_sqlite::SqliteStore;
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -34,7 +35,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&dir.path().join("store.db")).unwrap());
-        let subs = projector::subscriptions(store.clone());
+        let subs = projector::subscriptions(store.clone(), DEFAULT_MARKER_RETENTION);
         Fixture {
             _dir: dir,
             store,
@@ -927,6 +928,7 @@ async fn reviews_folded_in_batches_agree_with_every_event_applied_alone() {
         platform::consumer::IdempotentConsumer::new(
             store::Label::labelled(&f.store, "reviews"),
             reviews::ReviewsProjection,
+            DEFAULT_MARKER_RETENTION,
         )
     });
     let others: Vec<Subscription> = f
@@ -1397,4 +1399,49 @@ async fn genre_pages_list_every_movie_once_newest_release_first() {
             },
         ]
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. Processed-event markers expire
+
+/// Every consumer that marks events leaves a marker that expires after the retention it was
+/// given (a setting), so the store forgets handled events long after any redelivery.
+#[tokio::test]
+async fn processed_markers_expire_after_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("store.db")).unwrap());
+    let retention = std::time::Duration::from_secs(2 * 24 * 60 * 60);
+    let subs = projector::subscriptions(store.clone(), retention);
+    let (_, actor) = actor_created("Marked Actor");
+    let film = movie("Marked", 1999, &["drama"], secs(1), &[]);
+    let envelopes = [actor, created(&film)];
+    let before = store::epoch_seconds();
+    for envelope in &envelopes {
+        deliver(&subs, envelope).await;
+    }
+    let after = store::epoch_seconds();
+
+    let retention = i64::try_from(retention.as_secs()).unwrap();
+    let mut marked = Vec::new();
+    for envelope in &envelopes {
+        let event_type = envelope.event.event_type();
+        for sub in subs.iter().filter(|s| s.event_types.contains(&event_type)) {
+            let key = marker_key(&envelope.id, &sub.consumer);
+            let Some(marker) = store.get_record::<ProcessedMarker>(&key).await.unwrap() else {
+                // `reviews` keeps no marker: its pointers version its writes.
+                assert_eq!(sub.consumer, "reviews");
+                continue;
+            };
+            assert!(
+                (before + retention..=after + retention).contains(&marker.expires_at),
+                "{} marked {} to expire at {}, not {retention} s after {before}",
+                sub.consumer,
+                event_type.as_str(),
+                marker.expires_at
+            );
+            marked.push(sub.consumer.clone());
+        }
+    }
+    marked.sort();
+    assert_eq!(marked, ["actor-search", "catalog", "filmography"]);
 }

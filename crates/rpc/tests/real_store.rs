@@ -12,7 +12,7 @@ use domain::{CastEntry, NewActor, NewMovie, NewUser};
 use platform::auth::Authenticator;
 use platform::directory::DirectoryError;
 use platform::directory::{ActorDirectory, MovieDirectory, MovieRef, UserDirectory, UserProfile};
-use platform::outbox::Outbox;
+use platform::outbox::Outboxes;
 use rpc::{ClientConfig, GrpcActorDirectory, GrpcMovieDirectory, GrpcUserDirectory};
 use store::Store;
 use store_sqlite::SqliteStore;
@@ -34,9 +34,13 @@ async fn a_signed_up_user_is_answered_from_the_store() {
         Duration::from_secs(3600),
         directory.clone(),
     ));
-    let service = users::UsersService::new(Outbox::new(store.clone()), auth, Default::default())
-        .await
-        .unwrap();
+    let service = users::UsersService::new(
+        Outboxes::new(store.clone()).of("users"),
+        auth,
+        Default::default(),
+    )
+    .await
+    .unwrap();
     let signed_up = service
         .sign_up(NewUser {
             name: "Katherine Johnson".into(),
@@ -67,9 +71,9 @@ async fn a_signed_up_user_is_answered_from_the_store() {
 async fn created_actors_and_movies_are_answered_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(&dir);
-    let outbox = Outbox::new(store.clone());
+    let outboxes = Outboxes::new(store.clone());
     let actor_directory = Arc::new(actors::LocalActorDirectory::new(store.clone()));
-    let actor = actors::ActorsService::new(outbox.clone())
+    let actor = actors::ActorsService::new(outboxes.of("actors"))
         .create(NewActor {
             name: "Alisa Freindlich".into(),
             date_of_birth: None,
@@ -80,7 +84,7 @@ async fn created_actors_and_movies_are_answered_from_the_store() {
         .await
         .unwrap();
     let movies_service = movies::MoviesService::new(
-        outbox,
+        outboxes.of("movies"),
         actor_directory.clone(),
         Arc::new(users::LocalUserDirectory::new(store.clone())),
     );

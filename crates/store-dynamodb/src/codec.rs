@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
-use store::{Attrs, Item, Key, StoreError};
+use store::{Attrs, EXPIRES_AT, Item, Key, StoreError};
 
 /// The partition key attribute.
 pub(crate) const PK: &str = "pk";
@@ -105,6 +105,17 @@ pub(crate) fn item(key_of: &Key, attrs: &Attrs) -> Stored {
             .map(|(name, value)| (attribute_name(name).into_owned(), attribute_value(value))),
     );
     stored
+}
+
+/// Whether a stored item has expired at `now` (epoch seconds) and is to be left out: DynamoDB
+/// deletes expired items only some time after (`store::EXPIRES_AT`, stored under its own
+/// name, is the table's time-to-live attribute).
+pub(crate) fn expired(stored: &Stored, now: i64) -> bool {
+    let expires_at = match stored.get(EXPIRES_AT) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    };
+    store::expired(expires_at, now)
 }
 
 /// The sort key of a stored item, if it has one.

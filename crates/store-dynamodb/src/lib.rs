@@ -21,13 +21,19 @@
 //! Calls are bounded in time (see [`DynamoConfig`]) so that a DynamoDB that cannot be
 //! reached turns into [`StoreError::Unavailable`] within seconds, not a hung request.
 //!
+//! Expiry (`store::EXPIRES_AT`) is the table's time to live, turned on at connect: DynamoDB
+//! deletes expired items itself, typically within days, and until then the adapter leaves them
+//! out of every read and makes every condition find them missing.
+//!
 //! Where DynamoDB still differs from the SQLite adapter (no test of the suite covers these):
 //! a float holding a whole number (`2.0`) reads back as the integer `2`, and floats beyond
 //! DynamoDB's range (magnitudes over ~1e126 or under 1e-130) are refused as invalid; an
 //! `add` to an attribute holding a non-integer number adds to it rather than failing, and
 //! an add that overflows i64 goes on in DynamoDB's 38 digits; `AttrEquals` compares numbers
-//! by value (`1` equals `1.0`); and a transaction that both fails a condition and adds to a
-//! string is refused as invalid rather than reported as the failed condition.
+//! by value (`1` equals `1.0`); a transaction that both fails a condition and adds to a
+//! string is refused as invalid rather than reported as the failed condition; and an update
+//! of an item that expired but is not deleted yet starts from its old attributes (the port
+//! has items that expire written whole, by puts).
 
 mod codec;
 mod errors;
@@ -48,8 +54,8 @@ use aws_sdk_dynamodb::types::{
 };
 use backon::{BackoffBuilder, ExponentialBuilder};
 use store::{
-    Condition, Item, Key, Page, Query, Store, StoreError, Write, check_batch_get, check_query,
-    check_transaction,
+    Condition, EXPIRES_AT, Item, Key, Page, Query, Store, StoreError, Write, check_batch_get,
+    check_query, check_transaction, epoch_seconds,
 };
 
 use codec::{PK, Stored, attribute_name, attribute_value};
@@ -373,7 +379,12 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|err| read_error("GetItem", err))?;
-        output.item.map(codec::from_stored).transpose()
+        let now = epoch_seconds();
+        output
+            .item
+            .filter(|stored| !codec::expired(stored, now))
+            .map(codec::from_stored)
+            .transpose()
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
@@ -388,6 +399,7 @@ impl Store for DynamoStore {
         wanted.dedup();
         let mut pending: Vec<Stored> = wanted.into_iter().map(codec::key).collect();
         let mut found: HashMap<Key, Item> = HashMap::with_capacity(pending.len());
+        let now = epoch_seconds();
         let mut pauses = RETRY_BACKOFF.build();
         let mut stalls = 0;
         while !pending.is_empty() {
@@ -408,7 +420,7 @@ impl Store for DynamoStore {
                 .responses
                 .and_then(|mut tables| tables.remove(&self.table))
                 .unwrap_or_default();
-            for stored in items {
+            for stored in items.into_iter().filter(|s| !codec::expired(s, now)) {
                 let item = codec::from_stored(stored)?;
                 found.insert(item.key.clone(), item);
             }
@@ -448,6 +460,7 @@ impl Store for DynamoStore {
         let key_condition = KeyCondition::new(&query.pk, range.condition());
         // One item past the limit tells whether more match.
         let wanted = query.limit.saturating_add(1);
+        let now = epoch_seconds();
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -458,6 +471,7 @@ impl Store for DynamoStore {
             for stored in page {
                 if items.len() < wanted
                     && codec::sort_key(&stored).is_some_and(|sk| range.contains(sk))
+                    && !codec::expired(&stored, now)
                 {
                     items.push(codec::from_stored(stored)?);
                 }
@@ -475,7 +489,11 @@ impl Store for DynamoStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         check_transaction(&writes)?;
-        let prepared: Vec<Prepared> = writes.iter().map(Prepared::of).collect();
+        let now = epoch_seconds();
+        let prepared: Vec<Prepared> = writes
+            .iter()
+            .map(|write| Prepared::of(write, now))
+            .collect();
         if let [single] = prepared.as_slice()
             && single.repeatable
         {
@@ -583,7 +601,8 @@ enum Action {
 const NEVER_STORED: &str = "~none";
 
 impl Prepared {
-    fn of(write: &Write) -> Self {
+    /// The write as DynamoDB takes it, its condition judging expiry at `now` (epoch seconds).
+    fn of(write: &Write, now: i64) -> Self {
         let mut placeholders = Placeholders::default();
         let (action, condition) = match write {
             Write::Put { item, condition } => {
@@ -635,7 +654,7 @@ impl Prepared {
         let repeatable = *condition == Condition::Always
             && !matches!(write, Write::Update { add, .. } if !add.is_empty())
             && !matches!(write, Write::Check { .. });
-        let condition = placeholders.condition(condition);
+        let condition = placeholders.condition(condition, now);
         let (names, values) = placeholders.into_maps();
         Prepared {
             repeatable,
@@ -673,21 +692,33 @@ impl Placeholders {
         placeholder
     }
 
-    fn condition(&mut self, condition: &Condition) -> Option<String> {
+    /// The condition expression, in which an item expired at `now` is missing: it exists
+    /// only when not expired, and has no attribute then.
+    fn condition(&mut self, condition: &Condition, now: i64) -> Option<String> {
+        let expired = |placeholders: &mut Self| {
+            let expires_at = placeholders.name(EXPIRES_AT);
+            let now = placeholders.value(AttributeValue::N(now.to_string()));
+            // False when the item or its expiry is absent, as every comparison with an
+            // absent attribute is.
+            format!("({expires_at} <= {now})")
+        };
         match condition {
             Condition::Always => None,
-            Condition::NotExists => Some(format!("attribute_not_exists({PK})")),
-            Condition::Exists => Some(format!("attribute_exists({PK})")),
+            Condition::NotExists => {
+                Some(format!("attribute_not_exists({PK}) OR {}", expired(self)))
+            }
+            Condition::Exists => Some(format!("attribute_exists({PK}) AND NOT {}", expired(self))),
             // DynamoDB's `=` compares type and value, lists in order and maps by their
             // entries, and is false for an absent attribute, even against NULL: JSON
             // equality, as the port asks. On a missing item every attribute is absent.
             Condition::AttrEquals(name, value) => {
                 let name = self.name(&attribute_name(name));
-                Some(format!("{name} = {}", self.value(attribute_value(value))))
+                let value = self.value(attribute_value(value));
+                Some(format!("{name} = {value} AND NOT {}", expired(self)))
             }
             Condition::AttrAbsent(name) => {
                 let name = self.name(&attribute_name(name));
-                Some(format!("attribute_not_exists({name})"))
+                Some(format!("attribute_not_exists({name}) OR {}", expired(self)))
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Runs the port's conformance suite against DynamoDB Local, and checks what only the
-//! DynamoDB adapter has to get right: the table it creates or refuses, an endpoint that is
-//! down or hangs, a partition larger than one DynamoDB page, and the stored layout. A small
+//! DynamoDB adapter has to get right: the table it creates or refuses (and the time to live
+//! it turns on for the expiry attribute), an endpoint that is down or hangs, a partition larger than one DynamoDB page, and the stored layout. A small
 //! scripted stand-in for DynamoDB provokes what DynamoDB Local never does: transaction
 //! conflicts, server errors and unprocessed batch-get keys.
 //!
@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
+    ScalarAttributeType, TimeToLiveStatus,
 };
 use serde_json::{Value, json};
-use store::{Item, Key, MAX_TRANSACTION_WRITES, Query, Store, StoreError, StoreExt, Write};
+use store::{
+    EXPIRES_AT, Item, Key, MAX_TRANSACTION_WRITES, Query, Store, StoreError, StoreExt, Write,
+};
 use store_dynamodb::{DynamoConfig, DynamoStore};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -175,6 +177,76 @@ async fn a_table_with_another_key_schema_is_refused() {
         "got {:?}",
         result.map(|s| s.table().to_owned())
     );
+}
+
+/// The attribute the table's time to live is on, if it is on.
+async fn time_to_live(client: &Client, table: &str) -> Option<String> {
+    let output = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .expect("describe the time to live");
+    let description = output.time_to_live_description()?;
+    (description.time_to_live_status() == Some(&TimeToLiveStatus::Enabled))
+        .then(|| description.attribute_name().map(str::to_owned))
+        .flatten()
+}
+
+/// DynamoDB deletes expired items itself once the table's time to live is on their expiry
+/// attribute: connecting turns it on, on a new table and on one an earlier version made.
+#[tokio::test]
+async fn connecting_turns_the_tables_time_to_live_on_for_the_expiry() {
+    let client = raw_client().await;
+    let created = unique_table("ttl-new");
+    DynamoStore::connect(config(&created))
+        .await
+        .expect("connect");
+    assert_eq!(
+        time_to_live(&client, &created).await.as_deref(),
+        Some(EXPIRES_AT)
+    );
+    DynamoStore::connect(config(&created))
+        .await
+        .expect("connect again, the time to live already on");
+    delete_table(&created).await;
+
+    let earlier = unique_table("ttl-earlier");
+    let key_part = |name: &str, key_type| {
+        let element = KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .expect("key schema element");
+        let definition = AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition");
+        (element, definition)
+    };
+    let (pk, pk_definition) = key_part("pk", KeyType::Hash);
+    let (sk, sk_definition) = key_part("sk", KeyType::Range);
+    client
+        .create_table()
+        .table_name(&earlier)
+        .key_schema(pk)
+        .key_schema(sk)
+        .attribute_definitions(pk_definition)
+        .attribute_definitions(sk_definition)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create a table without a time to live");
+    assert_eq!(time_to_live(&client, &earlier).await, None);
+    DynamoStore::connect(config(&earlier))
+        .await
+        .expect("connect");
+    assert_eq!(
+        time_to_live(&client, &earlier).await.as_deref(),
+        Some(EXPIRES_AT)
+    );
+    delete_table(&earlier).await;
 }
 
 /// A loopback port nothing listens on.

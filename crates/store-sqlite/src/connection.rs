@@ -18,13 +18,27 @@ const STATEMENT_CACHE: usize = 32;
 
 /// The one table. BINARY collation compares UTF-8 bytes, which is code-point order, the
 /// order DynamoDB gives sort keys; WITHOUT ROWID clusters items by key, so a partition's
-/// items sit together and a query is one range scan of the primary key.
+/// items sit together and a query is one range scan of the primary key. `expires_at` copies
+/// the attribute of that name (`store::EXPIRES_AT`) when it is an integer, so that reads can
+/// leave expired items out and the sweep can find them by an index of expiring items only.
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS items (
     pk TEXT NOT NULL COLLATE BINARY,
     sk TEXT NOT NULL COLLATE BINARY,
     attrs TEXT NOT NULL,
+    expires_at INTEGER,
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID";
+
+/// Files made before items could expire have no `expires_at` column (and no expiring item).
+const ADD_EXPIRY: &str = "ALTER TABLE items ADD COLUMN expires_at INTEGER";
+
+const EXPIRY_INDEX: &str = "CREATE INDEX IF NOT EXISTS items_by_expiry
+    ON items (expires_at) WHERE expires_at IS NOT NULL";
+
+/// The condition that keeps expired items out of a read, `?{n}` being now in epoch seconds.
+pub(crate) fn live(now_parameter: usize) -> String {
+    format!("(expires_at IS NULL OR expires_at > ?{now_parameter})")
+}
 
 /// Opens the connection that does all the writing, creating the file and table if needed.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
@@ -48,7 +62,17 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(unavailable)?;
     conn.execute_batch(SCHEMA).map_err(unavailable)?;
+    if !has_expiry_column(&conn)? {
+        conn.execute_batch(ADD_EXPIRY).map_err(unavailable)?;
+    }
+    conn.execute_batch(EXPIRY_INDEX).map_err(unavailable)?;
     Ok(conn)
+}
+
+fn has_expiry_column(conn: &Connection) -> Result<bool, StoreError> {
+    conn.prepare("SELECT 1 FROM pragma_table_info('items') WHERE name = 'expires_at'")
+        .and_then(|mut statement| statement.exists([]))
+        .map_err(unavailable)
 }
 
 /// Opens a connection that only reads; the writer must have set the file up already.
@@ -94,13 +118,23 @@ impl FromSql for StoredAttrs {
     }
 }
 
-/// The attributes of one item as the connection sees it now, or `None`.
-pub(crate) fn read_attrs(conn: &Connection, key: &Key) -> Result<Option<Attrs>, StoreError> {
-    conn.prepare_cached("SELECT attrs FROM items WHERE pk = ?1 AND sk = ?2")
-        .and_then(|mut statement| {
-            statement
-                .query_row((&key.pk, &key.sk), |row| row.get(0).map(|StoredAttrs(a)| a))
-                .optional()
-        })
-        .map_err(unavailable)
+/// The attributes of one item as the connection sees it, or `None` when it is missing or
+/// has expired at `now` (epoch seconds).
+pub(crate) fn read_attrs(
+    conn: &Connection,
+    key: &Key,
+    now: i64,
+) -> Result<Option<Attrs>, StoreError> {
+    conn.prepare_cached(
+        "SELECT attrs FROM items
+         WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+    )
+    .and_then(|mut statement| {
+        statement
+            .query_row((&key.pk, &key.sk, now), |row| {
+                row.get(0).map(|StoredAttrs(a)| a)
+            })
+            .optional()
+    })
+    .map_err(unavailable)
 }

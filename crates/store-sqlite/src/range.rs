@@ -1,6 +1,7 @@
 //! Turns a query into one range scan of the primary key. A prefix becomes the range
 //! `prefix <= sk < successor(prefix)` rather than LIKE or substr, which SQLite cannot
-//! answer from the index (and LIKE would take `%` and `_` as wildcards).
+//! answer from the index (and LIKE would take `%` and `_` as wildcards). Expired items are
+//! filtered out of the scan.
 
 use std::borrow::Cow;
 
@@ -8,8 +9,11 @@ use std::ops::Bound;
 
 use store::Query;
 
+use crate::connection::live;
+
 /// The SQL of one query page and the sort-key bounds it binds after the partition key
-/// (`?1`); the row limit is bound last.
+/// (`?1`); then come now (epoch seconds, which expired items are left out by) and the row
+/// limit.
 pub(crate) struct PageSql<'q> {
     pub(crate) sql: String,
     pub(crate) bounds: Vec<Cow<'q, str>>,
@@ -34,8 +38,9 @@ impl<'q> PageSql<'q> {
             bounds.push(value);
             sql.push_str(&format!(" AND sk {op} ?{}", bounds.len() + 1));
         }
+        sql.push_str(&format!(" AND {}", live(bounds.len() + 2)));
         let order = if query.descending { "DESC" } else { "ASC" };
-        sql.push_str(&format!(" ORDER BY sk {order} LIMIT ?{}", bounds.len() + 2));
+        sql.push_str(&format!(" ORDER BY sk {order} LIMIT ?{}", bounds.len() + 3));
         PageSql { sql, bounds }
     }
 }
@@ -57,29 +62,36 @@ mod tests {
             )
         };
         let base = "SELECT sk, attrs FROM items WHERE pk = ?1";
+        // The live filter with now at `?{now}`, the order, and the limit after now.
+        let end = |now: usize, order: &str| {
+            format!(
+                "AND (expires_at IS NULL OR expires_at > ?{now}) ORDER BY sk {order} LIMIT ?{}",
+                now + 1
+            )
+        };
 
         assert_eq!(
             shape(Query::prefix("p", "", 5)),
-            (format!("{base} ORDER BY sk ASC LIMIT ?2"), vec![])
+            (format!("{base} {}", end(2, "ASC")), vec![])
         );
         assert_eq!(
             shape(Query::prefix("p", "a#", 5)),
             (
-                format!("{base} AND sk >= ?2 AND sk < ?3 ORDER BY sk ASC LIMIT ?4"),
+                format!("{base} AND sk >= ?2 AND sk < ?3 {}", end(4, "ASC")),
                 vec!["a#".into(), "a$".into()]
             )
         );
         assert_eq!(
             shape(Query::prefix("p", "a#", 5).after(Some("a#3".into()))),
             (
-                format!("{base} AND sk > ?2 AND sk < ?3 ORDER BY sk ASC LIMIT ?4"),
+                format!("{base} AND sk > ?2 AND sk < ?3 {}", end(4, "ASC")),
                 vec!["a#3".into(), "a$".into()]
             )
         );
         assert_eq!(
             shape(Query::prefix("p", "a#", 5).descending()),
             (
-                format!("{base} AND sk >= ?2 AND sk < ?3 ORDER BY sk DESC LIMIT ?4"),
+                format!("{base} AND sk >= ?2 AND sk < ?3 {}", end(4, "DESC")),
                 vec!["a#".into(), "a$".into()]
             )
         );
@@ -90,7 +102,7 @@ mod tests {
                     .after(Some("a#3".into()))
             ),
             (
-                format!("{base} AND sk >= ?2 AND sk < ?3 ORDER BY sk DESC LIMIT ?4"),
+                format!("{base} AND sk >= ?2 AND sk < ?3 {}", end(4, "DESC")),
                 vec!["a#".into(), "a#3".into()]
             )
         );
@@ -101,14 +113,14 @@ mod tests {
                     .after(Some("m".into()))
             ),
             (
-                format!("{base} AND sk < ?2 ORDER BY sk DESC LIMIT ?3"),
+                format!("{base} AND sk < ?2 {}", end(3, "DESC")),
                 vec!["m".into()]
             )
         );
         assert_eq!(
             shape(Query::prefix("p", "a#", 5).after(Some("a".into()))),
             (
-                format!("{base} AND sk >= ?2 AND sk < ?3 ORDER BY sk ASC LIMIT ?4"),
+                format!("{base} AND sk >= ?2 AND sk < ?3 {}", end(4, "ASC")),
                 vec!["a#".into(), "a$".into()]
             )
         );
@@ -119,21 +131,21 @@ mod tests {
                     .after(Some("b".into()))
             ),
             (
-                format!("{base} AND sk >= ?2 AND sk < ?3 ORDER BY sk DESC LIMIT ?4"),
+                format!("{base} AND sk >= ?2 AND sk < ?3 {}", end(4, "DESC")),
                 vec!["a#".into(), "a$".into()]
             )
         );
         assert_eq!(
             shape(Query::prefix("p", "", 5).after(Some("".into()))),
             (
-                format!("{base} AND sk > ?2 ORDER BY sk ASC LIMIT ?3"),
+                format!("{base} AND sk > ?2 {}", end(3, "ASC")),
                 vec!["".into()]
             )
         );
         assert_eq!(
             shape(Query::prefix("p", "\u{10FFFF}", 5)),
             (
-                format!("{base} AND sk >= ?2 ORDER BY sk ASC LIMIT ?3"),
+                format!("{base} AND sk >= ?2 {}", end(3, "ASC")),
                 vec!["\u{10FFFF}".into()]
             )
         );

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    Attrs, Condition, Item, Key, MAX_BATCH_GET_KEYS, MAX_TRANSACTION_WRITES, Page, Query, Store,
-    StoreError, Write,
+    Attrs, Condition, EXPIRES_AT, Item, Key, MAX_BATCH_GET_KEYS, MAX_TRANSACTION_WRITES, Page,
+    Query, Store, StoreError, Write, epoch_seconds,
 };
 
 /// Runs every conformance case as its own `#[tokio::test]` in a module named
@@ -63,6 +63,10 @@ macro_rules! store_conformance_tests {
             reads_of_empty_keys_find_nothing,
             query_after_outside_the_prefix_is_a_position,
             ping_answers,
+            expired_items_are_not_read,
+            conditions_find_an_expired_item_missing,
+            an_expired_item_can_be_put_again_or_deleted,
+            only_a_put_writes_an_integer_expiry,
         );
     };
     (@cases $make_store:expr; $($case:ident),+ $(,)?) => {
@@ -1230,4 +1234,169 @@ pub async fn query_after_outside_the_prefix_is_a_position(store: &dyn Store) {
 /// A reachable store answers a ping.
 pub async fn ping_answers(store: &dyn Store) {
     assert_eq!(store.ping().await, Ok(()));
+}
+
+/// Expiry times an hour away on either side of now, far from any clock skew between the test
+/// and the store, and from the second that passes while a case runs.
+fn an_hour_ago() -> i64 {
+    epoch_seconds() - 3600
+}
+
+fn in_an_hour() -> i64 {
+    epoch_seconds() + 3600
+}
+
+/// An item whose expiry has passed is missing to get, batch get and query (whose `more` counts
+/// live items only); one whose expiry is to come, or that has none, reads as put, its expiry
+/// attribute included.
+pub async fn expired_items_are_not_read(store: &dyn Store) {
+    let pk = fresh_pk("expired_reads");
+    let expiring = Key::new(&pk, "b-expiring");
+    let lasting = Key::new(&pk, "c-lasting");
+    let expired = [Key::new(&pk, "a-expired"), Key::new(&pk, "d-expired")];
+    let later = in_an_hour();
+    put(store, &expiring, json!({"n": 1, EXPIRES_AT: later})).await;
+    put(store, &lasting, json!({"n": 2})).await;
+    for key in &expired {
+        put(store, key, json!({"n": 0, EXPIRES_AT: an_hour_ago()})).await;
+    }
+
+    for key in &expired {
+        assert_eq!(get(store, key).await, None, "{key:?} has expired");
+    }
+    assert_eq!(
+        attrs_of(store, &expiring).await,
+        attrs(json!({"n": 1, EXPIRES_AT: later}))
+    );
+    let found = store
+        .batch_get(&[
+            expired[0].clone(),
+            expiring.clone(),
+            expired[1].clone(),
+            lasting.clone(),
+        ])
+        .await
+        .expect("batch get");
+    let found: Vec<Option<&str>> = found
+        .iter()
+        .map(|item| item.as_ref().map(|item| item.key.sk.as_str()))
+        .collect();
+    assert_eq!(found, [None, Some("b-expiring"), None, Some("c-lasting")]);
+
+    for descending in [false, true] {
+        let mut all = Query::prefix(&pk, "", 10);
+        all.descending = descending;
+        let mut live = vec!["b-expiring", "c-lasting"];
+        if descending {
+            live.reverse();
+        }
+        let page = query(store, &all).await;
+        assert_eq!(sort_keys(&page), live, "descending: {descending}");
+        assert!(
+            !page.more,
+            "no live item follows (descending: {descending})"
+        );
+        let mut first = all.clone();
+        first.limit = 1;
+        let page = query(store, &first).await;
+        assert_eq!(sort_keys(&page), live[..1], "descending: {descending}");
+        assert!(page.more, "a live item follows (descending: {descending})");
+        let page = query(store, &first.after(Some(live[0].to_owned()))).await;
+        assert_eq!(sort_keys(&page), live[1..], "descending: {descending}");
+        assert!(
+            !page.more,
+            "only expired items follow (descending: {descending})"
+        );
+    }
+}
+
+/// Conditions see an expired item as missing: not existing, without any attribute.
+pub async fn conditions_find_an_expired_item_missing(store: &dyn Store) {
+    let pk = fresh_pk("expired_conditions");
+    let expired = Key::new(&pk, "expired");
+    let live = Key::new(&pk, "live");
+    put(store, &expired, json!({"v": 1, EXPIRES_AT: an_hour_ago()})).await;
+    put(store, &live, json!({"v": 1, EXPIRES_AT: in_an_hour()})).await;
+    let check = |key: &Key, condition: Condition| Write::Check {
+        key: key.clone(),
+        condition,
+    };
+    for (condition, on_expired) in [
+        (Condition::NotExists, true),
+        (Condition::Exists, false),
+        (Condition::AttrEquals("v".into(), json!(1)), false),
+        (Condition::AttrAbsent("v".into()), true),
+    ] {
+        let expected = |holds: bool| if holds { Ok(()) } else { condition_failed(0) };
+        assert_eq!(
+            write(store, check(&expired, condition.clone())).await,
+            expected(on_expired),
+            "{condition:?} on an expired item"
+        );
+        assert_eq!(
+            write(store, check(&live, condition.clone())).await,
+            expected(!on_expired),
+            "{condition:?} on an item yet to expire"
+        );
+    }
+}
+
+/// An expired item not deleted yet is no obstacle: a put that needs the key free takes it,
+/// and a delete removes it.
+pub async fn an_expired_item_can_be_put_again_or_deleted(store: &dyn Store) {
+    let pk = fresh_pk("expired_writes");
+    let key = Key::new(&pk, "marker");
+    put(store, &key, json!({"old": true, EXPIRES_AT: an_hour_ago()})).await;
+    let later = in_an_hour();
+    let again = Write::Put {
+        item: Item::new(key.clone(), attrs(json!({"new": true, EXPIRES_AT: later}))),
+        condition: Condition::NotExists,
+    };
+    assert_eq!(write(store, again.clone()).await, Ok(()));
+    assert_eq!(
+        attrs_of(store, &key).await,
+        attrs(json!({"new": true, EXPIRES_AT: later}))
+    );
+    assert_eq!(
+        write(store, again).await,
+        condition_failed(0),
+        "the new item has not expired"
+    );
+
+    let gone = Key::new(&pk, "gone");
+    put(store, &gone, json!({EXPIRES_AT: an_hour_ago()})).await;
+    assert_eq!(write(store, Write::delete(gone.clone())).await, Ok(()));
+    put(store, &gone, json!({"back": true})).await;
+    assert_eq!(attrs_of(store, &gone).await, attrs(json!({"back": true})));
+}
+
+/// An expiry is an integer of epoch seconds, written by a put only.
+pub async fn only_a_put_writes_an_integer_expiry(store: &dyn Store) {
+    let key = Key::new(fresh_pk("expiry_requests"), "item");
+    for not_an_integer in [json!("2030-01-01"), json!(1.5), json!(null)] {
+        let item = Item::new(key.clone(), attrs(json!({ EXPIRES_AT: not_an_integer })));
+        assert_invalid(
+            write(store, Write::put(item)).await,
+            &format!("an expiry of {not_an_integer}"),
+        );
+    }
+    let update = |set: Value, add: Vec<(String, i64)>| Write::Update {
+        key: key.clone(),
+        set: attrs(set),
+        add,
+        condition: Condition::Always,
+    };
+    assert_invalid(
+        write(
+            store,
+            update(json!({ EXPIRES_AT: in_an_hour() }), Vec::new()),
+        )
+        .await,
+        "an update setting the expiry",
+    );
+    assert_invalid(
+        write(store, update(json!({}), vec![(EXPIRES_AT.into(), 60)])).await,
+        "an update adding to the expiry",
+    );
+    assert_eq!(get(store, &key).await, None, "nothing was written");
 }

@@ -5,11 +5,13 @@
 //! query one partition by sort-key prefix in pages, and an all-or-nothing transaction
 //! of conditional puts, updates (with atomic counters) and deletes — so that the SQLite
 //! and DynamoDB adapters behave alike. Secondary access paths are index items that the
-//! services write themselves. The `conformance` feature holds the suite that pins these
-//! semantics for every adapter. Every part of a process reads and writes through its own
+//! services write themselves. An item may expire ([`EXPIRES_AT`]): from then on it is
+//! missing to every operation, and the store removes it some time later. The `conformance`
+//! feature holds the suite that pins these semantics for every adapter. Every part of a process reads and writes through its own
 //! [`Label::labelled`] view of the one store, which counts its requests in `/metrics`.
 
 use std::ops::Bound;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -30,6 +32,29 @@ pub const MAX_TRANSACTION_WRITES: usize = 100;
 
 /// The most keys one batch get may name (DynamoDB's limit).
 pub const MAX_BATCH_GET_KEYS: usize = 100;
+
+/// The attribute that makes an item expire: an integer, whole seconds since the Unix epoch
+/// (DynamoDB's time-to-live format). Once that second has come the item is expired: reads do
+/// not return it and conditions find it missing, so it is gone as far as anyone can tell; the
+/// store deletes it later (the SQLite adapter within minutes, DynamoDB's time to live
+/// typically within days). Only a put writes it: an item that expires is written whole, and
+/// an update may not name it (updating an item that expired but is not deleted yet would, on
+/// DynamoDB, start from its old attributes).
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// Whole seconds since the Unix epoch, now: the clock [`EXPIRES_AT`] is read by.
+pub fn epoch_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        })
+}
+
+/// Whether attributes with this [`EXPIRES_AT`] have expired at `now` (epoch seconds).
+pub fn expired(expires_at: Option<i64>, now: i64) -> bool {
+    expires_at.is_some_and(|at| at <= now)
+}
 
 /// The address of an item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,6 +99,11 @@ impl Item {
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.attrs.get(name)
     }
+}
+
+/// When attributes make their item expire, if they do (see [`EXPIRES_AT`]).
+pub fn expires_at(attrs: &Attrs) -> Option<i64> {
+    attrs.get(EXPIRES_AT).and_then(Value::as_i64)
 }
 
 /// A condition a write needs to hold on the item as it is before the transaction.
@@ -263,7 +293,7 @@ pub enum StoreError {
     Malformed(String),
 }
 
-/// The store port.
+/// The store port. An expired item (see [`EXPIRES_AT`]) is missing to every operation.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// One item, or `None` (also for a key with an empty part, which no item has).
@@ -306,7 +336,28 @@ pub fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
             "a transaction writes each key at most once".into(),
         ));
     }
-    writes.iter().try_for_each(check_update_paths)
+    writes.iter().try_for_each(check_update_paths)?;
+    writes.iter().try_for_each(check_expiry)
+}
+
+/// An item's expiry is an integer, and only a put writes it (see [`EXPIRES_AT`]).
+fn check_expiry(write: &Write) -> Result<(), StoreError> {
+    match write {
+        Write::Put { item, .. } => match item.attrs.get(EXPIRES_AT) {
+            Some(value) if value.as_i64().is_none() => Err(StoreError::Invalid(format!(
+                "{EXPIRES_AT} must be an integer of epoch seconds, not {value}"
+            ))),
+            _ => Ok(()),
+        },
+        Write::Update { set, add, .. }
+            if set.contains_key(EXPIRES_AT) || add.iter().any(|(name, _)| name == EXPIRES_AT) =>
+        {
+            Err(StoreError::Invalid(format!(
+                "an update may not name {EXPIRES_AT}: an item that expires is put whole"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// DynamoDB refuses an update expression that names one attribute twice (its paths

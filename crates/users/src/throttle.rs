@@ -5,7 +5,9 @@
 //! the limit through to a password check. Past either limit, attempts from that address are
 //! refused with 429 until the window that began with the first counted attempt ends; the
 //! same e-mail from another address is not affected, so the owner is never throttled by
-//! other people's failures. A successful login gives its places back.
+//! other people's failures. A successful login gives its places back. A count expires in the
+//! store when its window ends (`store::EXPIRES_AT`), so counts of addresses that never come
+//! back do not pile up.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -36,6 +38,11 @@ struct AttemptsRecord {
     since: Micros,
     /// Grows by one with each write, which is conditional on the revision it read.
     revision: i64,
+    /// When the window ends, in whole epoch seconds rounded up: the store forgets the count
+    /// then (`store::EXPIRES_AT`), by which time it no longer counts anyway. Counts written
+    /// before counts expired have none (read as 0, never used); their next write sets it.
+    #[serde(default)]
+    expires_at: i64,
 }
 
 impl Record for AttemptsRecord {
@@ -53,6 +60,12 @@ impl AttemptsRecord {
     /// The count as it stands at `now`: nothing once its window is over.
     fn live(stored: Option<&Self>, now: Micros) -> Option<&Self> {
         stored.filter(|record| now - record.since < window_micros())
+    }
+
+    /// The second the window beginning at `since` ends in, rounded up, so that the store never
+    /// forgets a count before its window is over.
+    fn window_end_secs(since: Micros) -> i64 {
+        (since.saturating_add(window_micros()) + 999_999).div_euclid(1_000_000)
     }
 
     /// Whole seconds until the window ends, rounded up (at least 1).
@@ -80,10 +93,12 @@ fn count_write(
     now: Micros,
 ) -> Result<Write, StoreError> {
     let live = AttemptsRecord::live(stored, now);
+    let since = live.map_or(now, |r| r.since);
     let record = AttemptsRecord {
         count: (live.map_or(0, |r| r.count) + delta).max(0),
-        since: live.map_or(now, |r| r.since),
+        since,
         revision: stored.map_or(0, |r| r.revision) + 1,
+        expires_at: AttemptsRecord::window_end_secs(since),
     };
     let condition = match stored {
         None => Condition::NotExists,
@@ -206,6 +221,7 @@ mod tests {
             count,
             since,
             revision: 3,
+            expires_at: AttemptsRecord::window_end_secs(since),
         }
     }
 
@@ -213,9 +229,39 @@ mod tests {
     fn a_count_keeps_its_attribute_names() {
         let attrs = record(2, 7).to_attrs().unwrap();
         assert_eq!(attrs.get(REVISION), Some(&json!(3)));
-        assert_eq!(attrs.len(), 3);
+        assert_eq!(attrs.get(store::EXPIRES_AT), Some(&json!(901)));
+        assert_eq!(attrs.len(), 4);
         assert_eq!(attrs["count"], json!(2));
         assert_eq!(attrs["since"], json!(7));
+    }
+
+    #[test]
+    fn a_count_expires_in_the_store_when_its_window_ends_not_before() {
+        let start = 1_000_000_000_000_000;
+        // A first count's window starts now.
+        let first_count_expires = |now: Micros| {
+            let Write::Put { item, .. } =
+                count_write(address_key([10, 0, 0, 1].into()), None, 1, now).unwrap()
+            else {
+                panic!("a count is put whole");
+            };
+            item.attrs[store::EXPIRES_AT].as_i64().unwrap()
+        };
+        // On a whole second the window ends on it; within a second, at the next one.
+        assert_eq!(first_count_expires(start), 1_000_000_000 + 900);
+        assert_eq!(first_count_expires(start + 1), 1_000_000_000 + 901);
+        // A count carried on keeps its window's end.
+        let stored = record(2, start);
+        let Write::Put { item, .. } = count_write(
+            address_key([10, 0, 0, 1].into()),
+            Some(&stored),
+            1,
+            start + 60_000_000,
+        )
+        .unwrap() else {
+            panic!("a count is put whole");
+        };
+        assert_eq!(item.attrs[store::EXPIRES_AT], json!(1_000_000_000 + 900));
     }
 
     #[test]

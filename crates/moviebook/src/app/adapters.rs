@@ -14,6 +14,7 @@ use domain::events::EventType;
 use platform::dead_letters::StoredDeadLetters;
 use store::{Store, StoreError};
 use store_dynamodb::{DynamoConfig, DynamoStore};
+use store_sqlite::SqliteStore;
 use tokio::time::Instant;
 
 use crate::config::{BusKind, Config, StoreKind};
@@ -31,14 +32,20 @@ const STORE_START_RETRY: ExponentialBuilder = ExponentialBuilder::new()
     .with_max_delay(Duration::from_secs(2))
     .without_max_times();
 
-/// The store the configuration names, ready for use.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// The store the configuration names, ready for use; and when it is SQLite, the same store
+/// as itself, for the process to delete its expired items (DynamoDB deletes its own).
+pub async fn open_store(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<SqliteStore>>)> {
     Ok(match config.store {
-        StoreKind::Sqlite => Arc::new(
-            store_sqlite::SqliteStore::open(&config.data_dir.join(crate::data_dir::DATABASE))
-                .context("opening the SQLite store")?,
-        ),
-        StoreKind::Dynamodb => Arc::new(connect_dynamodb(config).await?),
+        StoreKind::Sqlite => {
+            let sqlite = Arc::new(
+                SqliteStore::open(&config.data_dir.join(crate::data_dir::DATABASE))
+                    .context("opening the SQLite store")?,
+            );
+            (sqlite.clone(), Some(sqlite))
+        }
+        StoreKind::Dynamodb => (Arc::new(connect_dynamodb(config).await?), None),
     })
 }
 
@@ -61,7 +68,7 @@ pub async fn connect_bus(
             );
             // Every consumer's queue exists before anything is published, whichever
             // process starts first: an event with no queue bound would be refused.
-            for (consumer, event_types, partitioned) in consumers(store) {
+            for (consumer, event_types, partitioned) in consumers(config, store) {
                 rabbit
                     .declare_consumer(&consumer, &event_types, partitioned)
                     .await
@@ -80,8 +87,8 @@ pub async fn connect_bus(
 
 /// Every consumer of the system with the event types it takes and whether it is
 /// partitioned, whichever process runs it.
-fn consumers(store: &Arc<dyn Store>) -> Vec<(String, Vec<EventType>, bool)> {
-    projector::subscriptions(store.clone())
+fn consumers(config: &Config, store: &Arc<dyn Store>) -> Vec<(String, Vec<EventType>, bool)> {
+    projector::subscriptions(store.clone(), config.marker_retention())
         .into_iter()
         .map(|s| (s.consumer, s.event_types, s.partitioned))
         .chain(

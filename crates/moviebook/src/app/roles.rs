@@ -12,7 +12,7 @@ use platform::auth::Authenticator;
 use platform::client_address::ClientAddressing;
 use platform::deployment_token::DeploymentToken;
 use platform::directory::{ActorDirectory, MovieDirectory, UserDirectory};
-use platform::outbox::Outbox;
+use platform::outbox::Outboxes;
 use platform::read_cache::{CacheSettings, ReadCache};
 use projector::search::{IndexWatcher, Indexed, SearchIndex};
 use store::{Label, Store};
@@ -28,9 +28,10 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     /// The bus the consumers subscribe to and the relay publishes to.
     pub bus: Arc<dyn Bus>,
-    /// How the services write: each entity together with its events (each service through
-    /// its own labelled view).
-    pub outbox: Outbox,
+    /// How the services write: each entity together with its events, each service through
+    /// its own outbox (its own records, its requests counted under its name), all published
+    /// by the process's one relay.
+    pub outboxes: Outboxes,
     /// Who checks the admin token and user tokens.
     pub auth: Arc<Authenticator>,
     /// Who tells a request's client, and vouches for it on the gateway's hop to a service.
@@ -164,7 +165,7 @@ pub async fn cached(public: Router, config: &Config, shared: &Shared) -> anyhow:
 
 /// The actors service's routes, its name index fed by the bus.
 pub async fn actors(shared: &Shared) -> anyhow::Result<Router> {
-    let service = actors::ActorsService::new(shared.outbox.labelled("actors"));
+    let service = actors::ActorsService::new(shared.outboxes.of("actors"));
     watch_search(shared, service.name_search()).await?;
     Ok(actors::http::router(actors::http::ActorsApi {
         service,
@@ -202,12 +203,9 @@ async fn watch_search<I: Indexed>(
 /// The users service's routes.
 pub async fn users(config: &Config, shared: &Shared) -> anyhow::Result<Router> {
     let passwords = users::Passwords::with_queue(usize::try_from(config.hash_queue)?);
-    let service = users::UsersService::new(
-        shared.outbox.labelled("users"),
-        shared.auth.clone(),
-        passwords,
-    )
-    .await?;
+    let service =
+        users::UsersService::new(shared.outboxes.of("users"), shared.auth.clone(), passwords)
+            .await?;
     Ok(users::http::router(users::http::UsersApi {
         service,
         auth: shared.auth.clone(),
@@ -218,7 +216,7 @@ pub async fn users(config: &Config, shared: &Shared) -> anyhow::Result<Router> {
 /// The movies service's routes, its consumers subscribed and its title index fed by the bus.
 pub async fn movies(shared: &Shared) -> anyhow::Result<Router> {
     let service = movies::MoviesService::new(
-        shared.outbox.labelled("movies"),
+        shared.outboxes.of("movies"),
         shared.directories.actors.clone(),
         shared.directories.users.clone(),
     );
@@ -233,8 +231,8 @@ pub async fn movies(shared: &Shared) -> anyhow::Result<Router> {
 }
 
 /// The projector: its consumers subscribed; it serves nothing.
-pub async fn projector(shared: &Shared) -> anyhow::Result<()> {
-    for subscription in projector::subscriptions(shared.store.clone()) {
+pub async fn projector(config: &Config, shared: &Shared) -> anyhow::Result<()> {
+    for subscription in projector::subscriptions(shared.store.clone(), config.marker_retention()) {
         shared.bus.subscribe(subscription).await?;
     }
     Ok(())

@@ -90,9 +90,10 @@ async fn the_embedded_dead_letters_are_listed_replayed_through_the_outbox_and_pu
     let renamed_id = renamed.envelope.id.to_string();
     let replayed = dlq(&dir, &["replay", "--id", &renamed_id]);
     assert!(replayed.contains("replayed 1 event(s)"), "{replayed}");
-    // The server's relay finds it in the outbox on its sweep (one shard every 5 s).
+    // The server's relay finds it in the outbox on its sweep (one partition every 5 s, twelve
+    // partitions for the three services the embedded process plays).
     eventually_within(
-        Duration::from_secs(40),
+        Duration::from_secs(75),
         "the replayed rename shows on the movie's reviews",
         async || {
             let reviews = app
