@@ -23,6 +23,15 @@ pub enum BusKind {
     Rabbitmq,
 }
 
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// For people: one line of text per event.
+    Text,
+    /// For log collectors: one JSON object per line, with the fields of its spans.
+    Json,
+}
+
 /// The parts of MovieBook one process can play.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
@@ -175,6 +184,10 @@ pub struct Config {
     /// Lifetime of user tokens, in seconds.
     #[arg(long, env = "MOVIEBOOK_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub token_ttl_secs: u64,
+
+    /// How log lines are written: `text`, or `json` (one object per line) for a log collector.
+    #[arg(long, env = "MOVIEBOOK_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 
     /// Bytes of ready answers to hot reads this process keeps in memory (0: no cache).
     #[arg(long, env = "MOVIEBOOK_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]

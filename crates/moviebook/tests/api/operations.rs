@@ -491,3 +491,25 @@ async fn sigterm_finishes_in_flight_requests_and_loses_no_answered_write() {
         }
     }
 }
+
+#[tokio::test]
+async fn with_the_json_log_format_every_log_line_is_one_json_object() {
+    own_server_only!("it configures the log format");
+    let app = TestApp::spawn_with(&[("MOVIEBOOK_LOG_FORMAT", "json")]).await;
+    app.get("/movies").await.expect(200);
+    let stderr = app.stderr();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("MovieBook is serving")),
+        "no start line in {stderr}"
+    );
+    for line in lines {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+        assert!(
+            entry["level"].is_string() && entry["timestamp"].is_string(),
+            "{line}"
+        );
+        assert!(entry["fields"]["message"].is_string(), "{line}");
+    }
+}
