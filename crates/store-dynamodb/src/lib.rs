@@ -54,8 +54,8 @@ use aws_sdk_dynamodb::types::{
 };
 use backon::{BackoffBuilder, ExponentialBuilder};
 use store::{
-    Condition, EXPIRES_AT, Item, Key, Page, Query, Store, StoreError, Write, check_batch_get,
-    check_query, check_transaction, epoch_seconds,
+    Condition, EXPIRES_AT, Item, Key, Page, Query, ScanPage, Store, StoreError, Write,
+    check_batch_get, check_query, check_scan, check_transaction, epoch_seconds,
 };
 
 use codec::{PK, Stored, attribute_name, attribute_value};
@@ -517,6 +517,34 @@ impl Store for DynamoStore {
                 .map_err(transaction_outcome)
         })
         .await
+    }
+
+    async fn scan(&self, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError> {
+        check_scan(limit)?;
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(after.map(codec::key))
+            .send()
+            .await
+            .map_err(|err| read_error("Scan", err))?;
+        let now = epoch_seconds();
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|stored| !codec::expired(stored, now))
+            .map(codec::from_stored)
+            .collect::<Result<Vec<_>, _>>()?;
+        // The table has no index, so the last evaluated key is an item's key.
+        let next = output
+            .last_evaluated_key
+            .map(|last| codec::from_stored(last).map(|item| item.key))
+            .transpose()?;
+        Ok(ScanPage { items, next })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

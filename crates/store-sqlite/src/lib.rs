@@ -23,8 +23,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior};
 use serde_json::Value;
 use store::{
-    Attrs, Condition, Item, Key, Page, Query, Store, StoreError, Write, check_batch_get,
-    check_query, check_transaction, epoch_seconds, expires_at,
+    Attrs, Condition, Item, Key, Page, Query, ScanPage, Store, StoreError, Write, check_batch_get,
+    check_query, check_scan, check_transaction, epoch_seconds, expires_at,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -232,6 +232,34 @@ fn query_page(conn: &Connection, query: &Query) -> Result<Page, StoreError> {
     Ok(Page { items, more })
 }
 
+/// A page of every item in key order, after `after`, leaving out what has expired.
+fn scan_page(conn: &Connection, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError> {
+    let now = epoch_seconds();
+    let fetch = i64::try_from(limit).unwrap_or(i64::MAX);
+    // The key order makes the position a plain comparison of the primary key.
+    let (pk, sk) = after.map_or(("", ""), |key| (key.pk.as_str(), key.sk.as_str()));
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT pk, sk, attrs FROM items WHERE (pk, sk) > (?1, ?2)
+             AND (expires_at IS NULL OR expires_at > ?3) ORDER BY pk, sk LIMIT ?4",
+        )
+        .map_err(unavailable)?;
+    let items = statement
+        .query_map((pk, sk, now, fetch), |row| {
+            let StoredAttrs(attrs) = row.get(2)?;
+            Ok(Item::new(
+                Key::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?),
+                attrs,
+            ))
+        })
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(unavailable)?;
+    let next = (items.len() == limit)
+        .then(|| items.last().map(|item| item.key.clone()))
+        .flatten();
+    Ok(ScanPage { items, next })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
@@ -261,6 +289,11 @@ impl Store for SqliteStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         check_transaction(&writes)?;
         self.apply(&writes)
+    }
+
+    async fn scan(&self, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError> {
+        check_scan(limit)?;
+        self.readers.with(|conn| scan_page(conn, after, limit))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -57,6 +57,7 @@ macro_rules! store_conformance_tests {
             query_after_continues_both_ways,
             query_limit_and_more,
             query_pages_walk_every_item_once,
+            scan_pages_walk_every_item_once,
             sort_order_is_by_code_point,
             transactions_refuse_invalid_requests,
             reads_refuse_invalid_requests,
@@ -1037,6 +1038,45 @@ pub async fn query_pages_walk_every_item_once(store: &dyn Store) {
             assert_eq!(walked, expected, "limit {limit}, descending {descending}");
         }
     }
+}
+
+/// A scan's pages, followed by their `next`, hold every live item of the store once; expired
+/// items are left out. (Other tests' items may be in the store too: only this case's are
+/// counted.)
+pub async fn scan_pages_walk_every_item_once(store: &dyn Store) {
+    let pk = fresh_pk("scan_walk");
+    let wanted: Vec<String> = (0..23).map(|i| format!("s#{i:03}")).collect();
+    let sks: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    seed(store, &pk, &sks).await;
+    put(
+        store,
+        &Key::new(&pk, "s#expired"),
+        json!({"n": 0, EXPIRES_AT: an_hour_ago()}),
+    )
+    .await;
+    assert!(matches!(
+        store.scan(None, 0).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    let mut walked: Vec<String> = Vec::new();
+    let mut after: Option<Key> = None;
+    loop {
+        let page = store.scan(after.as_ref(), 50).await.expect("scan");
+        assert!(page.items.len() <= 50);
+        walked.extend(
+            page.items
+                .iter()
+                .filter(|item| item.key.pk == pk)
+                .map(|item| item.key.sk.clone()),
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    walked.sort();
+    assert_eq!(walked, wanted);
 }
 
 /// Sort keys order by their UTF-8 bytes, which is code-point order: upper case before

@@ -3,7 +3,7 @@
 //! its own [`Label::labelled`] view of it, so `/metrics` shows what each part costs:
 //!
 //! - `moviebook_store_requests_total{operation, caller}`: one per call of the port
-//!   (`get`, `batch_get`, `query`, `transact`, `ping`), whatever its outcome — a failed
+//!   (`get`, `batch_get`, `query`, `transact`, `ping`, `scan`), whatever its outcome — a failed
 //!   conditional transaction is a request too, and DynamoDB charges for it;
 //! - `moviebook_store_item_writes_total{caller}`: each put, update and delete of a
 //!   transaction, the writes DynamoDB bills per item;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use metrics::Counter;
 
-use crate::{Item, Key, Page, Query, Store, StoreError, Write};
+use crate::{Item, Key, Page, Query, ScanPage, Store, StoreError, Write};
 
 /// A labelled view of a store.
 pub trait Label {
@@ -47,6 +47,7 @@ struct Counts {
     query: Counter,
     transact: Counter,
     ping: Counter,
+    scan: Counter,
     item_writes: Counter,
     condition_checks: Counter,
 }
@@ -66,6 +67,7 @@ impl Counts {
             query: request("query"),
             transact: request("transact"),
             ping: request("ping"),
+            scan: request("scan"),
             item_writes: metrics::counter!("moviebook_store_item_writes_total", "caller" => caller),
             condition_checks: metrics::counter!(
                 "moviebook_store_condition_checks_total",
@@ -103,6 +105,11 @@ impl Store for Labelled {
             .increment((writes.len() - checks) as u64);
         self.counts.condition_checks.increment(checks as u64);
         self.inner.transact(writes).await
+    }
+
+    async fn scan(&self, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError> {
+        self.counts.scan.increment(1);
+        self.inner.scan(after, limit).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -274,6 +274,15 @@ pub struct Page {
     pub more: bool,
 }
 
+/// One page of a [`Store::scan`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanPage {
+    pub items: Vec<Item>,
+    /// Where the next page starts (pass it back as `after`); `None` once every item was
+    /// returned. A page may hold fewer items than asked for, even none, and still have a next.
+    pub next: Option<Key>,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
@@ -310,6 +319,12 @@ pub trait Store: Send + Sync {
     /// Applies every write or none (at most [`MAX_TRANSACTION_WRITES`], each key at most once;
     /// see [`check_transaction`]). When conditions fail, the error names the first failing write.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+
+    /// A page of every item of the store, in an order of the adapter's choosing, starting
+    /// after the position `after` that the previous page returned as its `next` (`None`
+    /// for the first page); at most `limit` (1..) items. It reads the whole table, so only
+    /// audits use it (`moviebook verify`), never a request.
+    async fn scan(&self, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError>;
 
     /// Answers when the store is reachable, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -411,6 +426,16 @@ pub fn check_query(query: &Query) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Checks the rule every adapter enforces before a scan.
+pub fn check_scan(limit: usize) -> Result<(), StoreError> {
+    if limit == 0 {
+        return Err(StoreError::Invalid(
+            "a scan's limit must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Convenience calls built on the port.
 #[async_trait]
 pub trait StoreExt: Store {
@@ -430,6 +455,23 @@ pub trait StoreExt: Store {
 }
 
 impl<S: Store + ?Sized> StoreExt for S {}
+
+/// How many items one page of [`every_item`] asks for.
+const SCAN_PAGE: usize = 1000;
+
+/// Every item of the store, page after page: the whole table in memory, for audits.
+pub async fn every_item(store: &dyn Store) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.scan(after.as_ref(), SCAN_PAGE).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
