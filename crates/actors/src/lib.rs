@@ -2,6 +2,7 @@
 //! about them, and serves the actor endpoints. An actor's filmography and the actor lists
 //! (all actors, and the name search) are read models kept by the projector.
 
+pub mod audit;
 mod directory;
 mod error;
 pub mod http;

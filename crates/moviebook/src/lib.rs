@@ -8,6 +8,7 @@ mod data_dir;
 mod openapi;
 mod secrets;
 pub mod telemetry;
+pub mod verify;
 
 pub use app::Application;
 pub use config::Config;

@@ -3,6 +3,8 @@
 mod dlq;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use moviebook::{Application, Config, telemetry};
@@ -40,9 +42,22 @@ enum Command {
         #[command(flatten)]
         config: Box<Config>,
     },
+    /// Recompute every derived view from the records and print each difference; exits 1 if
+    /// there is any. Works beside a running server, on either store.
+    Verify {
+        /// Put every difference right (in up to three rounds), then exit 0 if none is left.
+        #[arg(long)]
+        repair: bool,
+        /// Seconds between the two scans whose common differences count: what only one
+        /// scan shows was an event on its way.
+        #[arg(long, default_value_t = 3)]
+        settle: u64,
+        #[command(flatten)]
+        config: Box<Config>,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     keep_new_files_private();
     return_large_allocations_to_the_system();
     tokio::runtime::Runtime::new()?.block_on(run())
@@ -71,12 +86,32 @@ fn return_large_allocations_to_the_system() {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<ExitCode> {
     let config = match Cli::parse().command {
         Command::Serve(config) => *config,
-        Command::Dlq(args) => return dlq::run(args).await,
-        Command::Backup { file, config } => return moviebook::backup::back_up(&config, &file),
-        Command::Restore { file, config } => return moviebook::backup::restore(&config, &file),
+        Command::Dlq(args) => return dlq::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Backup { file, config } => {
+            moviebook::backup::back_up(&config, &file)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Restore { file, config } => {
+            moviebook::backup::restore(&config, &file)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Verify {
+            repair,
+            settle,
+            config,
+        } => {
+            let (store, _) = moviebook::app::open_store(&config).await?;
+            let settle = Duration::from_secs(settle);
+            let agree = moviebook::verify::run(store.as_ref(), repair, settle).await?;
+            return Ok(if agree {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
     };
     telemetry::init_logging(config.log_format);
     let app = Application::build(config).await?;
@@ -96,7 +131,7 @@ async fn run() -> anyhow::Result<()> {
     tokio::spawn(stop_on_signal(shutdown.clone()));
     app.run_until_stopped(shutdown).await?;
     tracing::info!("MovieBook stopped");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Cancels `shutdown` on SIGTERM or Ctrl-C.

@@ -11,6 +11,7 @@
 //! | `RecentEntry`: a movie's reviews newest first | `recent#{movie}` / `{updated_at}#{user}` |
 //! | `ReviewerProfile`: a reviewer's name | `reviewer#{user}` / `profile` |
 
+pub mod audit;
 pub mod consumers;
 mod directory;
 mod error;

@@ -3,6 +3,7 @@
 //! its relay, the idempotent consumer that applies events exactly once, and the cache of
 //! ready answers to hot reads.
 
+pub mod audit;
 pub mod auth;
 pub mod client_address;
 pub mod consumer;

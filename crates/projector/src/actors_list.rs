@@ -4,9 +4,12 @@
 
 use async_trait::async_trait;
 use domain::events::{ActorCreated, Envelope, Event, EventType};
+use std::collections::BTreeMap;
+
+use platform::audit::{self, Finding, Records, Stored};
 use platform::consumer::Projection;
 use serde::{Deserialize, Serialize};
-use store::{Key, Record, Store, StoreError, Write};
+use store::{Attrs, Key, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
 use crate::{decode_or_skip, sharded};
@@ -93,6 +96,38 @@ impl Projection for ActorListProjection {
             ActorListingRecord::of(actor).to_item(key)?,
         )])
     }
+}
+
+/// Audits the list of all actors (`moviebook verify`): one listing per actor, in its
+/// shard, with its name and thumbnail. The listing's time is the creation event's, a moment
+/// after the record's: a listing found in the right shard under the actor's id keeps its
+/// key, and a missing one is put at the record's time.
+pub(crate) fn audit(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreError> {
+    let actual: BTreeMap<&Key, &Attrs> = stored.under("actors#").collect();
+    let mut expected = BTreeMap::new();
+    for (id, actor) in &records.actors {
+        let partition = sharded::partition(ALL_ACTORS, id);
+        let suffix = format!("#{id}");
+        let listed = actual
+            .keys()
+            .find(|key| key.pk == partition && key.sk.ends_with(&suffix))
+            .map(|key| (*key).clone());
+        let key = listed.unwrap_or_else(|| {
+            let sk = format!("{}{suffix}", domain::timestamp::sort_key(actor.created_at));
+            Key::new(partition, sk)
+        });
+        let listing = ActorListingRecord {
+            actor_id: *id,
+            name: actor.name.clone(),
+            thumbnail_url: actor.thumbnail_url.clone(),
+        };
+        expected.insert(key, listing.to_attrs()?);
+    }
+    Ok(audit::compare_entries(
+        "actors list",
+        &expected,
+        actual.into_iter(),
+    ))
 }
 
 /// One page of actors, newest first.

@@ -1,13 +1,15 @@
 //! The movie catalog: each movie's summary, the list of all movies (newest created first),
 //! the genre lists (newest release first) and the genre counts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use domain::events::MovieSnapshot;
 use domain::score::ScoreTally;
 use domain::timestamp::Micros;
+use platform::audit::{self, Finding, Records, Stored};
 use serde::{Deserialize, Serialize};
-use store::{Condition, Key, Query, Record, Store, StoreError, Write};
+use serde_json::Value;
+use store::{Attrs, Condition, Key, Query, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
 use crate::lifecycle::{self, ListsMovies};
@@ -168,12 +170,21 @@ pub(crate) fn release_sort_key(movie: &MovieSnapshot) -> String {
     )
 }
 
+/// The catalogue's part of `movie`'s summary, as stored.
+pub(crate) fn summary_facts(movie: &MovieSnapshot) -> Result<Attrs, StoreError> {
+    store::attrs_of(&CatalogFacts::of(movie), SummaryRecord::KIND)
+}
+
 /// Writes the catalog.
 pub(crate) struct CatalogProjection;
 
 impl ListsMovies for CatalogProjection {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn listed_under(&self) -> &'static [&'static str] {
+        &["movies#", "genre#"]
     }
 
     fn entries(&self, movie: &MovieSnapshot, remove: bool) -> Result<Vec<Write>, StoreError> {
@@ -208,6 +219,53 @@ fn genre_count_change(genre: &str, delta: i64) -> Result<Write, StoreError> {
         add: vec![(MOVIE_COUNT.into(), delta)],
         condition: Condition::Always,
     })
+}
+
+/// Audits the genre counts (`moviebook verify`): each genre's count is the number of
+/// `counted` movies (listed, with a record) of that genre. A count is repaired by adding
+/// the difference, which commutes with the counts' changes by events meanwhile; a movie
+/// that is listed by the repair of its lifecycle is counted by that repair.
+pub(crate) fn audit_genre_counts(
+    records: &Records,
+    stored: &Stored,
+    counted: &BTreeSet<Uuid>,
+) -> Result<Vec<Finding>, StoreError> {
+    let mut expected: BTreeMap<&str, i64> = BTreeMap::new();
+    for movie in counted.iter().filter_map(|id| records.movies.get(id)) {
+        for genre in &movie.genres {
+            *expected.entry(genre.as_str()).or_default() += 1;
+        }
+    }
+    let actual: BTreeMap<&str, &Attrs> = stored
+        .partition(GENRE_COUNTS)
+        .map(|(key, attrs)| (key.sk.as_str(), attrs))
+        .collect();
+    let genres: BTreeSet<&str> = expected.keys().chain(actual.keys()).copied().collect();
+    let mut findings = Vec::new();
+    for genre in genres {
+        let wanted = expected.get(genre).copied().unwrap_or(0);
+        let found = actual.get(genre).copied();
+        let count = found
+            .and_then(|attrs| attrs.get(MOVIE_COUNT))
+            .and_then(Value::as_i64);
+        let named = found.and_then(|attrs| attrs.get("name")) == Some(&Value::from(genre));
+        if count.unwrap_or(0) == wanted && (named || (found.is_none() && wanted == 0)) {
+            continue;
+        }
+        let record = GenreCountRecord {
+            genre: GenreName {
+                name: genre.to_owned(),
+            },
+            movie_count: wanted,
+        };
+        let key = Key::new(GENRE_COUNTS, genre);
+        let Some(problem) = audit::problem(found, Some(&record.to_attrs()?), &[]) else {
+            continue;
+        };
+        let repair = genre_count_change(genre, wanted - count.unwrap_or(0))?;
+        findings.push(Finding::one("genre counts", key, problem, vec![repair]));
+    }
+    Ok(findings)
 }
 
 /// The summaries of these movies, in order; `None` for movies that do not exist (yet, or any more).

@@ -56,6 +56,10 @@ impl ListsMovies for FilmographyProjection {
         "filmography"
     }
 
+    fn listed_under(&self) -> &'static [&'static str] {
+        &["filmography#"]
+    }
+
     fn entries(&self, movie: &MovieSnapshot, remove: bool) -> Result<Vec<Write>, StoreError> {
         movie
             .cast

@@ -24,6 +24,7 @@ use store::{Item, Label, Record, Store};
 use crate::lifecycle::MovieListing;
 
 pub mod actors_list;
+pub mod audit;
 pub mod catalog;
 pub mod filmography;
 mod lifecycle;

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use domain::events::{Envelope, Event, EventType, MovieSnapshot};
+use platform::audit::Stored;
 use platform::consumer::Projection;
 use serde::{Deserialize, Serialize};
 use store::{Condition, Key, Record, Store, StoreError, Write};
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 /// Where a movie stands for one projection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lifecycle {
+pub(crate) enum Lifecycle {
     /// Neither created nor deleted yet.
     Unseen,
     /// Created and listed.
@@ -32,7 +33,7 @@ impl Record for LifecycleRecord {
 }
 
 /// The attribute a transition's condition names: the status it read.
-const STATUS: &str = "status";
+pub(crate) const STATUS: &str = "status";
 
 /// A recorded status; an unseen movie has no record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,27 +43,49 @@ enum Status {
     Deleted,
 }
 
-fn key(projection: &str, id: &Uuid) -> Key {
+pub(crate) fn key(projection: &str, id: &Uuid) -> Key {
     Key::new(format!("lifecycle#{id}"), projection)
 }
 
 /// Reads where `id` stands for `projection`.
 async fn read(store: &dyn Store, projection: &str, id: &Uuid) -> Result<Lifecycle, StoreError> {
-    Ok(match store.get(&key(projection, id)).await? {
+    let item = store.get(&key(projection, id)).await?;
+    Ok(state(item.as_ref().map(|item| &item.attrs)))
+}
+
+/// Where a movie stands, given its lifecycle record's attributes if it has one.
+fn state(record: Option<&store::Attrs>) -> Lifecycle {
+    match record {
         None => Lifecycle::Unseen,
         // Anything but a live record reads as deleted, as it always has: that state only
         // ever stops writes, so an unreadable record cannot bring a movie back.
-        Some(item) => match LifecycleRecord::from_item(&item) {
+        Some(attrs) => match LifecycleRecord::from_attrs(attrs) {
             Ok(LifecycleRecord {
                 status: Status::Live,
             }) => Lifecycle::Live,
             _ => Lifecycle::Deleted,
         },
-    })
+    }
+}
+
+/// Where `id` stands for `projection` in a scan of the store (`moviebook verify`).
+pub(crate) fn stored_state(stored: &Stored, projection: &str, id: &Uuid) -> Lifecycle {
+    state(stored.get(&key(projection, id)))
+}
+
+/// The movies `projection` has a lifecycle record of, in a scan of the store.
+pub(crate) fn recorded<'a>(
+    stored: &'a Stored,
+    projection: &'a str,
+) -> impl Iterator<Item = Uuid> + 'a {
+    stored
+        .under("lifecycle#")
+        .filter(move |(key, _)| key.sk == projection)
+        .filter_map(|(key, _)| key.pk.strip_prefix("lifecycle#")?.parse().ok())
 }
 
 /// The write that moves `id` from `from` to `to`, conditional on `from` still holding.
-fn transition(
+pub(crate) fn transition(
     projection: &str,
     id: &Uuid,
     from: Lifecycle,
@@ -101,6 +124,10 @@ fn next(state: Lifecycle, deleting: bool) -> Option<(Lifecycle, bool)> {
 pub(crate) trait ListsMovies: Send + Sync + 'static {
     /// The projection's name: its consumer, and the sort key of its lifecycle records.
     fn name(&self) -> &'static str;
+
+    /// Where its entries are: the prefixes of their partition keys. Every entry holds the
+    /// movie's id as `movie_id`.
+    fn listed_under(&self) -> &'static [&'static str];
 
     /// The writes that list `movie` or, with `remove`, take its entries away again.
     fn entries(&self, movie: &MovieSnapshot, remove: bool) -> Result<Vec<Write>, StoreError>;

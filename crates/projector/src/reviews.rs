@@ -19,6 +19,7 @@
 //! bus adapters), and a partition changing hands can overlap a handler still finishing, so
 //! concurrent writers remain possible, just rare — and still exact.
 
+pub(crate) mod audit;
 mod top_rated;
 mod user_lists;
 

@@ -2,6 +2,7 @@
 //! uniqueness item `email#{lower-case address}`), issues tokens, throttles failed logins, answers other
 //! services' questions about users, and serves the user and auth endpoints.
 
+pub mod audit;
 mod directory;
 mod error;
 pub mod http;

@@ -25,6 +25,7 @@ mod search;
 mod secrets;
 mod top_rated_genres;
 mod users_auth;
+mod verify;
 
 /// This binary runs the suite on the default deployment: SQLite and the in-process bus.
 mod deployment {

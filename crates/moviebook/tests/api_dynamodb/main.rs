@@ -36,6 +36,8 @@ mod secrets;
 mod top_rated_genres;
 #[path = "../api/users_auth.rs"]
 mod users_auth;
+#[path = "../api/verify.rs"]
+mod verify;
 
 /// This binary runs the suite with MovieBook on DynamoDB.
 mod deployment {

@@ -270,6 +270,11 @@ impl TestApp {
         self.own().data_dir()
     }
 
+    /// The settings of the deployment under test (its store), as the server is given them.
+    pub fn deployment_env(&self) -> Vec<(String, String)> {
+        self.own().deployment_env().to_vec()
+    }
+
     /// The admin token as a request's bearer token.
     pub fn admin(&self) -> Option<&str> {
         Some(&self.admin_token)

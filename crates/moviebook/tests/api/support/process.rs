@@ -70,6 +70,10 @@ impl Server {
         self.root.path()
     }
 
+    pub(super) fn deployment_env(&self) -> &[(String, String)] {
+        &self.deployment_env
+    }
+
     pub(super) fn data_dir(&self) -> PathBuf {
         self.root.path().join("data")
     }

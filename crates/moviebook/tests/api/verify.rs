@@ -1,0 +1,370 @@
+//! `moviebook verify [--repair]` beside a running server: read models damaged directly in
+//! the store (items deleted and altered, one added) are each reported, `--repair` puts them
+//! right, a following `verify` exits 0, and the API serves the right answers again.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use serde_json::{Value, json};
+use store::{Item, Key, Store, Write};
+
+use crate::support::*;
+
+/// The store settings `serve` takes, parsed from the deployment's environment as flags.
+#[derive(Parser)]
+struct Settings {
+    #[command(flatten)]
+    config: moviebook::Config,
+}
+
+/// The server's own store, opened beside it.
+async fn open_store(app: &TestApp) -> Arc<dyn Store> {
+    let data_dir = app.data_dir();
+    let mut args = vec![
+        "moviebook".to_owned(),
+        "--data-dir".to_owned(),
+        data_dir.display().to_string(),
+    ];
+    for (name, value) in app.deployment_env() {
+        let flag = name
+            .trim_start_matches("MOVIEBOOK_")
+            .to_lowercase()
+            .replace('_', "-");
+        args.extend([format!("--{flag}"), value]);
+    }
+    let settings = Settings::try_parse_from(args).expect("the deployment's settings");
+    moviebook::app::open_store(&settings.config)
+        .await
+        .expect("the server's store")
+        .0
+}
+
+/// Runs `moviebook verify ARGS` on the server's store; whether it exited 0, and its output.
+async fn verify(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_moviebook"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("MOVIEBOOK_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .arg("verify")
+        .args(["--settle", "1"])
+        .args(args)
+        .env("MOVIEBOOK_DATA_DIR", app.data_dir())
+        .envs(app.deployment_env());
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("verify ran")
+        .expect("run the moviebook binary");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// The one stored item whose key satisfies `wanted`.
+fn find(items: &[Item], what: &str, wanted: impl Fn(&Key) -> bool) -> Item {
+    let found: Vec<&Item> = items.iter().filter(|item| wanted(&item.key)).collect();
+    assert_eq!(found.len(), 1, "one {what}: {found:?}");
+    found[0].clone()
+}
+
+fn altered(item: &Item, name: &str, value: Value) -> Write {
+    let mut item = item.clone();
+    item.attrs.insert(name.into(), value);
+    Write::put(item)
+}
+
+#[tokio::test]
+async fn verify_reports_every_damaged_read_model_and_repair_puts_each_right() {
+    own_server_only!("it damages its own server's store");
+    let mut app = TestApp::spawn().await;
+    let actor = app.create_actor("Verified Actor").await;
+    let actor_id = actor["id"].as_str().expect("an actor id").to_owned();
+    let cast = [(actor_id.as_str(), "Lead")];
+    let a = app
+        .create_movie("Verified A", 1990, &["drama"], &cast)
+        .await;
+    let b = app
+        .create_movie("Verified B", 1991, &["drama"], &cast)
+        .await;
+    let c = app.create_movie("Verified C", 1992, &["drama"], &[]).await;
+    let [a, b, c] = [a, b, c].map(|movie| movie["id"].as_str().expect("an id").to_owned());
+    let first = app.sign_up_user("First Reviewer").await;
+    let second = app.sign_up_user("Second Reviewer").await;
+    for (movie, user, score) in [
+        (&a, &first, 8),
+        (&a, &second, 6),
+        (&b, &first, 9),
+        (&c, &first, 5),
+    ] {
+        app.review(movie, &user.token, score, Some("seen"))
+            .await
+            .expect(201);
+    }
+    app.patch_json(
+        &format!("/users/{}", second.id),
+        Some(&second.token),
+        &json!({ "name": "Second Renamed" }),
+    )
+    .await
+    .expect(200);
+    app.delete(&format!("/movies/{c}"), app.admin())
+        .await
+        .expect(204);
+    app.await_movie_score(&a, &[8, 6]).await;
+    app.await_movie_score(&b, &[9]).await;
+    eventually_equals(
+        "the rename on the review",
+        &json!("Second Renamed"),
+        async || {
+            app.get(&format!("/movies/{a}/reviews/{}", second.id))
+                .await
+                .expect(200)["user_name"]
+                .clone()
+        },
+    )
+    .await;
+    eventually_equals("the deleted movie's review gone", &404, async || {
+        app.get(&format!("/movies/{c}/reviews/{}", first.id))
+            .await
+            .status
+    })
+    .await;
+
+    let (agree, output) = verify(&app, &[]).await;
+    assert!(agree, "the views agree before any damage:\n{output}");
+    assert!(output.contains("every derived view agrees"), "{output}");
+
+    let store = open_store(&app).await;
+    let items = store::every_item(store.as_ref()).await.expect("a scan");
+    let is = |pk: String, sk: String| move |key: &Key| key.pk == pk && key.sk == sk;
+    let ends = |prefix: &'static str, id: String| {
+        move |key: &Key| key.pk.starts_with(prefix) && key.sk.ends_with(&id)
+    };
+    let summary_b = find(
+        &items,
+        "summary of B",
+        is(format!("summary#{b}"), "summary".into()),
+    );
+    let genre_count = find(&items, "drama count", is("genres".into(), "drama".into()));
+    let review = find(
+        &items,
+        "first review of A",
+        is(format!("reviewer#{}", first.id), format!("movie#{a}")),
+    );
+    let pointer = find(
+        &items,
+        "pointer of the second review of A",
+        is(format!("userreview#{}#{a}", second.id), "pointer".into()),
+    );
+    let mut orphan = find(
+        &items,
+        "second review of A",
+        is(format!("reviewer#{}", second.id), format!("movie#{a}")),
+    );
+    let damage = vec![
+        // Deleted: a summary, list entries, an index entry, a claim, a listing.
+        Write::delete(Key::new(format!("summary#{a}"), "summary")),
+        Write::delete(find(&items, "A in drama", ends("genre#drama#", a.clone())).key),
+        Write::delete(
+            find(
+                &items,
+                "A in the filmography",
+                ends("filmography#", a.clone()),
+            )
+            .key,
+        ),
+        Write::delete(
+            find(
+                &items,
+                "B in the first user's list",
+                ends("userreviews#", b.clone()),
+            )
+            .key,
+        ),
+        Write::delete(
+            find(
+                &items,
+                "the actor's listing",
+                ends("actors#", actor_id.clone()),
+            )
+            .key,
+        ),
+        Write::delete(
+            find(&items, "the first user's claim", |k| {
+                k.pk == format!("email#{}", first.email.to_lowercase())
+            })
+            .key,
+        ),
+        Write::delete(
+            find(
+                &items,
+                "the second review by time",
+                ends("recent#", second.id.clone()),
+            )
+            .key,
+        ),
+        // B's catalogue listing and its lifecycle, as if its creation was never projected.
+        Write::delete(find(&items, "B in all movies", ends("movies#", b.clone())).key),
+        Write::delete(Key::new(format!("lifecycle#{b}"), "catalog")),
+        // Altered: a tally, a count, a pointer's score, a reviewer's name.
+        altered(&summary_b, "score_sum", json!(3)),
+        altered(&genre_count, "movie_count", json!(7)),
+        altered(&pointer, "score", json!(2)),
+        altered(&review, "user_name", json!("Someone Else")),
+        // Added: a top-rated entry out of place, and a review of the deleted movie.
+        Write::put(Item::new(
+            Key::new("toprated#0", format!("00000000000000000001#{b}")),
+            [
+                ("movie_id".to_owned(), json!(b)),
+                ("review_count".to_owned(), json!(1)),
+            ]
+            .into_iter()
+            .collect(),
+        )),
+        {
+            orphan.key = Key::new(format!("reviewer#{}", second.id), format!("movie#{c}"));
+            orphan.attrs.insert("movie_id".into(), json!(c));
+            Write::put(orphan)
+        },
+    ];
+    for write in damage {
+        store.transact(vec![write]).await.expect("damage");
+    }
+
+    let (agree, output) = verify(&app, &[]).await;
+    assert!(!agree, "verify exits 1 on differences:\n{output}");
+    for view in [
+        "movie scores, top-rated and users' review lists:",
+        "catalog:",
+        "filmography:",
+        "genre counts:",
+        "reviewer names on reviews:",
+        "actors list:",
+        "e-mail claims:",
+        "reviews by time:",
+        "reviews of deleted movies or users:",
+    ] {
+        assert!(output.contains(view), "{view} is reported:\n{output}");
+    }
+    assert!(
+        output.contains(&format!("summary#{a} / summary: missing")),
+        "{output}"
+    );
+    assert!(output.contains("differs in score_sum"), "{output}");
+    assert!(output.contains("differs in movie_count"), "{output}");
+
+    let (agree, output) = verify(&app, &["--repair"]).await;
+    assert!(agree, "--repair leaves nothing to repair:\n{output}");
+    assert!(output.contains("verify: repaired"), "{output}");
+    let (agree, output) = verify(&app, &[]).await;
+    assert!(agree, "a following verify exits 0:\n{output}");
+
+    // A fresh process, so no answer comes from before the damage.
+    app.restart().await;
+    app.await_movie_score(&a, &[8, 6]).await;
+    app.await_movie_score(&b, &[9]).await;
+    assert_eq!(app.genre_count("drama").await, Some(json!(2)));
+    let listed = ids(&app.get("/movies").await.items());
+    assert_eq!(
+        listed,
+        [b.clone(), a.clone()],
+        "every live movie listed once"
+    );
+    let top = ids(&app.get("/movies/top-rated").await.items());
+    assert_eq!(top, [b.clone(), a.clone()], "top-rated by score, once each");
+    let filmography = app.get(&format!("/actors/{actor_id}")).await.expect(200);
+    assert_eq!(ids(array(&filmography["movies"])), [b.clone(), a.clone()]);
+    let page = app.get(&format!("/users/{}", first.id)).await.expect(200);
+    let reviewed: Vec<String> = array(&page["reviews"])
+        .iter()
+        .map(|r| r["movie_id"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(reviewed, [b.clone(), a.clone()]);
+    let reviews = app.get(&format!("/movies/{a}/reviews")).await.items();
+    assert_eq!(texts(&reviews, "user_name").len(), 2, "{reviews:?}");
+    assert!(texts(&reviews, "user_name").contains(&"First Reviewer".to_owned()));
+    assert_eq!(ids(&app.get("/actors").await.items()), [actor_id]);
+    app.login(&first.email, &first.password).await.expect(200);
+    app.get(&format!("/movies/{c}/reviews/{}", second.id))
+        .await
+        .expect(404);
+}
+
+#[tokio::test]
+async fn a_repair_beside_a_server_taking_reviews_miscounts_nothing() {
+    own_server_only!("it damages its own server's store");
+    let app = TestApp::spawn().await;
+    let busy = [
+        app.create_movie("Busy One", 2001, &["thriller"], &[]).await,
+        app.create_movie("Busy Two", 2002, &["thriller"], &[]).await,
+    ]
+    .map(|movie| movie["id"].as_str().expect("an id").to_owned());
+    let quiet = app.create_movie("Quiet", 2003, &["thriller"], &[]).await;
+    let quiet = quiet["id"].as_str().expect("an id").to_owned();
+    let mut users = Vec::new();
+    for i in 0..3 {
+        users.push(app.sign_up_user(&format!("Busy Reviewer {i}")).await);
+    }
+    app.review(&quiet, &users[0].token, 4, None)
+        .await
+        .expect(201);
+    app.await_movie_score(&quiet, &[4]).await;
+
+    // Reviews keep arriving on the busy movies while the quiet one is damaged and repaired.
+    let writing = tokio_util::sync::CancellationToken::new();
+    let writer = async {
+        let mut latest = std::collections::BTreeMap::new();
+        let mut round = 0_i64;
+        while !writing.is_cancelled() {
+            round += 1;
+            for (m, movie) in busy.iter().enumerate() {
+                for (u, user) in users.iter().enumerate() {
+                    let score = (round + m as i64 + u as i64) % 10 + 1;
+                    let answer = app.review(movie, &user.token, score, None).await;
+                    if matches!(answer.status, 200 | 201) {
+                        latest.insert((m, u), score);
+                    }
+                }
+            }
+        }
+        latest
+    };
+    let repairing = async {
+        let store = open_store(&app).await;
+        let items = store::every_item(store.as_ref()).await.expect("a scan");
+        let summary = find(&items, "the quiet summary", |key| {
+            key.pk == format!("summary#{quiet}")
+        });
+        let count = find(&items, "the thriller count", |key| {
+            key.pk == "genres" && key.sk == "thriller"
+        });
+        for write in [
+            altered(&summary, "score_sum", json!(40)),
+            altered(&count, "movie_count", json!(30)),
+        ] {
+            store.transact(vec![write]).await.expect("damage");
+        }
+        let repaired = verify(&app, &["--repair"]).await;
+        writing.cancel();
+        repaired
+    };
+    let (latest, (_, output)) = tokio::join!(writer, repairing);
+    assert!(output.contains("verify: repaired"), "{output}");
+
+    for (m, movie) in busy.iter().enumerate() {
+        let scores: Vec<i64> = (0..users.len()).map(|u| latest[&(m, u)]).collect();
+        app.await_movie_score(movie, &scores).await;
+    }
+    app.await_movie_score(&quiet, &[4]).await;
+    assert_eq!(app.genre_count("thriller").await, Some(json!(3)));
+    let (agree, output) = verify(&app, &[]).await;
+    assert!(
+        agree,
+        "nothing is left to repair, nothing was miscounted:\n{output}"
+    );
+}

@@ -1,0 +1,209 @@
+//! The movies service's part of `moviebook verify` (see `platform::audit`): it reads the
+//! records it owns — movies and reviews — and audits what it derives itself: each movie's
+//! index of reviews by time, the copies of reviewers' names (the name copy and the name on
+//! each review), and reviews whose movie or author is gone, which it removes as a deletion
+//! would, announcing each.
+
+use std::collections::BTreeMap;
+
+use platform::audit::{self, Finding, Problem, Records, ReviewFacts, Stored};
+use store::{Attrs, Key, Record, StoreError, Write};
+
+use crate::records::{MovieRecord, RecentEntry, ReviewRecord, ReviewerName, ReviewerProfile};
+use crate::review_plan;
+
+/// The service's name in the outbox: the removals verify makes are this service's events.
+const SERVICE: &str = "movies";
+
+/// Reads the movies and reviews into `records`; a record that does not decode is a finding.
+pub fn read_records(stored: &Stored, records: &mut Records) -> Vec<Finding> {
+    let mut unreadable = Vec::new();
+    for (key, attrs) in stored.under("movie#").filter(|(key, _)| key.sk == "movie") {
+        match MovieRecord::from_attrs(attrs) {
+            Ok(movie) => {
+                records.movies.insert(movie.id, movie.snapshot());
+            }
+            Err(error) => unreadable.push(audit::unreadable("movies", key, error)),
+        }
+    }
+    for (key, attrs) in reviews(stored) {
+        match ReviewRecord::from_attrs(attrs) {
+            Ok(review) => {
+                let facts = ReviewFacts {
+                    movie_id: review.movie_id,
+                    user_id: review.user_id,
+                    score: review.score,
+                    comment: review.comment,
+                    created_at: review.created_at,
+                    updated_at: review.updated_at,
+                    revision: review.revision,
+                };
+                records
+                    .reviews
+                    .insert((review.movie_id, review.user_id), facts);
+            }
+            Err(error) => unreadable.push(audit::unreadable("reviews", key, error)),
+        }
+    }
+    unreadable
+}
+
+/// Every stored review: `reviewer#{user}` / `movie#{movie}`.
+fn reviews(stored: &Stored) -> impl Iterator<Item = (&Key, &Attrs)> {
+    stored
+        .under("reviewer#")
+        .filter(|(key, _)| key.sk.starts_with("movie#"))
+}
+
+/// Every difference in what the movies service derives.
+pub fn check(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreError> {
+    let mut findings = recent_reviews(records, stored)?;
+    findings.extend(reviewer_names(records, stored)?);
+    findings.extend(orphans(records, stored)?);
+    Ok(findings)
+}
+
+/// Each movie's index of its reviews by time: one entry per review.
+fn recent_reviews(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreError> {
+    let mut expected = BTreeMap::new();
+    for review in records.reviews.values() {
+        let key = RecentEntry::key(&review.movie_id, review.updated_at, &review.user_id);
+        let entry = RecentEntry {
+            user_id: review.user_id,
+        };
+        expected.insert(key, entry.to_attrs()?);
+    }
+    Ok(audit::compare_entries(
+        "reviews by time",
+        &expected,
+        stored.under("recent#"),
+    ))
+}
+
+/// The name copies and the names on reviews: a reviewer's copy holds the user's name, or
+/// says the user was deleted; each review of an existing user carries the user's name.
+fn reviewer_names(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreError> {
+    let mut findings = Vec::new();
+    let profiles = stored
+        .under("reviewer#")
+        .filter(|(key, _)| key.sk == "profile");
+    for (key, attrs) in profiles {
+        let Some(user_id) = key
+            .pk
+            .strip_prefix("reviewer#")
+            .and_then(|id| id.parse().ok())
+        else {
+            continue;
+        };
+        let Ok(mut profile) = ReviewerProfile::from_attrs(attrs) else {
+            findings.push(audit::unreadable(
+                "reviewer name copies",
+                key,
+                "not a name copy",
+            ));
+            continue;
+        };
+        match records.users.get(&user_id) {
+            Some(user) => {
+                profile.name = Some(user.name.clone());
+                profile.deleted = false;
+            }
+            None => profile.deleted = true,
+        }
+        // A deleted user's copy keeps the name it had; only the mark matters.
+        let expected = profile.to_attrs()?;
+        if let Some(problem) = audit::problem(Some(attrs), Some(&expected), &[]) {
+            findings.push(profile_finding(key, problem, &profile)?);
+        }
+    }
+    for (key, attrs) in reviews(stored) {
+        let Ok(review) = ReviewRecord::from_attrs(attrs) else {
+            continue;
+        };
+        let Some(user) = records.users.get(&review.user_id) else {
+            continue;
+        };
+        if review.user_name == user.name {
+            continue;
+        }
+        let version = stored
+            .get(&ReviewerProfile::key(&review.user_id))
+            .and_then(|profile| ReviewerProfile::from_attrs(profile).ok())
+            .map(|profile| profile.version)
+            .unwrap_or_default();
+        let rename = ReviewerName {
+            user_name: &user.name,
+            name_version: &version,
+        };
+        let set = store::attrs_of(&rename, "review rename")?;
+        let mut expected = attrs.clone();
+        expected.extend(set.clone());
+        let Some(problem) = audit::problem(Some(attrs), Some(&expected), &["name_version"]) else {
+            continue;
+        };
+        let repair = Write::Update {
+            key: key.clone(),
+            set,
+            add: Vec::new(),
+            condition: store::attr_equals(crate::records::REVISION, &review.revision)?,
+        };
+        findings.push(Finding::one(
+            "reviewer names on reviews",
+            key.clone(),
+            problem,
+            vec![repair],
+        ));
+    }
+    Ok(findings)
+}
+
+/// A name copy put right, on condition that its version is still the one read.
+fn profile_finding(
+    key: &Key,
+    problem: Problem,
+    profile: &ReviewerProfile,
+) -> Result<Finding, StoreError> {
+    let repair = Write::Put {
+        item: profile.to_item(key.clone())?,
+        condition: store::attr_equals(crate::records::VERSION, &profile.version)?,
+    };
+    Ok(Finding::one(
+        "reviewer name copies",
+        key.clone(),
+        problem,
+        vec![repair],
+    ))
+}
+
+/// Reviews whose movie or author is gone: the service removes them when it hears of the
+/// deletion; one left behind is removed as then, with its event.
+fn orphans(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreError> {
+    let mut findings = Vec::new();
+    for (key, attrs) in reviews(stored) {
+        let Ok(review) = ReviewRecord::from_attrs(attrs) else {
+            continue;
+        };
+        if records.movies.contains_key(&review.movie_id)
+            && records.users.contains_key(&review.user_id)
+        {
+            continue;
+        }
+        let plan = review_plan::plan_removal(
+            &review,
+            domain::timestamp::now_micros(),
+            domain::ids::new_id(),
+        )?;
+        let mut repair = plan.writes;
+        repair.push(platform::outbox::record(SERVICE, &plan.event)?);
+        let problem = Problem::Unexpected {
+            actual: attrs.clone(),
+        };
+        findings.push(Finding::one(
+            "reviews of deleted movies or users",
+            key.clone(),
+            problem,
+            repair,
+        ));
+    }
+    Ok(findings)
+}
