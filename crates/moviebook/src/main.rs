@@ -103,9 +103,8 @@ async fn run() -> anyhow::Result<ExitCode> {
             settle,
             config,
         } => {
-            let (store, _) = moviebook::app::open_store(&config).await?;
             let settle = Duration::from_secs(settle);
-            let agree = moviebook::verify::run(store.as_ref(), repair, settle).await?;
+            let agree = moviebook::verify::command(&config, repair, settle).await?;
             return Ok(if agree {
                 ExitCode::SUCCESS
             } else {

@@ -13,8 +13,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use anyhow::bail;
 use platform::audit::{Finding, Records, Stored};
 use store::{Store, StoreError};
+
+use crate::config::{Config, StoreKind};
+use crate::data_dir;
 
 /// How many times `--repair` repairs what it finds before it gives up.
 const REPAIR_ROUNDS: usize = 3;
@@ -77,6 +81,22 @@ pub async fn repair(store: &dyn Store, findings: &[Finding]) -> Result<Repairs, 
         }
     }
     Ok(repairs)
+}
+
+/// `moviebook verify` on the store `config` names; true when the views agree with the
+/// records at the end.
+pub async fn command(config: &Config, repair_them: bool, settle: Duration) -> anyhow::Result<bool> {
+    let database = config.data_dir.join(data_dir::DATABASE);
+    // Opening a missing database would create an empty one, which agrees with nothing.
+    if config.store == StoreKind::Sqlite && !database.exists() {
+        bail!(
+            "{} holds no MovieBook store ({} is missing)",
+            config.data_dir.display(),
+            data_dir::DATABASE
+        );
+    }
+    let (store, _) = crate::app::open_store(config).await?;
+    run(store.as_ref(), repair_them, settle).await
 }
 
 /// Runs the command: prints every lasting difference and, with `repair`, repairs them in

@@ -137,6 +137,20 @@ async fn verify_reports_every_damaged_read_model_and_repair_puts_each_right() {
 
     let (agree, output) = verify(&app, &[]).await;
     assert!(agree, "the views agree before any damage:\n{output}");
+    if app.deployment_env().is_empty() {
+        let missing = tempfile::tempdir().expect("a temporary directory");
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_moviebook"))
+            .args(["verify", "--data-dir"])
+            .arg(missing.path().join("none"))
+            .output()
+            .expect("run the moviebook binary");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && said.contains("holds no MovieBook store"),
+            "{said}"
+        );
+        assert!(!missing.path().join("none").exists(), "nothing is created");
+    }
     assert!(output.contains("every derived view agrees"), "{output}");
 
     let store = open_store(&app).await;
