@@ -74,14 +74,7 @@ impl StoredDeadLetters {
                 .after(after.take());
             let page = self.store.query(&query).await?;
             for item in &page.items {
-                let stored = StoredLetter::from_item(item)?;
-                letters.push(DeadLetter {
-                    consumer: consumer.to_owned(),
-                    envelope: stored.envelope,
-                    reason: stored.reason,
-                    attempts: stored.attempts,
-                    dead_lettered_at: stored.dead_lettered_at,
-                });
+                letters.push(letter_of(consumer, StoredLetter::from_item(item)?));
             }
             match (page.more, page.items.last()) {
                 (true, Some(last)) => after = Some(last.key.sk.clone()),
@@ -133,19 +126,35 @@ impl StoredDeadLetters {
         Ok(purged)
     }
 
+    /// The letters of `consumer`: all of them, or those of the events `only` names, each
+    /// read by its key.
     async fn chosen(
         &self,
         consumer: &str,
         only: Option<&[Uuid]>,
     ) -> Result<Vec<DeadLetter>, StoreError> {
-        let all = self.list(consumer, usize::MAX).await?;
-        Ok(match only {
-            None => all,
-            Some(ids) => all
-                .into_iter()
-                .filter(|letter| ids.contains(&letter.envelope.id))
-                .collect(),
-        })
+        let Some(ids) = only else {
+            return self.list(consumer, usize::MAX).await;
+        };
+        let mut letters = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(store::MAX_BATCH_GET_KEYS) {
+            let keys: Vec<Key> = chunk.iter().map(|id| letter_key(consumer, id)).collect();
+            for item in self.store.batch_get(&keys).await?.into_iter().flatten() {
+                letters.push(letter_of(consumer, StoredLetter::from_item(&item)?));
+            }
+        }
+        Ok(letters)
+    }
+}
+
+/// A stored letter as the bus port shows it.
+fn letter_of(consumer: &str, stored: StoredLetter) -> DeadLetter {
+    DeadLetter {
+        consumer: consumer.to_owned(),
+        envelope: stored.envelope,
+        reason: stored.reason,
+        attempts: stored.attempts,
+        dead_lettered_at: stored.dead_lettered_at,
     }
 }
 
@@ -168,11 +177,20 @@ impl DeadLetterShelf for StoredDeadLetters {
             .map_err(|error| BusError::Unavailable(format!("setting an event aside: {error}")))
     }
 
+    /// Counts the consumer's letters without decoding them.
     async fn waiting(&self, consumer: &str) -> Result<u64, BusError> {
-        let letters = self
-            .list(consumer, usize::MAX)
-            .await
-            .map_err(|error| BusError::Unavailable(format!("counting dead letters: {error}")))?;
-        Ok(letters.len() as u64)
+        let unavailable =
+            |error: StoreError| BusError::Unavailable(format!("counting dead letters: {error}"));
+        let mut count = 0;
+        let mut after = None;
+        loop {
+            let query = Query::prefix(partition(consumer), "", PAGE).after(after.take());
+            let page = self.store.query(&query).await.map_err(unavailable)?;
+            count += page.items.len() as u64;
+            match (page.more, page.items.last()) {
+                (true, Some(last)) => after = Some(last.key.sk.clone()),
+                _ => return Ok(count),
+            }
+        }
     }
 }

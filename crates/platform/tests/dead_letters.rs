@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bus::memory::MemoryBus;
+use bus::memory::{DeadLetterShelf, MemoryBus};
 use bus::{Bus, Handler, Outcome, Subscription};
 use domain::events::{Envelope, Event, EventType, UserDeleted};
 use platform::dead_letters::StoredDeadLetters;
@@ -84,6 +84,10 @@ async fn a_rejected_event_is_kept_across_a_restart_listed_replayed_and_purged() 
     );
     assert_eq!(letters.list("picky", 1).await.unwrap().len(), 1);
     assert!(letters.list("another", 100).await.unwrap().is_empty());
+    assert_eq!(letters.waiting("picky").await.unwrap(), 2);
+    assert_eq!(letters.waiting("another").await.unwrap(), 0);
+    let unknown = event().id;
+    assert_eq!(letters.purge("picky", Some(&[unknown])).await.unwrap(), 0);
 
     // The cause is fixed; one is replayed: back in the outbox, which the relay publishes.
     picky.fixed.store(true, Ordering::SeqCst);
