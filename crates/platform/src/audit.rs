@@ -282,6 +282,20 @@ pub fn compare_entries<'a>(
         .collect()
 }
 
+/// A finding for an item that should not be there, repaired by deleting it.
+pub fn unexpected(view: &'static str, key: &Key, actual: &Attrs) -> Finding {
+    let problem = Problem::Unexpected {
+        actual: actual.clone(),
+    };
+    let repair = plain_repair(key, &problem).into_iter().collect();
+    Finding::one(view, key.clone(), problem, repair)
+}
+
+/// An id held in an attribute.
+pub fn id_attr(attrs: &Attrs, name: &str) -> Option<Uuid> {
+    attrs.get(name)?.as_str()?.parse().ok()
+}
+
 /// A finding for an owning record that does not decode.
 pub fn unreadable(view: &'static str, key: &Key, error: impl fmt::Display) -> Finding {
     let problem = Problem::Unreadable {

@@ -11,9 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use platform::audit::{
-    Difference, Finding, Problem, Records, Stored, compare_entries, plain_repair, problem,
-};
+use platform::audit::{self, Difference, Finding, Records, Stored, compare_entries, problem};
 use serde_json::Value;
 use store::{Attrs, Key, StoreError, Write};
 use uuid::Uuid;
@@ -51,26 +49,11 @@ fn listings<L: ListsMovies>(
     let mut actual: BTreeMap<Uuid, BTreeMap<&Key, &Attrs>> = BTreeMap::new();
     for prefix in projection.listed_under() {
         for (key, attrs) in stored.under(prefix) {
-            let movie = attrs.get("movie_id").and_then(Value::as_str);
-            match movie.and_then(|id| Uuid::parse_str(id).ok()) {
+            match audit::id_attr(attrs, "movie_id") {
                 Some(movie) => {
                     actual.entry(movie).or_default().insert(key, attrs);
                 }
-                None => findings.push(Finding::one(
-                    name,
-                    key.clone(),
-                    Problem::Unexpected {
-                        actual: attrs.clone(),
-                    },
-                    plain_repair(
-                        key,
-                        &Problem::Unexpected {
-                            actual: attrs.clone(),
-                        },
-                    )
-                    .into_iter()
-                    .collect(),
-                )),
+                None => findings.push(audit::unexpected(name, key, attrs)),
             }
         }
     }

@@ -2,35 +2,12 @@
 //! into an empty data directory: the restored server has every write acknowledged before the
 //! backup began, the same admin token and the same users' tokens.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::support::process::run_moviebook;
 use crate::support::*;
-
-/// Runs `moviebook ARGS` on the data directory `data_dir` (embedded defaults otherwise);
-/// returns whether it succeeded, with its stdout and stderr.
-fn moviebook(args: &[&str], data_dir: &Path, env: &[(&str, &str)]) -> (bool, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_moviebook"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("MOVIEBOOK_") {
-            command.env_remove(key);
-        }
-    }
-    let output = command
-        .args(args)
-        .env("MOVIEBOOK_DATA_DIR", data_dir)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run the moviebook binary");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
 
 #[tokio::test]
 async fn a_backup_taken_while_writes_arrive_restores_every_acknowledged_write_with_the_same_tokens()
@@ -67,7 +44,7 @@ async fn a_backup_taken_while_writes_arrive_restores_every_acknowledged_write_wi
         let (data_dir, file) = (app.data_dir(), file.clone());
         let began = Instant::now();
         let run = tokio::task::spawn_blocking(move || {
-            moviebook(
+            run_moviebook(
                 &["backup", file.to_str().expect("a UTF-8 path")],
                 &data_dir,
                 &[],
@@ -105,15 +82,15 @@ async fn a_backup_taken_while_writes_arrive_restores_every_acknowledged_write_wi
         assert_eq!(mode, 0o600, "the backup file's mode");
     }
     // A second backup never overwrites the first.
-    let (ok, output) = moviebook(&["backup", file.to_str().unwrap()], &app.data_dir(), &[]);
+    let (ok, output) = run_moviebook(&["backup", file.to_str().unwrap()], &app.data_dir(), &[]);
     assert!(!ok && output.contains("already exists"), "{output}");
 
     app.kill9();
     let restored = root.path().join("restored");
-    let (ok, output) = moviebook(&["restore", file.to_str().unwrap()], &restored, &[]);
+    let (ok, output) = run_moviebook(&["restore", file.to_str().unwrap()], &restored, &[]);
     assert!(ok, "restore failed: {output}");
     // Only into an empty data directory.
-    let (ok, output) = moviebook(&["restore", file.to_str().unwrap()], &restored, &[]);
+    let (ok, output) = run_moviebook(&["restore", file.to_str().unwrap()], &restored, &[]);
     assert!(!ok && output.contains("not empty"), "{output}");
 
     app.restart_with(&[("MOVIEBOOK_DATA_DIR", restored.to_str().unwrap())])
@@ -136,18 +113,18 @@ async fn a_backup_taken_while_writes_arrive_restores_every_acknowledged_write_wi
 fn backup_and_restore_refuse_a_dynamodb_deployment_and_a_file_that_is_no_backup() {
     let root = tempfile::tempdir().expect("a temporary directory");
     let dynamodb = [("MOVIEBOOK_STORE", "dynamodb")];
-    let (ok, output) = moviebook(&["backup", "x.backup"], root.path(), &dynamodb);
+    let (ok, output) = run_moviebook(&["backup", "x.backup"], root.path(), &dynamodb);
     assert!(!ok && output.contains("point-in-time recovery"), "{output}");
 
     let not_a_backup = root.path().join("notes.txt");
     std::fs::write(&not_a_backup, "not SQLite").unwrap();
-    let (ok, output) = moviebook(
+    let (ok, output) = run_moviebook(
         &["restore", not_a_backup.to_str().unwrap()],
         &root.path().join("data"),
         &[],
     );
     assert!(!ok, "restored from a text file: {output}");
-    let (ok, output) = moviebook(&["backup", "x.backup"], &root.path().join("empty"), &[]);
+    let (ok, output) = run_moviebook(&["backup", "x.backup"], &root.path().join("empty"), &[]);
     assert!(
         !ok && output.contains("holds no MovieBook store"),
         "{output}"

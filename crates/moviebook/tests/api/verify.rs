@@ -8,6 +8,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 use store::{Item, Key, Store, Write};
 
+use crate::support::process::run_moviebook;
 use crate::support::*;
 
 /// The store settings `serve` takes, parsed from the deployment's environment as flags.
@@ -41,28 +42,16 @@ async fn open_store(app: &TestApp) -> Arc<dyn Store> {
 
 /// Runs `moviebook verify ARGS` on the server's store; whether it exited 0, and its output.
 async fn verify(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_moviebook"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("MOVIEBOOK_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .arg("verify")
-        .args(["--settle", "1"])
-        .args(args)
-        .env("MOVIEBOOK_DATA_DIR", app.data_dir())
-        .envs(app.deployment_env());
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("verify ran")
-        .expect("run the moviebook binary");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let mut args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    args.splice(0..0, ["verify", "--settle", "1"].map(String::from));
+    let (data_dir, env) = (app.data_dir(), app.deployment_env());
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_moviebook(&args, &data_dir, &env)
+    })
+    .await
+    .expect("verify ran")
 }
 
 /// The one stored item whose key satisfies `wanted`.

@@ -12,7 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::score::ScoreTally;
-use platform::audit::{Difference, Finding, Problem, Records, Stored, compare_entries, problem};
+use platform::audit::{
+    Difference, Finding, Problem, Records, Stored, compare_entries, id_attr, problem,
+};
 use serde_json::Value;
 use store::{Attrs, Condition, Item, Key, MAX_TRANSACTION_WRITES, Record, StoreError, Write};
 use uuid::Uuid;
@@ -365,9 +367,4 @@ fn entry_writes(differences: &[Difference], expected: &BTreeMap<Key, Attrs>) -> 
             },
         )
         .collect()
-}
-
-/// An id held in an attribute.
-fn id_attr(attrs: &Attrs, name: &str) -> Option<Uuid> {
-    attrs.get(name)?.as_str()?.parse().ok()
 }

@@ -185,3 +185,26 @@ fn owned(env: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
+
+/// Runs `moviebook ARGS` on the data directory `data_dir` (embedded defaults otherwise);
+/// returns whether it succeeded, with its stdout and stderr.
+pub fn run_moviebook(args: &[&str], data_dir: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_moviebook"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("MOVIEBOOK_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .args(args)
+        .env("MOVIEBOOK_DATA_DIR", data_dir)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the moviebook binary");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
