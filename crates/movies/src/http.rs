@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use domain::{CastEntry, NewMovie, NewReview, ValidationErrors};
 use platform::ApiError;
-use platform::auth::{Admin, Authenticator, Principal};
+use platform::auth::{Admin, Authenticator, Claimed, Principal};
 use platform::http::{JsonBody, Query};
 use platform::pagination::{self, PageOf, PageParams};
 use platform::problem::Problem;
@@ -248,13 +248,20 @@ async fn genre_movies(
               (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn write_review(
     State(reviews): State<ReviewsService>,
-    principal: Principal,
+    State(auth): State<Arc<Authenticator>>,
+    claimed: Claimed,
     Path(id): Path<String>,
     JsonBody(review): JsonBody<NewReview>,
 ) -> Result<(StatusCode, Json<ReviewView>), ApiError> {
-    let (view, written) = reviews
-        .write_review(&movie_id(&id)?, principal, review)
-        .await?;
+    let written = reviews.write_review(&movie_id(&id)?, claimed, review).await;
+    let (view, written) = match written {
+        // A deleted user's token gets 401 whatever it names.
+        Err(MoviesError::MovieNotFound) => {
+            auth.still_exists(claimed).await?;
+            return Err(MoviesError::MovieNotFound.into());
+        }
+        other => other?,
+    };
     let status = match written {
         Written::Created => StatusCode::CREATED,
         Written::Replaced => StatusCode::OK,

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use domain::NewReview;
-use platform::auth::Principal;
+use platform::auth::{Claimed, Principal};
 use platform::directory::UserDirectory;
 use platform::outbox::Outbox;
 use platform::pagination::{PageOf, PageRequest};
@@ -58,10 +58,10 @@ impl ReviewsService {
     pub async fn write_review(
         &self,
         movie_id: &Uuid,
-        by: Principal,
+        by: Claimed,
         review: NewReview,
     ) -> Result<(ReviewView, Written), MoviesError> {
-        let Principal::User(user_id) = by else {
+        let Principal::User(user_id) = by.0 else {
             return Err(MoviesError::Forbidden(
                 "reviews are written by users; the admin has no review of its own",
             ));
@@ -75,10 +75,17 @@ impl ReviewsService {
                 domain::timestamp::now_micros(),
                 domain::ids::new_id(),
             )?;
-            match self.outbox.commit(plan.writes, &[plan.event]).await {
+            // The token's user is checked in the transaction, not looked up before it.
+            let mut writes = plan.writes;
+            let user_check = writes.len();
+            writes.extend(by.user_exists());
+            match self.outbox.commit(writes, &[plan.event]).await {
                 Ok(()) => return Ok((plan.view, plan.written)),
                 Err(StoreError::ConditionFailed { index: MOVIE_CHECK }) => {
                     return Err(MoviesError::MovieNotFound);
+                }
+                Err(StoreError::ConditionFailed { index }) if index == user_check => {
+                    return Err(MoviesError::UserGone);
                 }
                 Err(StoreError::ConditionFailed { .. }) => continue,
                 Err(other) => return Err(other.into()),

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use domain::ActorSummaryRef;
-use store::StoreError;
+use store::{Key, StoreError};
 use uuid::Uuid;
 
 /// Why a directory could not answer.
@@ -35,6 +35,14 @@ impl From<StoreError> for DirectoryError {
 pub struct UserProfile {
     pub id: Uuid,
     pub name: String,
+}
+
+/// Where the users service keeps a user's record. Other services never read it; a write of
+/// theirs that may only happen while the user exists carries a check that it does (every
+/// service of a deployment shares the one store), which holds exactly as long as the user
+/// does — see `auth::Claimed`.
+pub fn user_record_key(id: &Uuid) -> Key {
+    Key::new(format!("user#{id}"), "user")
 }
 
 /// Answers questions about users; owned by the users service.

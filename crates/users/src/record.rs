@@ -28,7 +28,7 @@ impl Record for UserRecord {
 impl UserRecord {
     /// Where the user `id` is stored.
     pub fn key(id: &Uuid) -> Key {
-        Key::new(format!("user#{id}"), "user")
+        platform::directory::user_record_key(id)
     }
 }
 

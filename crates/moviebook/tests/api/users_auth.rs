@@ -456,6 +456,19 @@ async fn deleted_user_is_gone_and_their_token_is_401_on_the_next_write() {
     app.delete(&path, Some(&ann.token)).await.problem(401);
     app.get(&path).await.problem(404);
     app.login(&ann.email, &ann.password).await.problem(401);
+
+    // A reviewer's write checks the user in its own transaction: the next one after the
+    // deletion fails there, before any event about the deletion arrived; and a deleted
+    // user's token naming a movie that does not exist is still a 401, not a 404.
+    let bob = app.sign_up_user("Bob").await;
+    app.review(movie_id, &bob.token, 7, None).await.expect(201);
+    app.delete(&format!("/users/{}", bob.id), Some(&bob.token))
+        .await
+        .expect(204);
+    app.review(movie_id, &bob.token, 8, None).await.problem(401);
+    let nowhere = uuid::Uuid::now_v7().to_string();
+    app.review(&nowhere, &bob.token, 8, None).await.problem(401);
+    app.review(&nowhere, &ann.token, 8, None).await.problem(401);
 }
 
 #[tokio::test]
