@@ -368,3 +368,138 @@ fn entry_writes(differences: &[Difference], expected: &BTreeMap<Key, Attrs>) -> 
         )
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use domain::events::MovieSnapshot;
+    use platform::audit::{ReviewFacts, UserFacts};
+
+    use super::*;
+
+    /// A movie with `reviews` reviews scored 5 whose pointers (and the tally, which agrees
+    /// with them) count `counted` each.
+    fn movie_counting(reviews: usize, counted: i64) -> (Records, Stored, Uuid) {
+        let movie_id = Uuid::now_v7();
+        let mut records = Records::default();
+        records.movies.insert(
+            movie_id,
+            MovieSnapshot {
+                movie_id,
+                title: "Crowded".into(),
+                release_year: 2000,
+                genres: vec!["drama".into()],
+                thumbnail_url: None,
+                created_at: 1,
+                cast: Vec::new(),
+            },
+        );
+        let mut items = Vec::new();
+        for i in 0..reviews {
+            let user_id = Uuid::now_v7();
+            let name = format!("User {i}");
+            let facts = UserFacts {
+                name,
+                email: format!("u{i}@example.com"),
+            };
+            records.users.insert(user_id, facts);
+            let review = ReviewFacts {
+                movie_id,
+                user_id,
+                score: 5,
+                comment: None,
+                created_at: 10,
+                updated_at: 10,
+                revision: Uuid::now_v7(),
+            };
+            let entry = UserReviewRecord {
+                movie_id,
+                movie_title: "Crowded".into(),
+                score: 5,
+                comment: None,
+                created_at: 10,
+                updated_at: 10,
+            };
+            let pointer = ReviewPointer {
+                version: review.revision,
+                entry: Some(entry.sort_key()),
+                score: Some(counted),
+            };
+            let key = user_lists::entry_key(&user_id, &entry.sort_key());
+            items.push(entry.to_item(key).unwrap());
+            items.push(pointer.to_item(pointer_key(&user_id, &movie_id)).unwrap());
+            records.reviews.insert((movie_id, user_id), review);
+        }
+        let count = reviews as i64;
+        let tally = ScoreTally {
+            sum: count * counted,
+            count,
+        };
+        let mut summary = crate::catalog::summary_facts(&records.movies[&movie_id]).unwrap();
+        let scores = SummaryScores {
+            score_sum: tally.sum,
+            review_count: count,
+            score_revision: Some(3),
+            deleted: false,
+        };
+        summary.extend(store::attrs_of(&scores, SummaryRecord::KIND).unwrap());
+        items.push(Item::new(summary_key(&movie_id), summary));
+        let entry = TopRatedRecord {
+            movie_id,
+            review_count: count,
+        };
+        items.push(
+            entry
+                .to_item(top_rated::entry_key(&movie_id, tally))
+                .unwrap(),
+        );
+        (records, Stored::new(items), movie_id)
+    }
+
+    #[test]
+    fn a_repair_too_large_for_one_transaction_leaves_the_tally_equal_to_its_pointers() {
+        let (records, stored, movie_id) = movie_counting(150, 1);
+        let findings = check(&records, &stored).unwrap();
+        assert_eq!(findings.len(), 1);
+        let finding = &findings[0];
+        assert!(finding.repair.len() <= MAX_TRANSACTION_WRITES);
+        // Every damaged pointer is reported, though not all are repaired in this round.
+        let pointers = finding
+            .differences
+            .iter()
+            .filter(|d| d.key.pk.starts_with("userreview#"))
+            .count();
+        assert_eq!(pointers, 150);
+        let repaired = finding
+            .repair
+            .iter()
+            .filter(
+                |w| matches!(w, Write::Put { item, .. } if item.key.pk.starts_with("userreview#")),
+            )
+            .count();
+        assert!(repaired > 0 && repaired < 150, "{repaired}");
+        let Write::Update {
+            key,
+            set,
+            condition,
+            ..
+        } = &finding.repair[0]
+        else {
+            panic!("the summary is set first: {:?}", finding.repair[0]);
+        };
+        assert_eq!(key, &summary_key(&movie_id));
+        assert_eq!(
+            *condition,
+            Condition::AttrEquals(SCORE_REVISION.into(), 3.into())
+        );
+        // The repaired pointers count 5, the others still 1.
+        let sum = 5 * repaired as i64 + (150 - repaired as i64);
+        assert_eq!(set["score_sum"], Value::from(sum));
+        assert_eq!(set["review_count"], Value::from(150));
+    }
+
+    #[test]
+    fn a_movie_whose_read_models_agree_has_no_finding() {
+        let (records, stored, _) = movie_counting(3, 5);
+        assert_eq!(check(&records, &stored).unwrap(), Vec::new());
+    }
+}
