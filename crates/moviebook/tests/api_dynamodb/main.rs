@@ -26,6 +26,8 @@ mod movies;
 mod operations;
 #[path = "../api/pagination.rs"]
 mod pagination;
+#[path = "../api/request_id.rs"]
+mod request_id;
 #[path = "../api/reviews.rs"]
 mod reviews;
 #[path = "../api/search.rs"]

@@ -321,6 +321,17 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// GET of a path from the root with extra request headers.
+    pub async fn get_with_headers(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut builder = self.client.get(format!("{}{path}", self.base_url));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        send(builder, format!("GET {path} with {headers:?}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// GET of a path from the root (`/healthz`, `/metrics`).
     pub async fn root_get(&self, path: &str) -> Resp {
         self.raw(Method::GET, path, None, None, None).await
