@@ -5,7 +5,12 @@ use std::sync::OnceLock;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use platform::request_id::RequestId;
+use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::{Format, Full, Json, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::config::LogFormat;
 
@@ -18,9 +23,84 @@ pub fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr);
     // A second call (tests building several applications) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
-        LogFormat::Json => logs.json().with_current_span(true).try_init(),
+        LogFormat::Text => logs
+            .with_ansi(terminal())
+            .event_format(NamingTheRequest::text())
+            .try_init(),
+        LogFormat::Json => logs
+            .json()
+            .event_format(NamingTheRequest::json())
+            .try_init(),
     };
+}
+
+fn terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// A log format that names the request being served (`platform::request_id`) on each line
+/// written while serving it: `request_id=...` at the end of a text line, a `request_id` member
+/// of a JSON object. Cheaper than a span per request, which the subscriber would build,
+/// format and tear down on every request whether or not it logs anything.
+struct NamingTheRequest<F> {
+    inner: F,
+    json: bool,
+}
+
+impl NamingTheRequest<Format<Full>> {
+    fn text() -> Self {
+        NamingTheRequest {
+            // Lines are formatted into a buffer first, which knows nothing of the terminal.
+            inner: tracing_subscriber::fmt::format().with_ansi(terminal()),
+            json: false,
+        }
+    }
+}
+
+impl NamingTheRequest<Format<Json>> {
+    fn json() -> Self {
+        NamingTheRequest {
+            inner: tracing_subscriber::fmt::format()
+                .json()
+                .with_current_span(true),
+            json: true,
+        }
+    }
+}
+
+impl<S, N, F> FormatEvent<S, N> for NamingTheRequest<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let Some(id) = RequestId::current() else {
+            return self.inner.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.inner
+            .format_event(ctx, Writer::new(&mut line), event)?;
+        writer.write_str(&with_request_id(&line, id.as_str(), self.json))
+    }
+}
+
+/// A formatted log line with the request's id added. A request id has no character JSON
+/// would escape (`platform::request_id`), so it is written as it is.
+fn with_request_id(line: &str, id: &str, json: bool) -> String {
+    if json {
+        return match line.strip_prefix('{') {
+            Some(rest) => format!("{{\"request_id\":\"{id}\",{rest}"),
+            None => line.to_owned(),
+        };
+    }
+    let text = line.strip_suffix('\n').unwrap_or(line);
+    format!("{text} request_id={id}\n")
 }
 
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -277,6 +357,27 @@ mod tests {
                 "METRICS_EXPORTED describes {name}, which nothing records"
             );
         }
+    }
+
+    #[test]
+    fn the_request_id_is_added_to_a_text_line_and_a_json_object() {
+        assert_eq!(
+            with_request_id(
+                "2026-12-02T01:00:00Z  WARN x: failed status=503\n",
+                "r-1",
+                false
+            ),
+            "2026-12-02T01:00:00Z  WARN x: failed status=503 request_id=r-1\n"
+        );
+        let json = with_request_id(
+            "{\"timestamp\":\"t\",\"level\":\"WARN\",\"fields\":{\"message\":\"failed\"}}\n",
+            "a.b_c~d:e/f+g=h-1",
+            true,
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&json).expect("still JSON");
+        assert_eq!(parsed["request_id"], "a.b_c~d:e/f+g=h-1");
+        assert_eq!(parsed["fields"]["message"], "failed");
+        assert!(json.ends_with('\n'));
     }
 
     #[test]
