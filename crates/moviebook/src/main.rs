@@ -78,7 +78,13 @@ async fn run() -> anyhow::Result<()> {
         Command::Backup { file, config } => return moviebook::backup::back_up(&config, &file),
         Command::Restore { file, config } => return moviebook::backup::restore(&config, &file),
     };
-    telemetry::init_logging(config.log_format);
+    let tracing = telemetry::init(&config)?;
+    let served = serve(config).await;
+    tracing.shutdown().await;
+    served
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     if let Some(token) = &app.generated_admin_token {
         // Shown once, on the start that generated it; it is kept in the data directory.

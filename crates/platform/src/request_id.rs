@@ -3,11 +3,13 @@
 //! response (errors, refusals of the limits and panics included), and given to the work of
 //! the request: [`RequestId::current`] is the id of the request the running task serves,
 //! which every log line written meanwhile names (the log format asks for it) and every call
-//! to another service carries.
+//! to another service carries. The request's span, when there is one, continues the caller's
+//! trace (`traceparent`).
 //!
 //! Cheap on purpose: this runs on every request, `/healthz` included. A fresh id is a
 //! process-random prefix and a counter (no random draw per request), a client's valid id is
-//! kept without a copy, and no span is made at the default log level.
+//! kept without a copy, and no span is made at the default log level unless traces are
+//! exported.
 
 use std::fmt;
 use std::future::Future;
@@ -175,16 +177,29 @@ where
                 id
             }
         };
-        // The request's span, at debug level (`RUST_LOG`), for its method and path. The log
-        // lines carry the id anyway (see `RequestId::current`): a span at info on every
-        // request, built, formatted and torn down by the subscriber whether or not the request
-        // logs anything, cost a tenth of /healthz's throughput.
-        let span = tracing::debug_span!(
-            "request",
-            request_id = %id,
-            method = %request.method(),
-            path = %request.uri().path(),
-        );
+        // The request's span: exported as the request's part of its trace when traces are
+        // exported, and then on log lines too; otherwise only at debug level (`RUST_LOG`), for
+        // its method and path. The log lines carry the id anyway (see `RequestId::current`):
+        // a span at info on every request, built, formatted and torn down by the subscriber
+        // whether or not the request logs anything, cost a tenth of /healthz's throughput.
+        let span = if trace_context::enabled() {
+            tracing::info_span!(
+                "request",
+                request_id = %id,
+                method = %request.method(),
+                path = %request.uri().path(),
+            )
+        } else {
+            tracing::debug_span!(
+                "request",
+                request_id = %id,
+                method = %request.method(),
+                path = %request.uri().path(),
+            )
+        };
+        // A caller's trace (a `traceparent` header: a client's, a gateway's, another
+        // service's gRPC call) is continued, when traces are exported.
+        trace_context::set_parent(&span, &trace_context::Headers(request.headers()));
         let started = Instant::now();
         let answer = CURRENT.sync_scope(id.clone(), || self.inner.call(request));
         let header = id.0.clone();

@@ -25,6 +25,7 @@ mod reviews;
 mod search;
 mod secrets;
 mod top_rated_genres;
+mod traces;
 mod users_auth;
 
 /// This binary runs the suite on the default deployment: SQLite and the in-process bus.

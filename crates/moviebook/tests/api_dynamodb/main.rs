@@ -36,6 +36,8 @@ mod search;
 mod secrets;
 #[path = "../api/top_rated_genres.rs"]
 mod top_rated_genres;
+#[path = "../api/traces.rs"]
+mod traces;
 #[path = "../api/users_auth.rs"]
 mod users_auth;
 
