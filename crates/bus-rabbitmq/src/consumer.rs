@@ -33,6 +33,7 @@ use lapin::{Channel, Connection};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::error::RabbitError;
 use crate::headers;
@@ -263,11 +264,16 @@ impl Context {
         let Some(envelope) = self.accept(&delivery).await else {
             return;
         };
-        let outcome = AssertUnwindSafe(self.subscription.handler.handle(&envelope))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| Outcome::Retry("the handler panicked".into()));
-        self.settle(&delivery, &envelope, outcome).await;
+        let span = bus::consume_span(self.consumer(), std::slice::from_ref(&envelope));
+        async {
+            let outcome = AssertUnwindSafe(self.subscription.handler.handle(&envelope))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Outcome::Retry("the handler panicked".into()));
+            self.settle(&delivery, &envelope, outcome).await;
+        }
+        .instrument(span)
+        .await;
     }
 
     /// Handles a partition's waiting deliveries together, then settles each by its outcome.
@@ -283,18 +289,23 @@ impl Context {
         if envelopes.is_empty() {
             return;
         }
-        let panicked = || vec![Outcome::Retry("the handler panicked".into()); envelopes.len()];
-        let outcomes = AssertUnwindSafe(self.subscription.handler.handle_batch(&envelopes))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| panicked());
-        // A handler owes one outcome per event; one it did not give is retried.
-        let outcomes = outcomes.into_iter().chain(std::iter::repeat_with(|| {
-            Outcome::Retry("the handler gave no outcome".into())
-        }));
-        for ((delivery, envelope), outcome) in accepted.iter().zip(&envelopes).zip(outcomes) {
-            self.settle(delivery, envelope, outcome).await;
+        let span = bus::consume_span(self.consumer(), &envelopes);
+        async {
+            let panicked = || vec![Outcome::Retry("the handler panicked".into()); envelopes.len()];
+            let outcomes = AssertUnwindSafe(self.subscription.handler.handle_batch(&envelopes))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| panicked());
+            // A handler owes one outcome per event; one it did not give is retried.
+            let outcomes = outcomes.into_iter().chain(std::iter::repeat_with(|| {
+                Outcome::Retry("the handler gave no outcome".into())
+            }));
+            for ((delivery, envelope), outcome) in accepted.iter().zip(&envelopes).zip(outcomes) {
+                self.settle(delivery, envelope, outcome).await;
+            }
         }
+        .instrument(span)
+        .await;
     }
 
     /// The delivery's event, when it is one for this consumer's handler: a body that is not
@@ -311,6 +322,14 @@ impl Context {
                 self.dead_letter(delivery, &reason, failed_before).await;
                 return None;
             }
+        };
+        // The broker's span of the event, when it has one, is where the consumer's follows.
+        let envelope = match headers::trace(&delivery.properties) {
+            Some(trace) if trace_context::enabled() => Envelope {
+                trace: Some(trace),
+                ..envelope
+            },
+            _ => envelope,
         };
         let event_type = envelope.event.event_type();
         if !self.subscription.event_types.contains(&event_type) {

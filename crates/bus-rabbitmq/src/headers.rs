@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use domain::events::Envelope;
+use domain::events::{Envelope, TraceContext};
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
@@ -120,6 +120,31 @@ pub fn int(value: &AMQPValue) -> Option<i64> {
     }
 }
 
+/// The W3C trace context of the broker's span of an event (when traces are exported):
+/// headers, so that any AMQP consumer can continue the trace, kept through retries and dead
+/// letters like the adapter's own headers.
+pub const TRACEPARENT: &str = "traceparent";
+pub const TRACESTATE: &str = "tracestate";
+
+/// The trace context a publisher put on a message.
+pub fn trace(properties: &BasicProperties) -> Option<TraceContext> {
+    let traceparent = get(properties, TRACEPARENT).and_then(text)?;
+    Some(TraceContext {
+        traceparent,
+        tracestate: get(properties, TRACESTATE).and_then(text),
+    })
+}
+
+/// The headers that carry `trace`.
+pub fn trace_headers(trace: &TraceContext) -> FieldTable {
+    let mut table = FieldTable::default();
+    set_text(&mut table, TRACEPARENT, &trace.traceparent);
+    if let Some(state) = &trace.tracestate {
+        set_text(&mut table, TRACESTATE, state);
+    }
+    table
+}
+
 /// How many times handlers have already failed this message.
 pub fn attempts(properties: &BasicProperties) -> u32 {
     get(properties, ATTEMPT)
@@ -181,6 +206,21 @@ pub fn millis(delay: Duration) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trace_context_travels_in_headers_and_through_a_republish() {
+        let sent = TraceContext {
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+            tracestate: Some("vendor=1".into()),
+        };
+        let properties = BasicProperties::default().with_headers(trace_headers(&sent));
+        assert_eq!(trace(&properties), Some(sent.clone()));
+        // A retry or a dead letter keeps it with the adapter's own headers.
+        let mut kept = own_headers(&properties);
+        set_int(&mut kept, ATTEMPT, 1);
+        assert_eq!(trace(&republished(&properties, kept)), Some(sent));
+        assert_eq!(trace(&BasicProperties::default()), None);
+    }
 
     #[test]
     fn reasons_are_cut_on_a_character_boundary() {

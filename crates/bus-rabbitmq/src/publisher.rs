@@ -38,10 +38,27 @@ pub(crate) async fn publish_events(
         })?;
         bodies.push(body);
     }
+    // When traces are exported, each traced event gets the broker's span in its trace, which
+    // lasts until the broker confirmed it; its context goes along in the message's headers.
+    let mut spans = Vec::new();
     let sending = async {
         let mut pending = Vec::with_capacity(envelopes.len());
         for (envelope, body) in envelopes.iter().zip(&bodies) {
             let routing_key = options.routing_key(envelope);
+            let mut properties = headers::event_properties(envelope);
+            if let Some(committed) = envelope.trace.as_ref().filter(|_| trace_context::enabled()) {
+                let span = tracing::info_span!(
+                    parent: None,
+                    "publish",
+                    event = %envelope.id,
+                    routing_key = %routing_key,
+                );
+                trace_context::set_parent(&span, &trace_context::stored(committed));
+                if let Some(trace) = trace_context::of(&span) {
+                    properties = properties.with_headers(headers::trace_headers(&trace));
+                }
+                spans.push(span);
+            }
             let confirm = channel
                 .basic_publish(
                     exchange.clone(),
@@ -49,7 +66,7 @@ pub(crate) async fn publish_events(
                         .map_err(|e| RabbitError::Invalid(format!("routing key: {e}")))?,
                     MANDATORY,
                     body,
-                    headers::event_properties(envelope),
+                    properties,
                 )
                 .await
                 .map_err(RabbitError::amqp("basic.publish"))?;

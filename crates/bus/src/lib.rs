@@ -6,7 +6,8 @@
 //! try, and then sets it aside on its shelf (the store).
 //!
 //! `memory` is the in-process adapter of the embedded deployment; `consumer_metrics` is what
-//! every adapter shows of its consumers in `/metrics`.
+//! every adapter shows of its consumers in `/metrics`; [`consume_span`] is how every adapter
+//! puts a consumer's work into the trace of the events it handles.
 
 use std::sync::Arc;
 
@@ -15,6 +16,32 @@ use domain::events::{Envelope, EventType};
 
 pub mod consumer_metrics;
 pub mod memory;
+
+/// The span of a consumer handling `envelopes` (one, or a partition's batch), when traces are
+/// exported (otherwise none, at no cost): the child of the first traced event's context (the
+/// relay's or the broker's span of it), linked to the others'.
+pub fn consume_span(consumer: &str, envelopes: &[Envelope]) -> tracing::Span {
+    if !trace_context::enabled() {
+        return tracing::Span::none();
+    }
+    let first = envelopes.first();
+    let span = tracing::info_span!(
+        parent: None,
+        "consume",
+        consumer,
+        event = first.map(|e| tracing::field::display(e.id)),
+        event_type = first.map(|e| e.event.event_type().as_str()),
+        events = envelopes.len(),
+    );
+    let mut traces = envelopes.iter().filter_map(|e| e.trace.as_ref());
+    if let Some(parent) = traces.next() {
+        trace_context::set_parent(&span, &trace_context::stored(parent));
+    }
+    for other in traces {
+        trace_context::add_link(&span, &trace_context::stored(other));
+    }
+    span
+}
 
 /// What a handler made of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,6 +23,7 @@ use domain::events::{Envelope, EventType};
 use domain::ids::shard_of;
 use domain::timestamp::{Micros, now_micros};
 use futures::StreamExt;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::consumer_metrics::ConsumerMetrics;
@@ -199,6 +200,20 @@ impl MemoryBus {
     }
 
     async fn deliver(&self, subscribed: &Subscribed, envelope: &Envelope) -> Result<(), BusError> {
+        let span = crate::consume_span(
+            &subscribed.subscription.consumer,
+            std::slice::from_ref(envelope),
+        );
+        self.deliver_in_turn(subscribed, envelope)
+            .instrument(span)
+            .await
+    }
+
+    async fn deliver_in_turn(
+        &self,
+        subscribed: &Subscribed,
+        envelope: &Envelope,
+    ) -> Result<(), BusError> {
         let _turn = subscribed.turn(envelope).await;
         let subscription = &subscribed.subscription;
         let mut pauses = RETRY_BACKOFF.build();

@@ -13,6 +13,11 @@ pub struct Envelope {
     pub id: Uuid,
     pub occurred_at: Micros,
     pub event: Event,
+    /// The trace of the work that caused the event, when traces are exported: its consumers'
+    /// spans join that trace. Absent from events of processes that export none, and from
+    /// events written before it was carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceContext>,
 }
 
 impl Envelope {
@@ -22,8 +27,18 @@ impl Envelope {
             id: crate::ids::new_id(),
             occurred_at: crate::timestamp::now_micros(),
             event,
+            trace: None,
         }
     }
+}
+
+/// A place in a distributed trace, as W3C Trace Context writes it (the `traceparent` and
+/// `tracestate` headers), kept as text: the domain neither reads nor checks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceContext {
+    pub traceparent: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
 }
 
 /// Something that happened, as the rest of the system learns of it.
@@ -176,6 +191,35 @@ mod tests {
         let back: Envelope = serde_json::from_value(json).unwrap();
         assert_eq!(back, envelope);
         assert_eq!(back.event.event_type().as_str(), "review.deleted");
+    }
+
+    #[test]
+    fn an_envelope_carries_its_trace_only_when_it_has_one_and_old_ones_still_decode() {
+        let mut envelope = Envelope::new(Event::UserDeleted(UserDeleted {
+            user_id: crate::ids::new_id(),
+        }));
+        let untraced = serde_json::to_value(&envelope).unwrap();
+        assert!(untraced.get("trace").is_none(), "{untraced}");
+        // What every version before the trace was carried wrote.
+        let old = serde_json::json!({
+            "id": envelope.id,
+            "occurred_at": envelope.occurred_at,
+            "event": {"type": "user_deleted", "user_id": crate::ids::new_id()},
+        });
+        let decoded: Envelope = serde_json::from_value(old).unwrap();
+        assert_eq!(decoded.trace, None);
+
+        envelope.trace = Some(TraceContext {
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
+            tracestate: None,
+        });
+        let traced = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(
+            traced["trace"],
+            serde_json::json!({"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+        );
+        let back: Envelope = serde_json::from_value(traced).unwrap();
+        assert_eq!(back, envelope);
     }
 
     #[test]

@@ -137,6 +137,9 @@ impl Gateway {
         strip_hop_by_hop(request.headers_mut());
         // The services throttle logins per client address: they see the caller's, not ours.
         self.addressing.vouch(client, request.headers_mut());
+        // The service's span follows the gateway's in the trace (when traces are exported);
+        // the request id the service answers under is already among the headers.
+        trace_context::inject_current(&mut trace_context::HeadersMut(request.headers_mut()));
         request.headers_mut().remove(axum::http::header::HOST);
         match tokio::time::timeout(FORWARD_TIMEOUT, self.client.request(request)).await {
             Ok(Ok(response)) => {

@@ -22,6 +22,7 @@ use axum::extract::DefaultBodyLimit;
 use bus_rabbitmq::RabbitBus;
 use platform::client_address::ClientAddressing;
 use platform::outbox::{Outboxes, Relay};
+use platform::request_id::RequestIdLayer;
 use store::Label;
 use store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -30,7 +31,6 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::{Config, Role, Secret};
 use crate::data_dir;
@@ -233,7 +233,8 @@ impl RequestLimits {
 /// know (inside the metrics, so that it is counted, as `other`); the request timeout, the
 /// limit of requests in progress and load shedding (also inside the metrics, so that shed
 /// and stopped requests are counted); metrics per route; problem+json for bare error answers;
-/// the body size limit; a 500 for a panicking handler; a trace span.
+/// the body size limit; a 500 for a panicking handler; outermost, the request's id and span,
+/// so that every answer, each of those included, carries the id.
 fn with_layers(router: Router, limits: RequestLimits) -> Router {
     // Past the limit a request is refused at once (503, `Retry-After`) rather than queued:
     // a queue in front of a full server only makes every answer late. The limit is one
@@ -254,13 +255,7 @@ fn with_layers(router: Router, limits: RequestLimits) -> Router {
         ))
         .layer(DefaultBodyLimit::max(platform::http::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(platform::http::panic_response))
-        // A 5xx is logged as a warning: shed and timed-out requests are expected under load
-        // (their count is in the metrics), and the cause of a real fault is logged as an error
-        // where it happens.
-        .layer(
-            TraceLayer::new_for_http()
-                .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
-        )
+        .layer(RequestIdLayer)
 }
 
 /// The answer to a request that the limits stopped or refused.

@@ -189,6 +189,13 @@ pub struct Config {
     #[arg(long, env = "MOVIEBOOK_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// The OTLP/gRPC address (`http://collector:4317`) to export OpenTelemetry traces to;
+    /// unset: none exported, and no trace context made. The SDK's other standard settings
+    /// (`OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, `OTEL_EXPORTER_OTLP_HEADERS`,
+    /// `OTEL_BSP_*`, ...) are read from the environment as usual.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
     /// Bytes of ready answers to hot reads this process keeps in memory (0: no cache).
     #[arg(long, env = "MOVIEBOOK_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub cache_bytes: u64,

@@ -112,7 +112,13 @@ async fn run() -> anyhow::Result<ExitCode> {
             });
         }
     };
-    telemetry::init_logging(config.log_format);
+    let tracing = telemetry::init(&config)?;
+    let served = serve(config).await;
+    tracing.shutdown().await;
+    served
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     if let Some(token) = &app.generated_admin_token {
         // Shown once, on the start that generated it; it is kept in the data directory.

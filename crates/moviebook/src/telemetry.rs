@@ -1,26 +1,213 @@
-//! Logs (tracing) and metrics (Prometheus), each set up once per process.
+//! Logs (tracing), traces (OpenTelemetry, when an OTLP endpoint is configured) and metrics
+//! (Prometheus), each set up once per process.
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use anyhow::Context;
+use clap::ValueEnum;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use platform::request_id::RequestId;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{Format, Full, Json, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::config::LogFormat;
+use crate::config::{Config, LogFormat};
 
-/// Logs to stderr in `format`, filtered by `RUST_LOG` (default `info`).
-pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second call (tests building several applications) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
-        LogFormat::Json => logs.json().with_current_span(true).try_init(),
+/// The logs' filter when `RUST_LOG` is unset.
+const DEFAULT_LOG_FILTER: &str = "info,tower_http=warn";
+
+/// What is exported as traces: every span at info and above, and the store's requests (debug
+/// spans, see `store::Label`). Never the spans of the libraries the exporter itself sends
+/// with (its own export would be traced, and exported, without end).
+const TRACE_FILTER: &str = "info,store::labelled=debug,h2=off,hyper=off,hyper_util=off,\
+                            tonic=off,tower=off,opentelemetry=off,opentelemetry_sdk=off,\
+                            opentelemetry_otlp=off";
+
+/// The trace export of a process, if it has one: call [`Tracing::shutdown`] before the
+/// process ends, so that the spans still queued are sent.
+#[must_use = "shut the trace export down before the process ends"]
+pub struct Tracing {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Tracing {
+    /// Sends the spans still queued (waiting for the collector at most the exporter's
+    /// timeout) and stops exporting.
+    pub async fn shutdown(self) {
+        let Some(provider) = self.provider else {
+            return;
+        };
+        // The SDK blocks until the export is done, on a runtime thread it would stall.
+        let stopped = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        if let Ok(Err(error)) = stopped {
+            tracing::warn!(%error, "the last traces could not be exported");
+        }
+    }
+}
+
+/// Logs to stderr in `format`, filtered by `RUST_LOG` (default `info`). With an OTLP
+/// endpoint, also exports traces there and carries trace context between processes
+/// (`trace_context`); without one, nothing is exported and no trace context is made.
+/// Call it inside the Tokio runtime: the exporter's connection runs on it.
+pub fn init(config: &Config) -> anyhow::Result<Tracing> {
+    let format = config.log_format;
+    let otlp_endpoint = config.otlp_endpoint.as_deref();
+    let log_filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let Some(endpoint) = otlp_endpoint.filter(|endpoint| !endpoint.trim().is_empty()) else {
+        // The subscriber of a process without traces, kept as it was: one global filter,
+        // which costs less per span than a filter per layer.
+        let logs = tracing_subscriber::fmt()
+            .with_env_filter(log_filter())
+            .with_writer(std::io::stderr);
+        // A second call (tests building several applications) keeps the first subscriber.
+        let _ = match format {
+            LogFormat::Text => logs
+                .with_ansi(terminal())
+                .event_format(NamingTheRequest::text())
+                .try_init(),
+            LogFormat::Json => logs
+                .json()
+                .event_format(NamingTheRequest::json())
+                .try_init(),
+        };
+        return Ok(Tracing { provider: None });
     };
+
+    let exporter = SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()
+        .with_context(|| format!("setting up the trace export to {endpoint}"))?;
+    let mut resource = Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name(service_name(config));
+    }
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource.build())
+        .build();
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("moviebook"))
+        .with_filter(EnvFilter::new(TRACE_FILTER));
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Text => logs
+            .with_ansi(terminal())
+            .event_format(NamingTheRequest::text())
+            .with_filter(log_filter())
+            .boxed(),
+        LogFormat::Json => logs
+            .json()
+            .event_format(NamingTheRequest::json())
+            .with_filter(log_filter())
+            .boxed(),
+    };
+    // As above, a second call keeps the first subscriber (and its export, if it had one).
+    if tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
+        .try_init()
+        .is_ok()
+    {
+        trace_context::enable();
+    }
+    Ok(Tracing {
+        provider: Some(provider),
+    })
+}
+
+fn terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// A log format that names the request being served (`platform::request_id`) on each line
+/// written while serving it: `request_id=...` at the end of a text line, a `request_id` member
+/// of a JSON object. Cheaper than a span per request, which the subscriber would build,
+/// format and tear down on every request whether or not it logs anything.
+struct NamingTheRequest<F> {
+    inner: F,
+    json: bool,
+}
+
+impl NamingTheRequest<Format<Full>> {
+    fn text() -> Self {
+        NamingTheRequest {
+            // Lines are formatted into a buffer first, which knows nothing of the terminal.
+            inner: tracing_subscriber::fmt::format().with_ansi(terminal()),
+            json: false,
+        }
+    }
+}
+
+impl NamingTheRequest<Format<Json>> {
+    fn json() -> Self {
+        NamingTheRequest {
+            inner: tracing_subscriber::fmt::format()
+                .json()
+                .with_current_span(true),
+            json: true,
+        }
+    }
+}
+
+impl<S, N, F> FormatEvent<S, N> for NamingTheRequest<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let Some(id) = RequestId::current() else {
+            return self.inner.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.inner
+            .format_event(ctx, Writer::new(&mut line), event)?;
+        writer.write_str(&with_request_id(&line, id.as_str(), self.json))
+    }
+}
+
+/// A formatted log line with the request's id added. A request id has no character JSON
+/// would escape (`platform::request_id`), so it is written as it is.
+fn with_request_id(line: &str, id: &str, json: bool) -> String {
+    if json {
+        return match line.strip_prefix('{') {
+            Some(rest) => format!("{{\"request_id\":\"{id}\",{rest}"),
+            None => line.to_owned(),
+        };
+    }
+    let text = line.strip_suffix('\n').unwrap_or(line);
+    format!("{text} request_id={id}\n")
+}
+
+/// The name a process gives itself in traces, unless `OTEL_SERVICE_NAME` says otherwise:
+/// `moviebook` for the embedded process, `moviebook-<roles>` for a role of a cluster.
+fn service_name(config: &Config) -> String {
+    if config.plays_every_role() {
+        return "moviebook".to_owned();
+    }
+    let roles: Vec<String> = config
+        .roles
+        .iter()
+        .filter_map(|role| role.to_possible_value())
+        .map(|role| role.get_name().to_owned())
+        .collect();
+    format!("moviebook-{}", roles.join("+"))
 }
 
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -277,6 +464,27 @@ mod tests {
                 "METRICS_EXPORTED describes {name}, which nothing records"
             );
         }
+    }
+
+    #[test]
+    fn the_request_id_is_added_to_a_text_line_and_a_json_object() {
+        assert_eq!(
+            with_request_id(
+                "2026-12-02T01:00:00Z  WARN x: failed status=503\n",
+                "r-1",
+                false
+            ),
+            "2026-12-02T01:00:00Z  WARN x: failed status=503 request_id=r-1\n"
+        );
+        let json = with_request_id(
+            "{\"timestamp\":\"t\",\"level\":\"WARN\",\"fields\":{\"message\":\"failed\"}}\n",
+            "a.b_c~d:e/f+g=h-1",
+            true,
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&json).expect("still JSON");
+        assert_eq!(parsed["request_id"], "a.b_c~d:e/f+g=h-1");
+        assert_eq!(parsed["fields"]["message"], "failed");
+        assert!(json.ends_with('\n'));
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub(crate) fn plan_write(
             updated_at: now,
             cast_ids: Some(movie.cast.iter().map(|member| member.actor_id).collect()),
         }),
+        trace: None,
     };
     let unchanged = match &existing {
         Some(old) => store::attr_equals(REVISION, &old.revision)?,
@@ -194,6 +195,7 @@ pub(crate) fn plan_removal(
                 user_id,
                 score: existing.score,
             }),
+            trace: None,
         },
     })
 }

@@ -15,5 +15,6 @@ pub mod outbox;
 pub mod pagination;
 pub mod problem;
 pub mod read_cache;
+pub mod request_id;
 
 pub use problem::ApiError;

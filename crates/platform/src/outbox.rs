@@ -270,6 +270,11 @@ impl Outbox {
         mut writes: Vec<Write>,
         events: &[Envelope],
     ) -> Result<(), StoreError> {
+        // When traces are exported, each event keeps the trace of the work that caused it
+        // (a request, or the handling of another event), in its record too: it is published
+        // in that trace even after a restart.
+        let traced = traced(events);
+        let events = traced.as_deref().unwrap_or(events);
         for envelope in events {
             writes.push(record(self.service, envelope)?);
         }
@@ -277,6 +282,47 @@ impl Outbox {
         self.relayed.hand_over(self.service, events);
         Ok(())
     }
+}
+
+/// `events` with the current trace on those without one; `None` when traces are not exported
+/// (or nothing is traced now), so that the events are not copied for nothing.
+fn traced(events: &[Envelope]) -> Option<Vec<Envelope>> {
+    let trace = trace_context::current()?;
+    let traced = events
+        .iter()
+        .map(|envelope| Envelope {
+            trace: envelope.trace.clone().or_else(|| Some(trace.clone())),
+            ..envelope.clone()
+        })
+        .collect();
+    Some(traced)
+}
+
+/// The relay's span of each traced event, and the events as the bus gets them: carrying the
+/// context of that span rather than of the work that committed them, so that the consumers'
+/// spans follow the relay's in the trace. `None` when traces are not exported.
+fn relay_spans(envelopes: &[Envelope]) -> Option<(Vec<tracing::Span>, Vec<Envelope>)> {
+    if !trace_context::enabled() {
+        return None;
+    }
+    let mut spans = Vec::new();
+    let mut carried = Vec::with_capacity(envelopes.len());
+    for envelope in envelopes {
+        let mut envelope = envelope.clone();
+        if let Some(committed) = &envelope.trace {
+            let span = tracing::info_span!(
+                parent: None,
+                "relay",
+                event = %envelope.id,
+                event_type = envelope.event.event_type().as_str(),
+            );
+            trace_context::set_parent(&span, &trace_context::stored(committed));
+            envelope.trace = trace_context::of(&span).or_else(|| envelope.trace.clone());
+            spans.push(span);
+        }
+        carried.push(envelope);
+    }
+    Some((spans, carried))
 }
 
 /// Moves the outbox records of a process's services to the bus.
@@ -438,8 +484,13 @@ impl Relay {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
+        // The relay's spans end when the records are deleted: they show the whole relay.
+        let relayed = relay_spans(&batch.envelopes);
+        let envelopes = relayed
+            .as_ref()
+            .map_or(&batch.envelopes[..], |(_, carried)| carried);
         self.bus
-            .publish(&batch.envelopes)
+            .publish(envelopes)
             .await
             .map_err(|e| e.to_string())?;
         let deletes = batch.keys.iter().cloned().map(Write::delete);

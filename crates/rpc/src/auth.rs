@@ -56,7 +56,8 @@ impl Interceptor for RequireToken {
     }
 }
 
-/// Client side: puts the internal token on every call.
+/// Client side: puts the internal token on every call, and the context of the request it is
+/// made for ([`crate::context`]).
 #[derive(Clone)]
 pub struct WithToken {
     value: AsciiMetadataValue,
@@ -80,6 +81,7 @@ impl Interceptor for WithToken {
         request
             .metadata_mut()
             .insert(AUTHORIZATION, self.value.clone());
+        crate::context::attach(request.metadata_mut());
         Ok(request)
     }
 }

@@ -45,6 +45,7 @@
 //!
 pub mod auth;
 mod client;
+mod context;
 mod server;
 
 /// The `moviebook.v1` protocol: messages, `*_service_server` and `*_service_client`.

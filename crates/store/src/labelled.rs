@@ -9,11 +9,16 @@
 //!   transaction, the writes DynamoDB bills per item;
 //! - `moviebook_store_condition_checks_total{caller}`: each check of a transaction, which
 //!   writes nothing, kept apart so the writes read true.
+//!
+//! Each request made inside a span (a request's, a consumer's) also gets a span of its own,
+//! `store`, at debug level: the store's part in a trace. It costs nothing unless debug spans
+//! of this module are wanted (`RUST_LOG`, or the trace export, which wants them).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use metrics::Counter;
+use tracing::{Instrument, Span};
 
 use crate::{Item, Key, Page, Query, ScanPage, Store, StoreError, Write};
 
@@ -29,6 +34,7 @@ impl Label for Arc<dyn Store> {
         Arc::new(Labelled {
             inner: self.clone(),
             counts: Counts::of(caller),
+            caller,
         })
     }
 }
@@ -37,6 +43,18 @@ impl Label for Arc<dyn Store> {
 struct Labelled {
     inner: Arc<dyn Store>,
     counts: Counts,
+    caller: &'static str,
+}
+
+impl Labelled {
+    /// The span of one request. Only inside another span: a request of no request or event
+    /// (a sweep, the relay's clean-up) would otherwise be a trace of its own, noise.
+    fn span(&self, operation: &'static str) -> Span {
+        if !tracing::enabled!(tracing::Level::DEBUG) || Span::current().is_none() {
+            return Span::none();
+        }
+        tracing::debug_span!("store", operation, caller = self.caller)
+    }
 }
 
 /// The counters of one caller, registered once when the view is made rather than looked
@@ -81,17 +99,20 @@ impl Counts {
 impl Store for Labelled {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.counts.get.increment(1);
-        self.inner.get(key).await
+        self.inner.get(key).instrument(self.span("get")).await
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
         self.counts.batch_get.increment(1);
-        self.inner.batch_get(keys).await
+        self.inner
+            .batch_get(keys)
+            .instrument(self.span("batch_get"))
+            .await
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         self.counts.query.increment(1);
-        self.inner.query(query).await
+        self.inner.query(query).instrument(self.span("query")).await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -104,7 +125,10 @@ impl Store for Labelled {
             .item_writes
             .increment((writes.len() - checks) as u64);
         self.counts.condition_checks.increment(checks as u64);
-        self.inner.transact(writes).await
+        self.inner
+            .transact(writes)
+            .instrument(self.span("transact"))
+            .await
     }
 
     async fn scan(&self, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError> {
@@ -114,6 +138,6 @@ impl Store for Labelled {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.counts.ping.increment(1);
-        self.inner.ping().await
+        self.inner.ping().instrument(self.span("ping")).await
     }
 }

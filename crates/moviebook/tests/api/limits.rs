@@ -223,6 +223,13 @@ async fn sign_up_burst(app: &TestApp, n: usize) -> Vec<Resp> {
 fn created_or_refused(answers: &[Resp], kind: &str) -> (usize, usize) {
     let mut counts = (0, 0);
     for answer in answers {
+        // Refused and stopped requests are answered under an id like any other.
+        assert!(
+            answer.header("x-request-id").is_some(),
+            "{}: no X-Request-Id on a {}",
+            answer.request,
+            answer.status
+        );
         if answer.status == 201 {
             counts.0 += 1;
             continue;

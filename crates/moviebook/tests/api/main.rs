@@ -20,10 +20,12 @@ mod methods;
 mod movies;
 mod operations;
 mod pagination;
+mod request_id;
 mod reviews;
 mod search;
 mod secrets;
 mod top_rated_genres;
+mod traces;
 mod users_auth;
 mod verify;
 

@@ -26,6 +26,8 @@ mod movies;
 mod operations;
 #[path = "../api/pagination.rs"]
 mod pagination;
+#[path = "../api/request_id.rs"]
+mod request_id;
 #[path = "../api/reviews.rs"]
 mod reviews;
 #[path = "../api/search.rs"]
@@ -34,6 +36,8 @@ mod search;
 mod secrets;
 #[path = "../api/top_rated_genres.rs"]
 mod top_rated_genres;
+#[path = "../api/traces.rs"]
+mod traces;
 #[path = "../api/users_auth.rs"]
 mod users_auth;
 #[path = "../api/verify.rs"]

@@ -321,6 +321,40 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// GET of a path from the root with extra request headers.
+    pub async fn get_with_headers(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut builder = self.client.get(format!("{}{path}", self.base_url));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        send(builder, format!("GET {path} with {headers:?}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A POST of JSON to `API + path` with extra request headers.
+    pub async fn post_json_with_headers(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let path = format!("{API}{path}");
+        let mut builder = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        send(builder, format!("POST {path} with {headers:?}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// GET of a path from the root (`/healthz`, `/metrics`).
     pub async fn root_get(&self, path: &str) -> Resp {
         self.raw(Method::GET, path, None, None, None).await
