@@ -115,7 +115,7 @@ async fn run() -> anyhow::Result<ExitCode> {
     let tracing = telemetry::init(&config)?;
     let served = serve(config).await;
     tracing.shutdown().await;
-    served
+    served.map(|()| ExitCode::SUCCESS)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -136,7 +136,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(stop_on_signal(shutdown.clone()));
     app.run_until_stopped(shutdown).await?;
     tracing::info!("MovieBook stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Cancels `shutdown` on SIGTERM or Ctrl-C.

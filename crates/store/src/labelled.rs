@@ -133,7 +133,10 @@ impl Store for Labelled {
 
     async fn scan(&self, after: Option<&Key>, limit: usize) -> Result<ScanPage, StoreError> {
         self.counts.scan.increment(1);
-        self.inner.scan(after, limit).await
+        self.inner
+            .scan(after, limit)
+            .instrument(self.span("scan"))
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
