@@ -19,14 +19,14 @@ type Traces = BTreeMap<String, Vec<ExportedSpan>>;
 
 /// A text attribute of a span. The receiver keeps each value as the `Debug` text of the
 /// protocol's value (`Some(AnyValue { value: Some(StringValue("...")) })`).
-fn attribute<'a>(span: &'a ExportedSpan, name: &str) -> Option<&'a str> {
+pub(crate) fn attribute<'a>(span: &'a ExportedSpan, name: &str) -> Option<&'a str> {
     let value = span.attributes.get(name)?;
     let (_, text) = value.split_once("StringValue(\"")?;
     Some(text.split_once("\")")?.0)
 }
 
 /// Describes a trace for a failure message: each span's name, id, parent and attributes.
-fn describe(spans: &[ExportedSpan]) -> String {
+pub(crate) fn describe(spans: &[ExportedSpan]) -> String {
     spans
         .iter()
         .map(|s| {
@@ -56,10 +56,10 @@ async fn traced_app(env: &[(&str, &str)]) -> (TestApp, FakeCollectorServer) {
 
 /// A RabbitMQ virtual host of the test's own, so that no other process consumes its events
 /// and none is left in the queues others use; deleted when dropped.
-struct VirtualHost(String);
+pub(crate) struct VirtualHost(String);
 
 impl VirtualHost {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let name = format!("moviebook-trace-{}", uuid::Uuid::now_v7().simple());
         let rabbitmqctl = |args: &[&str]| {
             let status = std::process::Command::new("rabbitmqctl")
@@ -74,7 +74,7 @@ impl VirtualHost {
         VirtualHost(name)
     }
 
-    fn amqp_url(&self) -> String {
+    pub(crate) fn amqp_url(&self) -> String {
         format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
     }
 }

@@ -10,6 +10,8 @@ mod support;
 mod actors;
 #[path = "../api/cache.rs"]
 mod cache;
+#[path = "../api/cluster_trace.rs"]
+mod cluster_trace;
 #[path = "../api/consistency.rs"]
 mod consistency;
 #[path = "../api/crash_and_concurrency.rs"]

@@ -77,13 +77,20 @@ impl TestApp {
         Self::spawn_with(&[]).await
     }
 
-    /// Starts a fresh server with extra environment variables. Not for external mode.
+    /// Starts a fresh server with extra environment variables. Not for external mode. Its
+    /// admin token is the one `env` sets (processes of one deployment share it), or a new one.
     pub async fn spawn_with(env: &[(&str, &str)]) -> TestApp {
         assert!(
             !external_mode(),
             "spawn_with needs its own server: call own_server_only! first"
         );
-        let admin_token = format!("admin-{}", uuid::Uuid::new_v4().simple());
+        let admin_token = env
+            .iter()
+            .find(|(name, _)| *name == "MOVIEBOOK_ADMIN_TOKEN")
+            .map_or_else(
+                || format!("admin-{}", uuid::Uuid::new_v4().simple()),
+                |(_, token)| (*token).to_owned(),
+            );
         Self::start(env, Some(admin_token)).await
     }
 
