@@ -123,21 +123,14 @@ impl Authenticator {
     /// The principal of an `Authorization` header value; 401 for anything that is not a
     /// valid admin token or a valid token of an existing user.
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
-        let principal = self.claimed(authorization)?.0;
-        let Principal::User(id) = principal else {
-            return Ok(principal);
-        };
-        // A deleted user's tokens stop working at once, so existence is checked on every use.
-        match self.users.user(id).await? {
-            Some(_) => Ok(principal),
-            None => Err(AuthError::Unauthenticated(
-                "the token's user no longer exists",
-            )),
-        }
+        let claimed = self.claimed(authorization)?;
+        self.still_exists(claimed).await?;
+        Ok(claimed.0)
     }
 
-    /// Whether the token's user exists, for a [`Claimed`] principal's answer that does not
-    /// depend on its write's check (a 404 is no answer to a deleted user's token).
+    /// Whether the token's user exists: checked on every use of a [`Principal`], since a
+    /// deleted user's tokens stop working at once; for a [`Claimed`] one, where its answer
+    /// does not depend on its write's check (a 404 is no answer to a deleted user's token).
     pub async fn still_exists(&self, claimed: Claimed) -> Result<(), AuthError> {
         match claimed.0 {
             Principal::Admin => Ok(()),
@@ -173,6 +166,14 @@ impl Authenticator {
     }
 }
 
+/// The request's `Authorization` header, if it is text.
+fn authorization(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -189,11 +190,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let authenticator = Arc::<Authenticator>::from_ref(state);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        Ok(authenticator.authenticate(header).await?)
+        Ok(authenticator.authenticate(authorization(parts)).await?)
     }
 }
 
@@ -227,11 +224,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let authenticator = Arc::<Authenticator>::from_ref(state);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        Ok(authenticator.claimed(header)?)
+        Ok(authenticator.claimed(authorization(parts))?)
     }
 }
 
@@ -269,11 +262,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let authenticator = Arc::<Authenticator>::from_ref(state);
-        let Some(header) = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        else {
+        let Some(header) = authorization(parts) else {
             return Ok(Viewer(None));
         };
         match authenticator.authenticate(Some(header)).await {
