@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::support::process::free_port;
 use crate::support::*;
-use crate::traces::{VirtualHost, attribute, describe};
+use crate::traces::{VirtualHost, ancestors, attribute, describe};
 
 /// How long the spans of one review may take to arrive from every process.
 const ARRIVAL: Duration = Duration::from_secs(30);
@@ -98,8 +98,6 @@ async fn a_review_through_the_gateway_is_one_trace_across_the_processes() {
         .expect(201);
 
     let spans = one_trace_down_to_the_projection(collector, &request_id).await;
-    let by_id: BTreeMap<&str, &ExportedSpan> =
-        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
     let gateway_request = spans
         .iter()
         .find(|s| s.name == "request" && s.parent_span_id.is_empty())
@@ -110,7 +108,7 @@ async fn a_review_through_the_gateway_is_one_trace_across_the_processes() {
         .iter()
         .find(|s| s.name == "consume" && attribute(s, "consumer") == Some("reviews"))
         .expect("the reviews projection's span");
-    let ancestors = ancestors(projection, &by_id);
+    let ancestors = ancestors(&spans, projection);
     let names: Vec<&str> = ancestors.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
@@ -139,20 +137,6 @@ async fn a_review_through_the_gateway_is_one_trace_across_the_processes() {
         "{}",
         describe(&spans)
     );
-}
-
-/// The spans above `span`, nearest first, while they are in the trace.
-fn ancestors<'a>(
-    span: &'a ExportedSpan,
-    by_id: &BTreeMap<&str, &'a ExportedSpan>,
-) -> Vec<&'a ExportedSpan> {
-    let mut found = Vec::new();
-    let mut at = span;
-    while let Some(parent) = by_id.get(at.parent_span_id.as_str()) {
-        found.push(*parent);
-        at = parent;
-    }
-    found
 }
 
 /// Collects spans until the trace of the request `request_id` holds the reviews
@@ -192,15 +176,13 @@ async fn one_trace_down_to_the_projection(
 
 /// Whether the projection's span, its ancestors up to a root and the gRPC call have arrived.
 fn complete(spans: &[ExportedSpan]) -> bool {
-    let by_id: BTreeMap<&str, &ExportedSpan> =
-        spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
     let Some(projection) = spans
         .iter()
         .find(|s| s.name == "consume" && attribute(s, "consumer") == Some("reviews"))
     else {
         return false;
     };
-    let reaches_root = ancestors(projection, &by_id)
+    let reaches_root = ancestors(spans, projection)
         .last()
         .is_some_and(|top| top.parent_span_id.is_empty());
     let grpc = spans
