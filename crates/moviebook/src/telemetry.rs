@@ -291,6 +291,11 @@ pub const METRICS_EXPORTED: &[MetricHelp] = &[
         help: "Store requests, by operation and by the part of the process that made them (caller).",
     },
     MetricHelp {
+        name: "moviebook_store_request_seconds",
+        kind: MetricKind::Histogram,
+        help: "How long store requests took, whatever their outcome, by operation and caller.",
+    },
+    MetricHelp {
         name: "moviebook_store_item_writes_total",
         kind: MetricKind::Counter,
         help: "Items put, updated or deleted by store transactions, by caller.",

@@ -1,5 +1,5 @@
-//! A labelled store counts its caller's requests, item writes and checks, read back as
-//! `/metrics` shows them, on a real SQLite store.
+//! A labelled store counts its caller's requests, item writes and checks and times its
+//! requests, read back as `/metrics` shows them, on a real SQLite store.
 
 use std::sync::Arc;
 
@@ -78,6 +78,19 @@ async fn a_transaction_is_one_request_of_its_item_writes_and_checks() {
     assert_eq!(requests("transact"), Some(1));
     assert_eq!(requests("query"), Some(1));
     assert_eq!(requests("get").unwrap_or(0), 0);
+    let timed = |operation| {
+        value(
+            &metrics,
+            "moviebook_store_request_seconds_count",
+            &[("operation", operation), ("caller", "scores")],
+        )
+    };
+    assert_eq!(
+        timed("transact"),
+        Some(1),
+        "each request's latency is recorded"
+    );
+    assert_eq!(timed("query"), Some(1));
     let caller = [("caller", "scores")];
     assert_eq!(
         value(&metrics, "moviebook_store_item_writes_total", &caller),
