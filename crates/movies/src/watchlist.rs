@@ -81,6 +81,7 @@ impl WatchlistService {
             Err(StoreError::ConditionFailed { index }) if index == offset + MOVIE_CHECK => {
                 Err(MoviesError::MovieNotFound)
             }
+            // The only other condition is the user's check.
             Err(StoreError::ConditionFailed { .. }) => Err(MoviesError::UserGone),
             Err(other) => Err(other.into()),
         }
@@ -109,14 +110,11 @@ impl WatchlistService {
                 movie_id: *movie_id,
                 added_at: membership.added_at,
             };
-            match self
-                .commit_removal(watchlist_plan::plan_removals(&[listed])?)
-                .await?
-            {
-                true => return Ok(()),
-                // Removed (and perhaps added again) meanwhile: look again.
-                false => continue,
+            let writes = watchlist_plan::plan_removals(&[listed])?;
+            if self.commit_removal(writes).await? {
+                return Ok(());
             }
+            // Removed (and perhaps added again) meanwhile: look again.
         }
         Err(MoviesError::WatchlistKeptChanging("removing a movie"))
     }

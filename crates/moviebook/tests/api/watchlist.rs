@@ -427,3 +427,28 @@ async fn a_deleted_users_list_is_gone_and_the_counts_forget_it() {
     }
     assert_eq!(app.watchlist_ids(&stays).await, vec![listed[0].clone()]);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_watch_list_and_the_movies_count() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    let movie = &doc["components"]["schemas"]["MovieView"];
+    assert!(movie["properties"]["watchlist_count"].is_object(), "{movie}");
+    assert!(
+        array(&movie["required"]).contains(&json!("watchlist_count")),
+        "{movie}"
+    );
+    let list = &doc["paths"]["/api/v1/users/{id}/watchlist"]["get"];
+    for status in ["200", "401", "403", "404", "422"] {
+        assert!(list["responses"][status].is_object(), "{status}: {list}");
+    }
+    let entry = &doc["paths"]["/api/v1/users/{id}/watchlist/{movie_id}"];
+    for method in ["put", "delete"] {
+        for status in ["204", "401", "403", "404"] {
+            assert!(
+                entry[method]["responses"][status].is_object(),
+                "{method} {status}: {entry}"
+            );
+        }
+    }
+}
