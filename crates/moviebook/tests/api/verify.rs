@@ -518,7 +518,7 @@ async fn deleted_movies_and_users_leave_no_watch_list_items_and_verify_repairs_d
         )
         .await
         .expect(200);
-    assert_eq!(ids(array(&list["items"])), [kept.clone()]);
+    assert_eq!(ids(array(&list["items"])), vec![kept.clone()]);
     assert!(
         partition(store.as_ref(), format!("movie#{doomed}"))
             .await
