@@ -361,8 +361,9 @@ async fn add_to_watchlist(
     };
     match added {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
-        // A deleted user's token gets 401 whatever it names; the addition's transaction
-        // checks the user, but a refusal never reached it.
+        // A deleted user's token gets 401 whatever it names. The addition's transaction
+        // checks the user, but a refusal before it (another's list, a malformed id) did
+        // not: ask, on these rare answers only.
         Err(
             refused @ (MoviesError::MovieNotFound
             | MoviesError::UserNotFound

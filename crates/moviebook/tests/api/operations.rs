@@ -283,7 +283,10 @@ async fn openapi_document_is_openapi_3_with_every_route_of_the_contract() {
         ("/api/v1/genres", &["get"]),
         ("/api/v1/genres/{genre}/movies", &["get"]),
         ("/api/v1/users/{id}/watchlist", &["get"]),
-        ("/api/v1/users/{id}/watchlist/{movie_id}", &["put", "delete"]),
+        (
+            "/api/v1/users/{id}/watchlist/{movie_id}",
+            &["put", "delete"],
+        ),
     ];
     let paths = doc["paths"]
         .as_object()

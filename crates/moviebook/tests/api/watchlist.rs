@@ -433,7 +433,10 @@ async fn the_openapi_document_describes_the_watch_list_and_the_movies_count() {
     let app = TestApp::spawn().await;
     let doc = app.get("/openapi.json").await.expect(200);
     let movie = &doc["components"]["schemas"]["MovieView"];
-    assert!(movie["properties"]["watchlist_count"].is_object(), "{movie}");
+    assert!(
+        movie["properties"]["watchlist_count"].is_object(),
+        "{movie}"
+    );
     assert!(
         array(&movie["required"]).contains(&json!("watchlist_count")),
         "{movie}"
