@@ -455,3 +455,32 @@ async fn the_openapi_document_describes_the_watch_list_and_the_movies_count() {
         }
     }
 }
+
+#[tokio::test]
+async fn concurrent_additions_and_removals_count_each_list_once() {
+    let app = TestApp::spawn().await;
+    let [movie] = <[String; 1]>::try_from(movies(&app, "Raced", 1).await).unwrap();
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(app.sign_up_user(&format!("Racer {i}")).await);
+    }
+    // Each user adds the movie three times at once, all users together.
+    let additions = users
+        .iter()
+        .flat_map(|user| (0..3).map(|_| app.add_to_watchlist(&user.id, &movie, Some(&user.token))));
+    for answer in futures::future::join_all(additions).await {
+        answer.expect(204);
+    }
+    assert_eq!(app.watchlist_count(&movie).await, json!(4));
+    for user in &users {
+        assert_eq!(app.watchlist_ids(user).await, vec![movie.clone()]);
+    }
+    // Half of them remove it twice at once.
+    let removals = users[..2].iter().flat_map(|user| {
+        (0..2).map(|_| app.remove_from_watchlist(&user.id, &movie, Some(&user.token)))
+    });
+    for answer in futures::future::join_all(removals).await {
+        answer.expect(204);
+    }
+    assert_eq!(app.watchlist_count(&movie).await, json!(2));
+}
