@@ -39,13 +39,17 @@ impl Service {
         }
     }
 
-    /// The service that owns an API path, by its first segment after `/api/v1/`.
+    /// The service that owns an API path, by its first segment after `/api/v1/` — but a
+    /// user's watch list (`/users/{id}/watchlist...`) is the movies service's, which knows
+    /// the movies on it.
     pub fn owning(path: &str) -> Option<Service> {
         let rest = path.strip_prefix("/api/v1/")?;
-        match rest.split('/').next()? {
-            "movies" | "genres" => Some(Service::Movies),
-            "users" | "auth" => Some(Service::Users),
-            "actors" => Some(Service::Actors),
+        let mut segments = rest.split('/');
+        match (segments.next()?, segments.nth(1)) {
+            ("users", Some("watchlist")) => Some(Service::Movies),
+            ("movies" | "genres", _) => Some(Service::Movies),
+            ("users" | "auth", _) => Some(Service::Users),
+            ("actors", _) => Some(Service::Actors),
             _ => None,
         }
     }
@@ -234,6 +238,15 @@ mod tests {
         );
         assert_eq!(Service::owning("/api/v1/auth/token"), Some(Service::Users));
         assert_eq!(Service::owning("/api/v1/users"), Some(Service::Users));
+        assert_eq!(Service::owning("/api/v1/users/u1"), Some(Service::Users));
+        assert_eq!(
+            Service::owning("/api/v1/users/u1/watchlist"),
+            Some(Service::Movies)
+        );
+        assert_eq!(
+            Service::owning("/api/v1/users/u1/watchlist/m1"),
+            Some(Service::Movies)
+        );
         assert_eq!(Service::owning("/api/v1/actors"), Some(Service::Actors));
         assert_eq!(Service::owning("/api/v1/openapi.json"), None);
         assert_eq!(Service::owning("/healthz"), None);

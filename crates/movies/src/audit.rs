@@ -2,14 +2,21 @@
 //! records it owns — movies and reviews — and audits what it derives itself: each movie's
 //! index of reviews by time, the copies of reviewers' names (the name copy and the name on
 //! each review), and reviews whose movie or author is gone, which it removes as a deletion
-//! would, announcing each.
+//! would, announcing each. Of the watch lists, the memberships are the truth: those of a
+//! deleted movie or user go, and each list's entries by time, each movie's watchers and
+//! each movie's count are recomputed from the rest.
 
 use std::collections::BTreeMap;
+
+use uuid::Uuid;
 
 use platform::audit::{self, Finding, Problem, Records, ReviewFacts, Stored};
 use store::{Attrs, Key, Record, StoreError, Write};
 
-use crate::records::{MovieRecord, RecentEntry, ReviewRecord, ReviewerName, ReviewerProfile};
+use crate::records::{
+    MovieRecord, RecentEntry, ReviewRecord, ReviewerName, ReviewerProfile, WatcherEntry,
+    WatchlistCount, WatchlistMembership, WatchlistOrderEntry,
+};
 use crate::review_plan;
 
 /// The service's name in the outbox: the removals verify makes are this service's events.
@@ -60,6 +67,7 @@ pub fn check(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreEr
     let mut findings = recent_reviews(records, stored)?;
     findings.extend(reviewer_names(records, stored)?);
     findings.extend(orphans(records, stored)?);
+    findings.extend(watchlists(records, stored)?);
     Ok(findings)
 }
 
@@ -204,6 +212,98 @@ fn orphans(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreErro
             problem,
             repair,
         ));
+    }
+    Ok(findings)
+}
+
+/// The watch lists: memberships of deleted movies or users are removed; the entries by
+/// time, the watchers and the counts must be what the remaining memberships make.
+fn watchlists(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreError> {
+    let mut findings = Vec::new();
+    let mut order = BTreeMap::new();
+    let mut watchers = BTreeMap::new();
+    let mut counts: BTreeMap<Uuid, i64> = BTreeMap::new();
+    let memberships = stored
+        .under("watchlist#")
+        .filter(|(key, _)| key.sk.starts_with("in#"));
+    for (key, attrs) in memberships {
+        let user_id = key
+            .pk
+            .strip_prefix("watchlist#")
+            .and_then(|id| id.parse().ok());
+        let (Some(user_id), Ok(membership)) = (user_id, WatchlistMembership::from_attrs(attrs))
+        else {
+            findings.push(audit::unreadable(
+                "watch list memberships",
+                key,
+                "not a watch list membership",
+            ));
+            continue;
+        };
+        let movie_id = membership.movie_id;
+        if !records.movies.contains_key(&movie_id) || !records.users.contains_key(&user_id) {
+            findings.push(audit::unexpected(
+                "watch list memberships of deleted movies or users",
+                key,
+                attrs,
+            ));
+            continue;
+        }
+        order.insert(
+            WatchlistOrderEntry::key(&user_id, membership.added_at, &movie_id),
+            WatchlistOrderEntry { movie_id }.to_attrs()?,
+        );
+        watchers.insert(
+            WatcherEntry::key(&movie_id, &user_id),
+            WatcherEntry { user_id }.to_attrs()?,
+        );
+        *counts.entry(movie_id).or_default() += 1;
+    }
+    findings.extend(audit::compare_entries(
+        "watch lists by time",
+        &order,
+        stored
+            .under("watchlist#")
+            .filter(|(key, _)| key.sk.starts_with("at#")),
+    ));
+    findings.extend(audit::compare_entries(
+        "watchers of movies",
+        &watchers,
+        stored.under("watchers#"),
+    ));
+    findings.extend(watchlist_counts(records, stored, &counts)?);
+    Ok(findings)
+}
+
+/// Each existing movie's count is its number of memberships (no item reads as 0); a
+/// deleted movie has none.
+fn watchlist_counts(
+    records: &Records,
+    stored: &Stored,
+    counts: &BTreeMap<Uuid, i64>,
+) -> Result<Vec<Finding>, StoreError> {
+    let mut findings = Vec::new();
+    for movie_id in records.movies.keys() {
+        let key = WatchlistCount::key(movie_id);
+        let actual = stored.get(&key);
+        let count = counts.get(movie_id).copied().unwrap_or(0);
+        if actual.is_none() && count == 0 {
+            continue;
+        }
+        let expected = WatchlistCount { count }.to_attrs()?;
+        if let Some(problem) = audit::problem(actual, Some(&expected), &[]) {
+            let repair = audit::plain_repair(&key, &problem).into_iter().collect();
+            findings.push(Finding::one("watch list counts", key, problem, repair));
+        }
+    }
+    let stored_counts = stored
+        .under("movie#")
+        .filter(|(key, _)| key.sk == WatchlistCount::SORT_KEY);
+    for (key, attrs) in stored_counts {
+        let movie = key.pk.strip_prefix("movie#").and_then(|id| id.parse().ok());
+        if !movie.is_some_and(|id| records.movies.contains_key(&id)) {
+            findings.push(audit::unexpected("watch list counts", key, attrs));
+        }
     }
     Ok(findings)
 }

@@ -1,7 +1,8 @@
-//! The movies service's own consumers: they turn an event into a call of the reviews
-//! service and its result into the bus's outcome. The work touches many reviews per event,
-//! more than one transaction holds, so each review is changed in its own transaction
-//! guarded by what it read: a redelivered event finds the work done and changes nothing more.
+//! The movies service's own consumers: they turn an event into a call of the reviews or
+//! watch list service and its result into the bus's outcome. The work touches many reviews
+//! or list entries per event, more than one transaction holds, so each review (each batch
+//! of entries) is changed in its own transaction guarded by what it read: a redelivered
+//! event finds the work done and changes nothing more.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use domain::events::{Envelope, Event, EventType};
 use crate::MoviesService;
 use crate::error::MoviesError;
 use crate::reviews::ReviewsService;
+use crate::watchlist::WatchlistService;
 
 /// Renames a reviewer on their reviews, and deletes a deleted user's reviews.
 pub struct ReviewerConsumer {
@@ -23,19 +25,32 @@ pub struct MovieCleanupConsumer {
     reviews: ReviewsService,
 }
 
+/// Takes a deleted movie off every watch list, and empties a deleted user's list.
+pub struct WatchlistCleanupConsumer {
+    watchlists: WatchlistService,
+}
+
 /// The movies service's consumers and the events each takes.
-pub const CONSUMERS: [(&str, &[EventType]); 2] = [
+pub const CONSUMERS: [(&str, &[EventType]); 3] = [
     (
         "movies-reviewers",
         &[EventType::UserRenamed, EventType::UserDeleted],
     ),
     ("movies-cleanup", &[EventType::MovieDeleted]),
+    (
+        "movies-watchlists",
+        &[EventType::MovieDeleted, EventType::UserDeleted],
+    ),
 ];
 
 /// The subscriptions of the movies service, each counting its store requests under its
 /// consumer name.
 pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
-    let [(reviewers, reviewer_events), (cleanup, cleanup_events)] = CONSUMERS;
+    let [
+        (reviewers, reviewer_events),
+        (cleanup, cleanup_events),
+        (watchlists, watchlist_events),
+    ] = CONSUMERS;
     let reviews = movies.reviews();
     vec![
         Subscription {
@@ -52,6 +67,14 @@ pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
             partitioned: false,
             handler: Arc::new(MovieCleanupConsumer {
                 reviews: reviews.labelled(cleanup),
+            }),
+        },
+        Subscription {
+            consumer: watchlists.into(),
+            event_types: watchlist_events.to_vec(),
+            partitioned: false,
+            handler: Arc::new(WatchlistCleanupConsumer {
+                watchlists: movies.watchlists().labelled(watchlists),
             }),
         },
     ]
@@ -94,5 +117,16 @@ impl Handler for MovieCleanupConsumer {
             return Outcome::Done;
         };
         outcome(self.reviews.remove_movie_reviews(&movie.movie_id).await)
+    }
+}
+
+#[async_trait]
+impl Handler for WatchlistCleanupConsumer {
+    async fn handle(&self, envelope: &Envelope) -> Outcome {
+        outcome(match &envelope.event {
+            Event::MovieDeleted(movie) => self.watchlists.remove_movie(&movie.movie_id).await,
+            Event::UserDeleted(user) => self.watchlists.remove_user(&user.user_id).await,
+            _ => Ok(()),
+        })
     }
 }

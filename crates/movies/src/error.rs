@@ -16,6 +16,9 @@ pub enum MoviesError {
     /// The user has no review of this movie (or the movie was deleted).
     #[error("no such review")]
     ReviewNotFound,
+    /// No user has this id (or they were deleted).
+    #[error("no such user")]
+    UserNotFound,
     /// The caller may not do this; the reason says why.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -29,6 +32,10 @@ pub enum MoviesError {
     /// done to it ("written", "deleted").
     #[error("the review kept changing while it was {0}")]
     KeptChanging(&'static str),
+    /// Every attempt found a watch list entry changed since it was read; `0` is what was
+    /// being done ("removing a movie", "emptying a deleted user's list").
+    #[error("the watch list kept changing while {0}")]
+    WatchlistKeptChanging(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The title index cannot answer yet.
@@ -45,6 +52,7 @@ impl MoviesError {
         matches!(
             self,
             MoviesError::KeptChanging(_)
+                | MoviesError::WatchlistKeptChanging(_)
                 | MoviesError::Store(StoreError::Unavailable(_))
                 | MoviesError::Search(
                     SearchError::NotBuilt | SearchError::Store(StoreError::Unavailable(_))

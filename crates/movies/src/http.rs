@@ -1,11 +1,13 @@
-//! The movie, review, genre and top-rated endpoints of API.md: handlers parse the request
-//! and call the movies or reviews service; the services' errors become problems here, once.
+//! The movie, review, genre, top-rated and watch list endpoints of API.md: handlers parse
+//! the request and call the movies, reviews or watch list service; the services' errors
+//! become problems here, once. The watch list routes live under `/users/{id}` but belong to
+//! this service, which knows the movies (the gateway forwards them here).
 
 use std::sync::Arc;
 
 use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use domain::{CastEntry, NewMovie, NewReview, ValidationErrors};
 use platform::ApiError;
@@ -22,7 +24,7 @@ use uuid::Uuid;
 use crate::error::MoviesError;
 use crate::reviews::ReviewsService;
 use crate::views::{CastView, MovieView, ReviewView};
-use crate::{MoviesService, Written};
+use crate::{MoviesService, WatchlistService, Written};
 
 /// What the movie handlers share.
 #[derive(Clone)]
@@ -49,15 +51,22 @@ impl FromRef<MoviesApi> for ReviewsService {
     }
 }
 
+impl FromRef<MoviesApi> for WatchlistService {
+    fn from_ref(api: &MoviesApi) -> Self {
+        api.service.watchlists().clone()
+    }
+}
+
 impl From<MoviesError> for ApiError {
     fn from(error: MoviesError) -> Self {
         match error {
             MoviesError::MovieNotFound => ApiError::NotFound("no such movie"),
             MoviesError::ReviewNotFound => ApiError::NotFound("no such review"),
+            MoviesError::UserNotFound => ApiError::NotFound("no such user"),
             MoviesError::Forbidden(why) => ApiError::Forbidden(why),
             MoviesError::UserGone => ApiError::Unauthenticated("the token's user no longer exists"),
             MoviesError::Invalid(errors) => ApiError::Validation(errors),
-            kept @ MoviesError::KeptChanging(_) => {
+            kept @ (MoviesError::KeptChanging(_) | MoviesError::WatchlistKeptChanging(_)) => {
                 ApiError::unavailable(kept.to_string(), kept.to_string())
             }
             MoviesError::Store(error) => error.into(),
@@ -83,6 +92,12 @@ pub fn router(api: MoviesApi) -> Router {
         )
         .route("/api/v1/genres", get(list_genres))
         .route("/api/v1/genres/{genre}/movies", get(genre_movies))
+        // `{id}` as in the users service's `/users/{id}`, which shares the path's start.
+        .route("/api/v1/users/{id}/watchlist", get(watchlist))
+        .route(
+            "/api/v1/users/{id}/watchlist/{movie_id}",
+            put(add_to_watchlist).delete(remove_from_watchlist),
+        )
         .with_state(api)
 }
 
@@ -100,7 +115,10 @@ pub fn router(api: MoviesApi) -> Router {
         write_review,
         list_reviews,
         get_review,
-        delete_review
+        delete_review,
+        watchlist,
+        add_to_watchlist,
+        remove_from_watchlist
     ),
     components(schemas(
         MovieView,
@@ -161,6 +179,11 @@ pub struct GenreList {
 /// The movie id of a path; a malformed id names no movie.
 fn movie_id(text: &str) -> Result<Uuid, MoviesError> {
     domain::ids::parse_id(text).ok_or(MoviesError::MovieNotFound)
+}
+
+/// The owner's id of a watch list's path; a malformed id names no user.
+fn owner_id(text: &str) -> Result<Uuid, MoviesError> {
+    domain::ids::parse_id(text).ok_or(MoviesError::UserNotFound)
 }
 
 /// The author's id of a review's path; a malformed id names no review.
@@ -308,6 +331,67 @@ async fn delete_review(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/users/{id}/watchlist", tag = "watchlist",
+    params(("id" = Uuid, Path), PageParams), security(("bearer" = [])),
+    responses((status = 200, body = PageOf<MovieSummary>, description = "the movies, most recently added first, with their current scores"),
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn watchlist(
+    State(watchlists): State<WatchlistService>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<PageOf<MovieSummary>>, ApiError> {
+    let id = owner_id(&id)?;
+    Ok(Json(watchlists.page(&id, principal, page.read()?).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{id}/watchlist/{movie_id}", tag = "watchlist",
+    params(("id" = Uuid, Path), ("movie_id" = Uuid, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "the movie is on the list (adding it again changes nothing)"),
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn add_to_watchlist(
+    State(watchlists): State<WatchlistService>,
+    State(auth): State<Arc<Authenticator>>,
+    claimed: Claimed,
+    Path((id, movie)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let added = match (owner_id(&id), movie_id(&movie)) {
+        (Ok(id), Ok(movie)) => watchlists.add(&id, &movie, claimed).await,
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
+    match added {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        // A deleted user's token gets 401 whatever it names. The addition's transaction
+        // checks the user, but a refusal before it (another's list, a malformed id) did
+        // not: ask, on these rare answers only.
+        Err(
+            refused @ (MoviesError::MovieNotFound
+            | MoviesError::UserNotFound
+            | MoviesError::Forbidden(_)),
+        ) => {
+            auth.still_exists(claimed).await?;
+            Err(refused.into())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{id}/watchlist/{movie_id}", tag = "watchlist",
+    params(("id" = Uuid, Path), ("movie_id" = Uuid, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "the movie is not on the list (also when it was not before)"),
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn remove_from_watchlist(
+    State(watchlists): State<WatchlistService>,
+    principal: Principal,
+    Path((id, movie)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = owner_id(&id)?;
+    watchlists
+        .remove(&id, &movie_id(&movie)?, principal)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[cfg(test)]
 mod tests {
     use store::StoreError;
@@ -319,6 +403,7 @@ mod tests {
         let cases = [
             (MoviesError::MovieNotFound, 404, "no such movie"),
             (MoviesError::ReviewNotFound, 404, "no such review"),
+            (MoviesError::UserNotFound, 404, "no such user"),
             (MoviesError::Forbidden("not yours"), 403, "not yours"),
             (
                 MoviesError::UserGone,
@@ -329,6 +414,11 @@ mod tests {
                 MoviesError::KeptChanging("written"),
                 503,
                 "the review kept changing while it was written; try again later",
+            ),
+            (
+                MoviesError::WatchlistKeptChanging("removing a movie"),
+                503,
+                "the watch list kept changing while removing a movie; try again later",
             ),
             (
                 MoviesError::Store(StoreError::Unavailable("down".into())),

@@ -2,7 +2,8 @@
 //! review endpoints. It keeps reviews in their authors' partitions, with its own index of
 //! each movie's reviews by time and its copy of each reviewer's name, and consumes the users'
 //! events to rename and delete reviewers' reviews, and its own movie deletions to remove a
-//! deleted movie's reviews.
+//! deleted movie's reviews. It also keeps each user's watch list, and takes deleted
+//! movies and users off the lists.
 //!
 //! | record (`records`) | key |
 //! |---|---|
@@ -10,6 +11,10 @@
 //! | `ReviewRecord` | `reviewer#{user}` / `movie#{movie}` |
 //! | `RecentEntry`: a movie's reviews newest first | `recent#{movie}` / `{updated_at}#{user}` |
 //! | `ReviewerProfile`: a reviewer's name | `reviewer#{user}` / `profile` |
+//! | `WatchlistMembership`: a movie on a user's list | `watchlist#{user}` / `in#{movie}` |
+//! | `WatchlistOrderEntry`: a user's list newest first | `watchlist#{user}` / `at#{added_at}#{movie}` |
+//! | `WatcherEntry`: a movie's watchers | `watchers#{movie}` / `{user}` |
+//! | `WatchlistCount`: on how many lists a movie is | `movie#{id}` / `watchlist` |
 
 pub mod audit;
 pub mod consumers;
@@ -21,6 +26,8 @@ mod records;
 mod review_plan;
 mod reviews;
 mod views;
+mod watchlist;
+mod watchlist_plan;
 
 pub use directory::LocalMovieDirectory;
 pub use error::MoviesError;
@@ -28,3 +35,4 @@ pub use movies::MoviesService;
 pub use review_plan::Written;
 pub use reviews::ReviewsService;
 pub use views::{CastView, MovieView, ReviewView};
+pub use watchlist::WatchlistService;

@@ -1,7 +1,8 @@
 //! The movies service: creating, deleting and showing movies, and the catalogue's lists
 //! (all movies, a search, a genre's movies, the genres, the top rated), which it reads from
-//! the projector's read models. A movie's page shows its latest reviews, so the service
-//! holds the reviews service, and hands it to the review routes and consumers.
+//! the projector's read models. A movie's page shows its latest reviews and on how many
+//! watch lists it is, so the service holds the reviews and watch list services, and hands
+//! them to their routes and consumers.
 
 use std::sync::Arc;
 
@@ -16,9 +17,10 @@ use store::{Condition, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::error::MoviesError;
-use crate::records::MovieRecord;
+use crate::records::{MovieRecord, WatchlistCount};
 use crate::reviews::ReviewsService;
 use crate::views::MovieView;
+use crate::watchlist::WatchlistService;
 
 /// How many reviews a movie's page shows.
 const PAGE_REVIEWS: usize = 10;
@@ -29,6 +31,7 @@ pub struct MoviesService {
     outbox: Outbox,
     actors: Arc<dyn ActorDirectory>,
     reviews: ReviewsService,
+    watchlists: WatchlistService,
     /// This process's index of titles; it answers searches once it has been built (the
     /// process's bus watch feeds and rebuilds it, see [`MoviesService::title_search`]).
     titles: Arc<MovieSearch>,
@@ -36,14 +39,15 @@ pub struct MoviesService {
 
 impl MoviesService {
     /// A service that writes through `outbox`, asks `actors` about a new movie's cast, and
-    /// whose reviews service asks `users` about reviewers.
+    /// whose reviews and watch list services ask `users` about reviewers and list owners.
     pub fn new(
         outbox: Outbox,
         actors: Arc<dyn ActorDirectory>,
         users: Arc<dyn UserDirectory>,
     ) -> Self {
         MoviesService {
-            reviews: ReviewsService::new(outbox.clone(), users),
+            reviews: ReviewsService::new(outbox.clone(), users.clone()),
+            watchlists: WatchlistService::new(outbox.clone(), users),
             outbox,
             actors,
             titles: Arc::new(MovieSearch::default()),
@@ -58,6 +62,11 @@ impl MoviesService {
     /// The reviews service of these movies.
     pub fn reviews(&self) -> &ReviewsService {
         &self.reviews
+    }
+
+    /// The watch list service of these movies.
+    pub fn watchlists(&self) -> &WatchlistService {
+        &self.watchlists
     }
 
     fn store(&self) -> &dyn Store {
@@ -84,7 +93,7 @@ impl MoviesService {
             condition: Condition::NotExists,
         };
         self.outbox.commit(vec![write], &[event]).await?;
-        Ok(MovieView::new(record, None, Vec::new()))
+        Ok(MovieView::new(record, None, 0, Vec::new()))
     }
 
     /// The cast as the actors service names it; every repeated or unknown actor is a
@@ -140,14 +149,26 @@ impl MoviesService {
         }
     }
 
-    /// A movie's page: the movie, its score, and its latest reviews.
+    /// A movie's page: the movie, its score, on how many watch lists it is, and its latest
+    /// reviews.
     pub async fn get(&self, id: &Uuid) -> Result<MovieView, MoviesError> {
-        let movie = self.movie(id).await?;
+        // The movie and its watch list count are one partition's items: one request.
+        let mut found = self
+            .store()
+            .batch_get(&[MovieRecord::key(id), WatchlistCount::key(id)])
+            .await?
+            .into_iter();
+        let movie = found.next().flatten().ok_or(MoviesError::MovieNotFound)?;
+        let movie = MovieRecord::from_item(&movie)?;
+        let watchlist_count = match found.next().flatten() {
+            Some(count) => WatchlistCount::from_item(&count)?.count,
+            None => 0,
+        };
         let (summary, reviews) = futures::try_join!(
             async { Ok::<_, MoviesError>(catalog::summary(self.store(), id).await?) },
             self.reviews.latest(id, PAGE_REVIEWS),
         )?;
-        Ok(MovieView::new(movie, summary, reviews))
+        Ok(MovieView::new(movie, summary, watchlist_count, reviews))
     }
 
     /// The movie, or not found.

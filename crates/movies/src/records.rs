@@ -167,6 +167,122 @@ impl ReviewerProfile {
     }
 }
 
+fn watchlist_partition(user_id: &Uuid) -> String {
+    format!("watchlist#{user_id}")
+}
+
+fn watchers_partition(movie_id: &Uuid) -> String {
+    format!("watchers#{movie_id}")
+}
+
+/// The attribute holding when a movie was put on a watch list; a removal is conditional on
+/// it, so that it removes the entries of the addition it read and no later one.
+pub(crate) const ADDED_AT: &str = "added_at";
+
+/// A movie on a user's watch list: `watchlist#{user}` / `in#{movie}`. It is what makes an
+/// addition idempotent (put only when missing) and what a removal finds the other entries
+/// by; the user's list, the movie's watchers and the movie's count follow it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WatchlistMembership {
+    pub movie_id: Uuid,
+    /// When it was added (see [`ADDED_AT`]); the list's order.
+    pub added_at: Micros,
+}
+
+impl Record for WatchlistMembership {
+    const KIND: &'static str = "watch list membership";
+}
+
+impl WatchlistMembership {
+    /// Where the membership of `movie_id` in `user_id`'s list is stored.
+    pub fn key(user_id: &Uuid, movie_id: &Uuid) -> Key {
+        Key::new(watchlist_partition(user_id), format!("in#{movie_id}"))
+    }
+
+    /// A page of a user's memberships, in key order, after the sort key `after`.
+    pub fn of_user(user_id: &Uuid, after: Option<String>, limit: usize) -> Query {
+        Query::prefix(watchlist_partition(user_id), "in#", limit).after(after)
+    }
+}
+
+/// A movie in a user's watch list by time:
+/// `watchlist#{user}` / `at#{added_at:020}#{movie}`, so the list newest first is one
+/// descending read of the user's partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WatchlistOrderEntry {
+    pub movie_id: Uuid,
+}
+
+impl Record for WatchlistOrderEntry {
+    const KIND: &'static str = "watch list entry";
+}
+
+impl WatchlistOrderEntry {
+    /// Where the entry of a movie added at `added_at` is stored.
+    pub fn key(user_id: &Uuid, added_at: Micros, movie_id: &Uuid) -> Key {
+        Key::new(
+            watchlist_partition(user_id),
+            format!("at#{}#{movie_id}", domain::timestamp::sort_key(added_at)),
+        )
+    }
+
+    /// A page of a user's list, most recently added first, after the sort key `after`.
+    pub fn newest_first(user_id: &Uuid, after: Option<String>, limit: usize) -> Query {
+        Query::prefix(watchlist_partition(user_id), "at#", limit)
+            .descending()
+            .after(after)
+    }
+}
+
+/// A user whose watch list holds a movie: `watchers#{movie}` / `{user}`, so a deleted
+/// movie's removal from every list is one walk of its partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WatcherEntry {
+    pub user_id: Uuid,
+}
+
+impl Record for WatcherEntry {
+    const KIND: &'static str = "watcher";
+}
+
+impl WatcherEntry {
+    /// Where the entry of `user_id` watching `movie_id` is stored.
+    pub fn key(movie_id: &Uuid, user_id: &Uuid) -> Key {
+        Key::new(watchers_partition(movie_id), user_id.to_string())
+    }
+
+    /// The first `limit` watchers of a movie, in key order.
+    pub fn of_movie(movie_id: &Uuid, limit: usize) -> Query {
+        Query::prefix(watchers_partition(movie_id), "", limit)
+    }
+}
+
+/// The attribute of [`WatchlistCount`] that additions and removals add to.
+pub(crate) const COUNT: &str = "count";
+
+/// On how many watch lists a movie is: `movie#{id}` / `watchlist`, beside the movie so the
+/// movie's page reads both in one request. It moves by +1 and −1 in the transaction of each
+/// addition and removal, never recomputed from the lists; it goes when the deleted movie's
+/// last watcher has been removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WatchlistCount {
+    pub count: i64,
+}
+
+impl Record for WatchlistCount {
+    const KIND: &'static str = "watch list count";
+}
+
+impl WatchlistCount {
+    /// The count's sort key in its movie's partition.
+    pub const SORT_KEY: &'static str = "watchlist";
+
+    /// Where a movie's count is stored.
+    pub fn key(movie_id: &Uuid) -> Key {
+        Key::new(movie_partition(movie_id), Self::SORT_KEY)
+    }
+}
+
 /// A movie for the crate's unit tests.
 #[cfg(test)]
 impl MovieRecord {
@@ -313,6 +429,22 @@ mod tests {
     }
 
     #[test]
+    fn watch_list_items_keep_their_attribute_names_and_condition_names() {
+        let (movie_id, user_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let membership = WatchlistMembership {
+            movie_id,
+            added_at: 5,
+        };
+        assert_eq!(names(&membership), set(&["movie_id", ADDED_AT]));
+        assert_eq!(names(&WatchlistOrderEntry { movie_id }), set(&["movie_id"]));
+        assert_eq!(names(&WatcherEntry { user_id }), set(&["user_id"]));
+        assert_eq!(
+            WatchlistCount { count: 3 }.to_attrs().unwrap(),
+            json!({ COUNT: 3 }).as_object().cloned().unwrap()
+        );
+    }
+
+    #[test]
     fn keys_are_where_the_items_are_documented() {
         let (movie, user) = (Uuid::now_v7(), Uuid::now_v7());
         assert_eq!(
@@ -330,6 +462,22 @@ mod tests {
         assert_eq!(
             ReviewerProfile::key(&user),
             Key::new(format!("reviewer#{user}"), "profile")
+        );
+        assert_eq!(
+            WatchlistMembership::key(&user, &movie),
+            Key::new(format!("watchlist#{user}"), format!("in#{movie}"))
+        );
+        assert_eq!(
+            WatchlistOrderEntry::key(&user, 5, &movie),
+            Key::new(format!("watchlist#{user}"), format!("at#{:020}#{movie}", 5))
+        );
+        assert_eq!(
+            WatcherEntry::key(&movie, &user),
+            Key::new(format!("watchers#{movie}"), user.to_string())
+        );
+        assert_eq!(
+            WatchlistCount::key(&movie),
+            Key::new(format!("movie#{movie}"), "watchlist")
         );
     }
 }

@@ -28,6 +28,8 @@ pub struct MovieView {
     /// The mean review score rounded half away from zero to 2 decimals; null without reviews.
     pub score: Option<f64>,
     pub review_count: i64,
+    /// On how many users' watch lists the movie is.
+    pub watchlist_count: i64,
     /// The first 10 reviews, most recently written first.
     pub reviews: Vec<ReviewView>,
     pub created_at: String,
@@ -35,10 +37,11 @@ pub struct MovieView {
 
 impl MovieView {
     /// The page of a movie with its score (from the catalogue's summary, which a new movie
-    /// does not have yet) and its latest reviews.
+    /// does not have yet), its watch list count and its latest reviews.
     pub(crate) fn new(
         movie: MovieRecord,
         summary: Option<MovieSummary>,
+        watchlist_count: i64,
         reviews: Vec<ReviewView>,
     ) -> Self {
         MovieView {
@@ -60,6 +63,7 @@ impl MovieView {
                 .collect(),
             score: summary.as_ref().and_then(|s| s.score),
             review_count: summary.map_or(0, |s| s.review_count),
+            watchlist_count,
             reviews,
             created_at: domain::timestamp::to_rfc3339(movie.created_at),
         }

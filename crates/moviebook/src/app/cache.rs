@@ -88,6 +88,10 @@ impl CachePolicy for MovieBookPages {
             ["movies", movie, ..] => vec![id(movie).map(Depends::Movie)],
             ["actors"] => vec![Some(Depends::ActorLists)],
             ["actors", actor, ..] => vec![id(actor).map(Depends::Actor)],
+            // The movie's page shows its watch list count, which the write moved.
+            ["users", user, "watchlist", movie] => {
+                vec![id(user).map(Depends::User), id(movie).map(Depends::Movie)]
+            }
             ["users", user, ..] => vec![id(user).map(Depends::User)],
             _ => Vec::new(),
         };
@@ -295,6 +299,9 @@ mod tests {
         assert!(touches(&deleted, &format!("/api/v1/users/{USER}")));
         let renamed = MovieBookPages.written_tags(&format!("/api/v1/users/{USER}"));
         assert!(touches(&renamed, &format!("/api/v1/users/{USER}")));
+        let listed =
+            MovieBookPages.written_tags(&format!("/api/v1/users/{USER}/watchlist/{MOVIE}"));
+        assert!(touches(&listed, &format!("/api/v1/movies/{MOVIE}")));
         assert!(MovieBookPages.written_tags("/api/v1/auth/token").is_empty());
     }
 }

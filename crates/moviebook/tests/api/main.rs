@@ -28,6 +28,7 @@ mod top_rated_genres;
 mod traces;
 mod users_auth;
 mod verify;
+mod watchlist;
 
 /// This binary runs the suite on the default deployment: SQLite and the in-process bus.
 mod deployment {

@@ -269,7 +269,7 @@ async fn openapi_document_is_openapi_3_with_every_route_of_the_contract() {
     );
     let version = doc["openapi"].as_str().unwrap_or_default();
     assert!(version.starts_with('3'), "openapi version {version:?}");
-    let routes: [(&str, &[&str]); 12] = [
+    let routes: [(&str, &[&str]); 14] = [
         ("/api/v1/movies", &["get", "post"]),
         ("/api/v1/movies/{id}", &["get", "delete"]),
         ("/api/v1/movies/top-rated", &["get"]),
@@ -282,6 +282,11 @@ async fn openapi_document_is_openapi_3_with_every_route_of_the_contract() {
         ("/api/v1/auth/token", &["post"]),
         ("/api/v1/genres", &["get"]),
         ("/api/v1/genres/{genre}/movies", &["get"]),
+        ("/api/v1/users/{id}/watchlist", &["get"]),
+        (
+            "/api/v1/users/{id}/watchlist/{movie_id}",
+            &["put", "delete"],
+        ),
     ];
     let paths = doc["paths"]
         .as_object()

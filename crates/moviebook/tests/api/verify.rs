@@ -371,3 +371,157 @@ async fn a_repair_beside_a_server_taking_reviews_miscounts_nothing() {
         "nothing is left to repair, nothing was miscounted:\n{output}"
     );
 }
+
+/// The items of one partition (at most 100).
+async fn partition(store: &dyn Store, pk: String) -> Vec<Item> {
+    store
+        .query(&store::Query::prefix(pk, "", 100))
+        .await
+        .expect("a query")
+        .items
+}
+
+#[tokio::test]
+async fn deleted_movies_and_users_leave_no_watch_list_items_and_verify_repairs_damaged_lists() {
+    own_server_only!("it damages its own server's store");
+    let app = TestApp::spawn().await;
+    let [kept, second, doomed] = [
+        app.create_movie("Watched One", 2001, &["drama"], &[]).await,
+        app.create_movie("Watched Two", 2002, &["drama"], &[]).await,
+        app.create_movie("Watched Doomed", 2003, &["drama"], &[])
+            .await,
+    ]
+    .map(|movie| movie["id"].as_str().expect("an id").to_owned());
+    let first = app.sign_up_user("First Watcher").await;
+    let other = app.sign_up_user("Other Watcher").await;
+    let leaving = app.sign_up_user("Leaving Watcher").await;
+    for (user, movie) in [
+        (&first, &kept),
+        (&first, &second),
+        (&first, &doomed),
+        (&other, &kept),
+        (&leaving, &kept),
+        (&leaving, &doomed),
+    ] {
+        let path = format!("/api/v1/users/{}/watchlist/{movie}", user.id);
+        app.raw(reqwest::Method::PUT, &path, Some(&user.token), None, None)
+            .await
+            .expect(204);
+    }
+    app.delete(&format!("/movies/{doomed}"), app.admin())
+        .await
+        .expect(204);
+    app.delete(&format!("/users/{}", leaving.id), Some(&leaving.token))
+        .await
+        .expect(204);
+
+    // The deleted movie's watchers and count, and the deleted user's list, are removed.
+    let store = open_store(&app).await;
+    eventually(
+        "the deleted movie's and user's watch list items gone",
+        async || {
+            let mut left = partition(store.as_ref(), format!("watchers#{doomed}")).await;
+            left.extend(partition(store.as_ref(), format!("watchlist#{}", leaving.id)).await);
+            left.extend(
+                partition(store.as_ref(), format!("movie#{doomed}"))
+                    .await
+                    .into_iter(),
+            );
+            let first_list = partition(store.as_ref(), format!("watchlist#{}", first.id)).await;
+            left.extend(
+                first_list
+                    .into_iter()
+                    .filter(|item| item.key.sk.contains(&doomed)),
+            );
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{left:?}"))
+            }
+        },
+    )
+    .await;
+    eventually_equals("the kept movie counts two lists", &json!(2), async || {
+        app.get_ok(&format!("/movies/{kept}")).await["watchlist_count"].clone()
+    })
+    .await;
+    let (agree, output) = verify(&app, &[]).await;
+    assert!(agree, "the watch lists agree before any damage:\n{output}");
+
+    let items = store::every_item(store.as_ref()).await.expect("a scan");
+    let count = find(&items, "the kept movie's count", |key| {
+        key.pk == format!("movie#{kept}") && key.sk == "watchlist"
+    });
+    let order_entry = find(&items, "the kept movie on the first list by time", |key| {
+        key.pk == format!("watchlist#{}", first.id)
+            && key.sk.starts_with("at#")
+            && key.sk.ends_with(&kept)
+    });
+    let damage = vec![
+        Write::delete(order_entry.key),
+        Write::delete(Key::new(format!("watchers#{second}"), first.id.clone())),
+        altered(&count, "count", json!(5)),
+        // A membership of the deleted movie, and a count of it.
+        Write::put(Item::new(
+            Key::new(format!("watchlist#{}", other.id), format!("in#{doomed}")),
+            [
+                ("movie_id".to_owned(), json!(doomed)),
+                ("added_at".to_owned(), json!(1)),
+            ]
+            .into_iter()
+            .collect(),
+        )),
+        Write::put(Item::new(
+            Key::new(format!("movie#{doomed}"), "watchlist"),
+            [("count".to_owned(), json!(1))].into_iter().collect(),
+        )),
+    ];
+    for write in damage {
+        store.transact(vec![write]).await.expect("damage");
+    }
+
+    let (agree, output) = verify(&app, &[]).await;
+    assert!(!agree, "verify exits 1 on differences:\n{output}");
+    for view in [
+        "watch lists by time:",
+        "watchers of movies:",
+        "watch list counts:",
+        "watch list memberships of deleted movies or users:",
+    ] {
+        assert!(output.contains(view), "{view} is reported:\n{output}");
+    }
+    assert!(output.contains("differs in count"), "{output}");
+
+    let (agree, output) = verify(&app, &["--repair"]).await;
+    assert!(agree, "--repair leaves nothing to repair:\n{output}");
+    let (agree, output) = verify(&app, &[]).await;
+    assert!(agree, "a following verify exits 0:\n{output}");
+
+    eventually_equals(
+        "the kept movie counts two lists again",
+        &json!(2),
+        async || app.get_ok(&format!("/movies/{kept}")).await["watchlist_count"].clone(),
+    )
+    .await;
+    let list = app
+        .get_auth(
+            &format!("/users/{}/watchlist", first.id),
+            Some(&first.token),
+        )
+        .await
+        .expect(200);
+    assert_eq!(ids(array(&list["items"])), [second.clone(), kept.clone()]);
+    let list = app
+        .get_auth(
+            &format!("/users/{}/watchlist", other.id),
+            Some(&other.token),
+        )
+        .await
+        .expect(200);
+    assert_eq!(ids(array(&list["items"])), vec![kept.clone()]);
+    assert!(
+        partition(store.as_ref(), format!("movie#{doomed}"))
+            .await
+            .is_empty()
+    );
+}

@@ -44,6 +44,8 @@ mod traces;
 mod users_auth;
 #[path = "../api/verify.rs"]
 mod verify;
+#[path = "../api/watchlist.rs"]
+mod watchlist;
 
 /// This binary runs the suite with MovieBook on DynamoDB.
 mod deployment {
