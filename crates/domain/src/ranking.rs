@@ -265,8 +265,8 @@ mod tests {
     #[test]
     fn a_weight_refuses_signs_specials_and_garbage() {
         for bad in [
-            "", " ", "-1", "-0.5", "+1", "NaN", "nan", "inf", "-inf", "Infinity", "1e", "e3",
-            "1.", ".", "1.2.3", "0x10", "1_000", "ten", "1e400", "1e41", "1,5",
+            "", " ", "-1", "-0.5", "+1", "NaN", "nan", "inf", "-inf", "Infinity", "1e", "e3", "1.",
+            ".", "1.2.3", "0x10", "1_000", "ten", "1e400", "1e41", "1,5",
         ] {
             assert_eq!(PriorWeight::parse(bad), None, "{bad:?}");
         }

@@ -69,7 +69,10 @@ pub(crate) fn check(records: &Records, stored: &Stored) -> Result<Vec<Finding>, 
     }
     for (key, attrs) in stored.under(&most_reviewed_prefix) {
         if let Some(movie) = id_attr(attrs, "movie_id") {
-            kept.most_reviewed.entry(movie).or_default().insert(key, attrs);
+            kept.most_reviewed
+                .entry(movie)
+                .or_default()
+                .insert(key, attrs);
         }
     }
     let mut movies: BTreeSet<Uuid> = records.movies.keys().copied().collect();
@@ -257,10 +260,7 @@ fn audit_movie(
             review_count: tally.count,
             score_sum: tally.sum,
         };
-        expected_entry.insert(
-            most_reviewed::entry_key(movie_id, tally),
-            entry.to_attrs()?,
-        );
+        expected_entry.insert(most_reviewed::entry_key(movie_id, tally), entry.to_attrs()?);
     }
     let none_entries = BTreeMap::new();
     let top_rated = kept.top_rated.get(movie_id).unwrap_or(&none_entries);
@@ -268,10 +268,7 @@ fn audit_movie(
     let entries = compare_entries(
         VIEW,
         &expected_entry,
-        top_rated
-            .iter()
-            .chain(most_reviewed)
-            .map(|(k, a)| (*k, *a)),
+        top_rated.iter().chain(most_reviewed).map(|(k, a)| (*k, *a)),
     );
     let entry_differences: Vec<Difference> = entries
         .into_iter()

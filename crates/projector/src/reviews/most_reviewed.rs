@@ -71,6 +71,9 @@ mod tests {
         let key = |sum, count| entry_key(&id, ScoreTally { sum, count }).sk;
         assert!(key(10, 3) < key(30, 2), "more reviews first");
         assert!(key(27, 3) < key(10, 3), "then the higher mean");
-        assert!(count_part(5) < key(10, 4), "a count's prefix sorts before fewer reviews");
+        assert!(
+            count_part(5) < key(10, 4),
+            "a count's prefix sorts before fewer reviews"
+        );
     }
 }

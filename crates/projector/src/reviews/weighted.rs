@@ -286,7 +286,9 @@ impl Ranking {
     /// The reads that can still change the best `limit`: none once they are settled.
     fn next_reads(&self, limit: usize) -> Vec<(usize, Access)> {
         let best = self.best(limit);
-        let kth = best.get(limit.saturating_sub(1)).filter(|_| best.len() == limit);
+        let kth = best
+            .get(limit.saturating_sub(1))
+            .filter(|_| best.len() == limit);
         let mut reads = Vec::new();
         for shard in 0..self.positions.len() {
             let unmet = self.unmet(shard);
@@ -510,12 +512,12 @@ mod tests {
         min_reviews: i64,
         weight: &PriorWeight,
     ) -> Vec<(Uuid, f64)> {
-        let catalogue = movies.iter().fold(ScoreTally::default(), |total, (_, t)| {
-            ScoreTally {
+        let catalogue = movies
+            .iter()
+            .fold(ScoreTally::default(), |total, (_, t)| ScoreTally {
                 sum: total.sum + t.sum,
                 count: total.count + t.count,
-            }
-        });
+            });
         let weighting = Weighting::new(catalogue, weight.clone());
         let mut rated: Vec<Rated> = movies
             .iter()
@@ -630,7 +632,9 @@ mod tests {
         // the first pages.
         let mut seed = 7u64;
         let mut next = |below: u64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) % below
         };
         let movies: Vec<(Uuid, ScoreTally)> = (0..2000)
@@ -655,7 +659,13 @@ mod tests {
     fn below_the_catalogue_mean_fewer_reviews_rank_higher() {
         // C = 5 (a big movie at 5); both others have mean 3, so the one with fewer reviews
         // is pulled closer to C.
-        let big = (Uuid::now_v7(), ScoreTally { sum: 500, count: 100 });
+        let big = (
+            Uuid::now_v7(),
+            ScoreTally {
+                sum: 500,
+                count: 100,
+            },
+        );
         let few = (Uuid::now_v7(), ScoreTally { sum: 3, count: 1 });
         let many = (Uuid::now_v7(), ScoreTally { sum: 30, count: 10 });
         let movies = [big, few, many];
@@ -663,7 +673,10 @@ mod tests {
         let (actual, _) = ranked(store.as_ref(), 3, 1, PriorWeight::default());
         let order: Vec<Uuid> = actual.iter().map(|(id, _)| *id).collect();
         assert_eq!(order, [big.0, few.0, many.0]);
-        assert_eq!(actual, brute_force(&movies, &[], 3, 1, &PriorWeight::default()));
+        assert_eq!(
+            actual,
+            brute_force(&movies, &[], 3, 1, &PriorWeight::default())
+        );
     }
 
     #[test]
@@ -673,9 +686,27 @@ mod tests {
         // (WR ≈ 4.55). A movie not met yet at 4.3 over one review has WR ≈ 4.94: the bound
         // must take the fewest reviews an unmet movie can have, not the most.
         let movies = [
-            (in_shard(0, 0), ScoreTally { sum: 5000, count: 1000 }),
-            (in_shard(1, 0), ScoreTally { sum: 450, count: 100 }),
-            (in_shard(2, 0), ScoreTally { sum: 440, count: 100 }),
+            (
+                in_shard(0, 0),
+                ScoreTally {
+                    sum: 5000,
+                    count: 1000,
+                },
+            ),
+            (
+                in_shard(1, 0),
+                ScoreTally {
+                    sum: 450,
+                    count: 100,
+                },
+            ),
+            (
+                in_shard(2, 0),
+                ScoreTally {
+                    sum: 440,
+                    count: 100,
+                },
+            ),
             (in_shard(3, 0), ScoreTally { sum: 43, count: 10 }),
             (in_shard(4, 0), ScoreTally { sum: 43, count: 10 }),
             (in_shard(5, 0), ScoreTally { sum: 43, count: 10 }),
