@@ -114,6 +114,7 @@ pub fn router(api: MoviesApi) -> Router {
         NewReview,
         SummaryList,
         RankedSummary,
+        RankBy,
         GenreList
     ))
 )]

@@ -292,6 +292,35 @@ async fn top_rated_rejects_an_unknown_rank_and_a_weight_that_is_not_a_number_of_
     }
 }
 
+#[tokio::test]
+async fn the_openapi_document_describes_rank_m_and_weighted_score() {
+    let app = TestApp::spawn().await;
+    let doc = app.get("/openapi.json").await.expect(200);
+    let parameters = doc["paths"]["/api/v1/movies/top-rated"]["get"]["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let named = |name: &str| {
+        parameters
+            .iter()
+            .find(|p| p["name"] == json!(name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no parameter {name}: {parameters:?}"))
+    };
+    assert_eq!(named("m")["schema"]["minimum"], json!(0));
+    assert_eq!(
+        named("rank")["schema"]["$ref"],
+        json!("#/components/schemas/RankBy")
+    );
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["RankBy"]["enum"], json!(["mean", "weighted"]));
+    let ranked = schemas["RankedSummary"].to_string();
+    assert!(
+        ranked.contains("weighted_score") && ranked.contains("MovieSummary"),
+        "{ranked}"
+    );
+}
+
 #[test]
 fn the_brute_force_rates_exactly() {
     // C = 6 (60/10), m = 10: a single 10 is (10 + 60)/11 = 6.3636…

@@ -16,7 +16,7 @@ use domain::score::ScoreTally;
 use platform::audit::{Finding, Stored, problem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use store::{Condition, Key, Record, Store, StoreError, Write};
+use store::{Attrs, Condition, Key, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
 use crate::{decode_or_skip, sharded};
@@ -59,7 +59,7 @@ pub(super) fn changes(differences: &BTreeMap<u32, ScoreTally>) -> Vec<Write> {
         .filter(|(_, difference)| **difference != ScoreTally::default())
         .map(|(shard, difference)| Write::Update {
             key: shard_key(*shard),
-            set: store::Attrs::new(),
+            set: Attrs::new(),
             add: vec![
                 (SCORE_SUM.into(), difference.sum),
                 (REVIEW_COUNT.into(), difference.count),
@@ -99,7 +99,7 @@ pub async fn catalogue_tally(store: &dyn Store) -> Result<ScoreTally, StoreError
 
 /// What a stored summary counts in the catalogue's tally: its scores, nothing once it is a
 /// deleted movie's tombstone.
-pub(super) fn counted_by_summary(attrs: &store::Attrs) -> ScoreTally {
+pub(super) fn counted_by_summary(attrs: &Attrs) -> ScoreTally {
     if attrs.get("deleted") == Some(&Value::Bool(true)) {
         return ScoreTally::default();
     }
@@ -108,7 +108,7 @@ pub(super) fn counted_by_summary(attrs: &store::Attrs) -> ScoreTally {
 
 /// The `score_sum` and `review_count` of stored attributes (a summary's or a tally shard's:
 /// they share the names), missing ones as 0.
-fn counters(attrs: &store::Attrs) -> ScoreTally {
+fn counters(attrs: &Attrs) -> ScoreTally {
     let counter = |name: &str| attrs.get(name).and_then(Value::as_i64).unwrap_or(0);
     ScoreTally {
         sum: counter(SCORE_SUM),
@@ -119,9 +119,11 @@ fn counters(attrs: &store::Attrs) -> ScoreTally {
 /// Audits the tally (`moviebook verify`): each shard holds the sum of what its movies'
 /// stored summaries count. It is checked against the summaries as stored, not as the
 /// records say they should be: a summary's own repair moves the tally by the same
-/// difference as the summary (see `audit`), so the difference found here stays what it is
-/// whatever else is repaired, and events meanwhile move both alike. It is repaired by adding
-/// that difference, which commutes with them.
+/// difference as the summary (see `audit`), and events move both alike, so the shard's
+/// excess over its summaries stays what it is whatever else happens meanwhile. That excess
+/// is what is reported — the shard's own values change with every review, and verify acts
+/// only on findings that two reads show alike — and the repair adds it back, which commutes
+/// with the events.
 pub(super) fn audit(stored: &Stored) -> Result<Vec<Finding>, StoreError> {
     let mut expected: BTreeMap<u32, ScoreTally> = BTreeMap::new();
     for (key, attrs) in stored.under("summary#") {
@@ -137,17 +139,20 @@ pub(super) fn audit(stored: &Stored) -> Result<Vec<Finding>, StoreError> {
     let mut findings = Vec::new();
     for shard in 0..sharded::SHARDS {
         let key = shard_key(shard);
-        let actual = stored.get(&key);
         let wanted = expected.get(&shard).copied().unwrap_or_default();
-        let found = actual.map(counters).unwrap_or_default();
-        let record = CatalogueTallyRecord {
-            score_sum: wanted.sum,
-            review_count: wanted.count,
+        let found = stored.get(&key).map(counters).unwrap_or_default();
+        let excess = difference(wanted, found);
+        if excess == ScoreTally::default() {
+            continue;
+        }
+        let over = |tally: ScoreTally| -> Attrs {
+            Attrs::from_iter([
+                (SUM_OVER_SUMMARIES.to_owned(), Value::from(tally.sum)),
+                (COUNT_OVER_SUMMARIES.to_owned(), Value::from(tally.count)),
+            ])
         };
-        let expected_attrs = (actual.is_some() || wanted != ScoreTally::default())
-            .then(|| record.to_attrs())
-            .transpose()?;
-        let Some(problem) = problem(actual, expected_attrs.as_ref(), &[]) else {
+        let (actual, zero) = (over(excess), over(ScoreTally::default()));
+        let Some(problem) = problem(Some(&actual), Some(&zero), &[]) else {
             continue;
         };
         let repair = changes(&BTreeMap::from([(shard, difference(found, wanted))]));
@@ -156,8 +161,13 @@ pub(super) fn audit(stored: &Stored) -> Result<Vec<Finding>, StoreError> {
     Ok(findings)
 }
 
+/// How a tally shard's finding names its excess over the summaries.
+const SUM_OVER_SUMMARIES: &str = "score_sum over the summaries'";
+const COUNT_OVER_SUMMARIES: &str = "review_count over the summaries'";
+
 #[cfg(test)]
 mod tests {
+    use platform::audit::Problem;
     use serde_json::json;
     use store::Item;
 
@@ -195,7 +205,7 @@ mod tests {
     }
 
     fn summary(movie_id: &Uuid, sum: i64, count: i64, deleted: bool) -> Item {
-        let mut attrs = store::Attrs::new();
+        let mut attrs = Attrs::new();
         attrs.insert(SCORE_SUM.into(), json!(sum));
         attrs.insert(REVIEW_COUNT.into(), json!(count));
         if deleted {
@@ -225,6 +235,12 @@ mod tests {
             .filter(|f| f.differences[0].key == shard_key(shard))
             .collect();
         assert_eq!(at_shard.len(), 1);
+        // The excess is reported: it stays what it is while reviews move the shard.
+        let Problem::Differs { actual, .. } = &at_shard[0].differences[0].problem else {
+            panic!("{:?}", at_shard[0]);
+        };
+        assert_eq!(actual[SUM_OVER_SUMMARIES], json!(-7));
+        assert_eq!(actual[COUNT_OVER_SUMMARIES], json!(-1));
         let Write::Update { add, .. } = &at_shard[0].repair[0] else {
             panic!("{:?}", at_shard[0].repair);
         };
