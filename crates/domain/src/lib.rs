@@ -5,6 +5,7 @@
 pub mod events;
 pub mod ids;
 pub mod input;
+pub mod ranking;
 pub mod schema;
 pub mod score;
 pub mod text;

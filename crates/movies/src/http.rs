@@ -9,6 +9,7 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use domain::ranking::PriorWeight;
 use domain::{CastEntry, NewMovie, NewReview, ValidationErrors};
 use platform::ApiError;
 use platform::auth::{Admin, Authenticator, Claimed, Principal};
@@ -130,6 +131,8 @@ pub fn router(api: MoviesApi) -> Router {
         CastEntry,
         NewReview,
         SummaryList,
+        RankedSummary,
+        RankBy,
         GenreList
     ))
 )]
@@ -145,11 +148,37 @@ pub struct TopRatedQuery {
     /// Only movies with at least this many reviews (default 1).
     #[param(value_type = Option<i64>, minimum = 1)]
     min_reviews: Option<String>,
+    /// `mean` (the default): by exact mean score; `weighted`: by the weighted rating
+    /// WR = v/(v+m)·R + m/(v+m)·C, R the movie's mean, v its review count, C the mean of
+    /// every review score in the catalogue.
+    #[param(value_type = Option<RankBy>)]
+    rank: Option<String>,
+    /// The weighted rating's prior weight: a decimal number ≥ 0 (default 10), at most 40
+    /// digits and a power of ten within ±40 (`2.5`, `1e3`). Checked with either `rank`.
+    #[param(value_type = Option<f64>, minimum = 0)]
+    m: Option<String>,
+}
+
+/// The orders of the top-rated list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum RankBy {
+    Mean,
+    Weighted,
+}
+
+/// A checked top-rated request.
+#[derive(Debug, Clone, PartialEq)]
+struct TopRatedRequest {
+    limit: usize,
+    min_reviews: i64,
+    /// The prior weight when ranking by weighted rating; `None` ranks by mean.
+    weighted: Option<PriorWeight>,
 }
 
 impl TopRatedQuery {
-    /// The checked limit and minimum review count, every failing parameter listed.
-    fn read(&self) -> Result<(usize, i64), ValidationErrors> {
+    /// The checked request, every failing parameter listed.
+    fn read(&self) -> Result<TopRatedRequest, ValidationErrors> {
         let min_reviews = match self.min_reviews.as_deref() {
             None => Ok(1),
             Some(text) => match text.trim().parse::<i64>() {
@@ -160,14 +189,50 @@ impl TopRatedQuery {
                 )),
             },
         };
-        ValidationErrors::join(pagination::limit(self.limit.as_deref(), 10), min_reviews)
+        let rank = match self.rank.as_deref().map(str::trim) {
+            None | Some("mean") => Ok(RankBy::Mean),
+            Some("weighted") => Ok(RankBy::Weighted),
+            Some(_) => Err(ValidationErrors::single(
+                "rank",
+                "must be `mean` or `weighted`",
+            )),
+        };
+        let weight = match self.m.as_deref() {
+            None => Ok(PriorWeight::default()),
+            Some(text) => PriorWeight::parse(text).ok_or_else(|| {
+                ValidationErrors::single(
+                    "m",
+                    "must be a number of at least 0 (at most 40 digits, a power of ten within ±40)",
+                )
+            }),
+        };
+        let limits =
+            ValidationErrors::join(pagination::limit(self.limit.as_deref(), 10), min_reviews);
+        let ((limit, min_reviews), (rank, weight)) =
+            ValidationErrors::join(limits, ValidationErrors::join(rank, weight))?;
+        Ok(TopRatedRequest {
+            limit,
+            min_reviews,
+            weighted: (rank == RankBy::Weighted).then_some(weight),
+        })
     }
 }
 
 /// The top-rated movies.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SummaryList {
-    items: Vec<MovieSummary>,
+    items: Vec<RankedSummary>,
+}
+
+/// A movie of the top-rated list.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RankedSummary {
+    #[serde(flatten)]
+    summary: MovieSummary,
+    /// With `rank=weighted` only: the weighted rating, rounded half away from zero to 2
+    /// decimals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weighted_score: Option<f64>,
 }
 
 /// Every genre with its number of movies.
@@ -242,8 +307,27 @@ async fn top_rated(
     State(movies): State<MoviesService>,
     Query(query): Query<TopRatedQuery>,
 ) -> Result<Json<SummaryList>, ApiError> {
-    let (limit, min_reviews) = query.read()?;
-    let items = movies.top_rated(limit, min_reviews).await?;
+    let request = query.read()?;
+    let items = match request.weighted {
+        None => movies
+            .top_rated(request.limit, request.min_reviews)
+            .await?
+            .into_iter()
+            .map(|summary| RankedSummary {
+                summary,
+                weighted_score: None,
+            })
+            .collect(),
+        Some(weight) => movies
+            .weighted_top_rated(request.limit, request.min_reviews, weight)
+            .await?
+            .into_iter()
+            .map(|movie| RankedSummary {
+                summary: movie.summary,
+                weighted_score: Some(movie.weighted_score),
+            })
+            .collect(),
+    };
     Ok(Json(SummaryList { items }))
 }
 
@@ -436,5 +520,68 @@ mod tests {
             "no actor has this id",
         )));
         assert_eq!(invalid.status().as_u16(), 422);
+    }
+
+    fn top_rated_query(params: &[(&str, &str)]) -> TopRatedQuery {
+        let text = |name: &str| {
+            params
+                .iter()
+                .find(|(given, _)| *given == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        TopRatedQuery {
+            limit: text("limit"),
+            min_reviews: text("min_reviews"),
+            rank: text("rank"),
+            m: text("m"),
+        }
+    }
+
+    fn failing_fields(params: &[(&str, &str)]) -> Vec<String> {
+        match top_rated_query(params).read() {
+            Ok(request) => panic!("{params:?} passed as {request:?}"),
+            Err(errors) => errors.0.into_iter().map(|error| error.field).collect(),
+        }
+    }
+
+    #[test]
+    fn top_rated_ranks_by_mean_unless_asked_for_the_weighted_rating() {
+        let plain = top_rated_query(&[]).read().unwrap();
+        assert_eq!(
+            plain,
+            TopRatedRequest {
+                limit: 10,
+                min_reviews: 1,
+                weighted: None
+            }
+        );
+        let mean = top_rated_query(&[("rank", "mean"), ("m", "3")]).read();
+        assert_eq!(mean.unwrap().weighted, None);
+        let weighted = top_rated_query(&[("rank", "weighted")]).read().unwrap();
+        assert_eq!(weighted.weighted, Some(PriorWeight::whole(10)));
+        let given = top_rated_query(&[("rank", "weighted"), ("m", "0")]).read();
+        assert_eq!(given.unwrap().weighted, Some(PriorWeight::whole(0)));
+    }
+
+    #[test]
+    fn top_rated_lists_every_failing_parameter() {
+        assert_eq!(failing_fields(&[("rank", "best")]), ["rank"]);
+        assert_eq!(failing_fields(&[("rank", "Weighted")]), ["rank"]);
+        for m in ["-1", "NaN", "inf", "ten", ""] {
+            assert_eq!(
+                failing_fields(&[("rank", "weighted"), ("m", m)]),
+                ["m"],
+                "{m}"
+            );
+        }
+        assert_eq!(
+            failing_fields(&[
+                ("limit", "0"),
+                ("min_reviews", "0"),
+                ("rank", "x"),
+                ("m", "-2")
+            ]),
+            ["limit", "min_reviews", "rank", "m"]
+        );
     }
 }

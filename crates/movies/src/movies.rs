@@ -7,11 +7,13 @@
 use std::sync::Arc;
 
 use domain::events::{CastMember, Envelope, Event};
+use domain::ranking::PriorWeight;
 use domain::{FieldError, NewMovie, ValidationErrors};
 use platform::directory::{ActorDirectory, UserDirectory};
 use platform::outbox::Outbox;
 use platform::pagination::{PageOf, PageRequest};
 use projector::catalog::{self, GenreCount, MovieSummary};
+use projector::reviews::WeightedMovie;
 use projector::search::{MovieSearch, SearchCursor};
 use store::{Condition, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
@@ -209,6 +211,20 @@ impl MoviesService {
         min_reviews: i64,
     ) -> Result<Vec<MovieSummary>, MoviesError> {
         Ok(projector::reviews::top_rated(self.store(), limit, min_reviews).await?)
+    }
+
+    /// The `limit` movies with at least `min_reviews` reviews best by weighted rating with
+    /// prior weight `weight`.
+    pub async fn weighted_top_rated(
+        &self,
+        limit: usize,
+        min_reviews: i64,
+        weight: PriorWeight,
+    ) -> Result<Vec<WeightedMovie>, MoviesError> {
+        Ok(
+            projector::reviews::weighted_top_rated(self.store(), limit, min_reviews, weight)
+                .await?,
+        )
     }
 
     /// Every genre with its number of movies.

@@ -20,10 +20,13 @@
 //! concurrent writers remain possible, just rare — and still exact.
 
 pub(crate) mod audit;
+mod catalogue;
+mod most_reviewed;
 mod top_rated;
 mod user_lists;
+mod weighted;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use domain::events::{Envelope, Event, EventType};
@@ -33,10 +36,13 @@ use serde::{Deserialize, Serialize};
 use store::{Condition, Key, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
+pub use self::catalogue::catalogue_tally;
+use self::most_reviewed::MostReviewedRecord;
 use self::top_rated::TopRatedRecord;
 pub use self::top_rated::top_rated;
 use self::user_lists::UserReviewRecord;
 pub use self::user_lists::{UserReview, user_reviews};
+pub use self::weighted::{WeightedMovie, weighted_top_rated};
 use crate::catalog::{SummaryRecord, summary_key};
 
 const NAME: &str = "reviews";
@@ -238,9 +244,14 @@ async fn plan_reviews(store: &dyn Store, envelopes: &[Envelope]) -> Result<Vec<W
     }
 
     let mut writes = Vec::new();
+    // What the catalogue's tally moves by, per shard: one write per shard for the lot.
+    let mut catalogue_moves = BTreeMap::new();
     for id in &movie_ids {
-        writes.extend(movie_writes(id, &movies[id])?);
+        let (movie, moved) = movie_writes(id, &movies[id])?;
+        writes.extend(movie);
+        catalogue::add_to(&mut catalogue_moves, catalogue::shard_of(id), moved);
     }
+    writes.extend(catalogue::changes(&catalogue_moves));
     for id in &review_ids {
         writes.extend(review_writes(id, &reviews[id])?);
     }
@@ -306,19 +317,26 @@ fn apply(
     review.now = Some(pointer);
 }
 
-/// A movie's summary scores and top-rated entry, written when the events moved them.
-fn movie_writes(movie_id: &Uuid, scores: &MovieScores) -> Result<Vec<Write>, StoreError> {
+/// A movie's summary scores, top-rated and most-reviewed entries, written when the events
+/// moved them, and how far they move the catalogue's tally (which the caller writes, in the
+/// same transaction: the summary's condition guards both).
+fn movie_writes(
+    movie_id: &Uuid,
+    scores: &MovieScores,
+) -> Result<(Vec<Write>, ScoreTally), StoreError> {
     let read = &scores.read;
     let before = read.tally();
     if read.deleted || (!scores.deleted && scores.tally == before) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), ScoreTally::default()));
     }
     let revision = Some(read.score_revision.unwrap_or(0) + 1);
     let mut writes = Vec::new();
-    // The stored entry sits at the stored tally's key. A tally that did not move leaves the
-    // entry's key as it was, and is not written at all.
+    // The stored entries sit at the stored tally's keys. A tally that did not move leaves
+    // their keys as they were, and is not written at all; one that moved changes both keys
+    // (each holds the count and the mean), so no key is deleted and put in one transaction.
     if before.count > 0 {
         writes.push(Write::delete(top_rated::entry_key(movie_id, before)));
+        writes.push(Write::delete(most_reviewed::entry_key(movie_id, before)));
     }
     if scores.deleted {
         let tombstone = SummaryScores {
@@ -330,7 +348,8 @@ fn movie_writes(movie_id: &Uuid, scores: &MovieScores) -> Result<Vec<Write>, Sto
             item: tombstone.to_item(summary_key(movie_id))?,
             condition: read.unchanged()?,
         });
-        return Ok(writes);
+        let moved = catalogue::difference(before, ScoreTally::default());
+        return Ok((writes, moved));
     }
     let after = SummaryScores {
         score_sum: scores.tally.sum,
@@ -348,12 +367,21 @@ fn movie_writes(movie_id: &Uuid, scores: &MovieScores) -> Result<Vec<Write>, Sto
         let entry = TopRatedRecord {
             movie_id: *movie_id,
             review_count: after.review_count,
+            score_sum: Some(after.score_sum),
         };
         writes.push(Write::put(
             entry.to_item(top_rated::entry_key(movie_id, scores.tally))?,
         ));
+        let entry = MostReviewedRecord {
+            movie_id: *movie_id,
+            review_count: after.review_count,
+            score_sum: after.score_sum,
+        };
+        writes.push(Write::put(
+            entry.to_item(most_reviewed::entry_key(movie_id, scores.tally))?,
+        ));
     }
-    Ok(writes)
+    Ok((writes, catalogue::difference(before, scores.tally)))
 }
 
 /// A review's list entry and pointer, written when an event newer than the pointer came.

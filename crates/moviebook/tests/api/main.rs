@@ -25,6 +25,7 @@ mod reviews;
 mod search;
 mod secrets;
 mod top_rated_genres;
+mod top_rated_weighted;
 mod traces;
 mod users_auth;
 mod verify;

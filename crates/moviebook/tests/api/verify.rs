@@ -154,6 +154,12 @@ async fn verify_reports_every_damaged_read_model_and_repair_puts_each_right() {
         is(format!("summary#{b}"), "summary".into()),
     );
     let genre_count = find(&items, "drama count", is("genres".into(), "drama".into()));
+    // The shards a deleted movie's reviews counted in hold zeros: take one that counts.
+    let catalogue_tally = items
+        .iter()
+        .find(|item| item.key.pk.starts_with("catalogue#") && item.attrs["review_count"] != 0)
+        .cloned()
+        .expect("a shard of the catalogue's tally counting reviews");
     let review = find(
         &items,
         "first review of A",
@@ -214,9 +220,18 @@ async fn verify_reports_every_damaged_read_model_and_repair_puts_each_right() {
         // B's catalogue listing and its lifecycle, as if its creation was never projected.
         Write::delete(find(&items, "B in all movies", ends("movies#", b.clone())).key),
         Write::delete(Key::new(format!("lifecycle#{b}"), "catalog")),
+        Write::delete(
+            find(
+                &items,
+                "A in the most-reviewed list",
+                ends("mostreviewed#", a.clone()),
+            )
+            .key,
+        ),
         // Altered: a tally, a count, a pointer's score, a reviewer's name.
         altered(&summary_b, "score_sum", json!(3)),
         altered(&genre_count, "movie_count", json!(7)),
+        altered(&catalogue_tally, "score_sum", json!(1000)),
         altered(&pointer, "score", json!(2)),
         altered(&review, "user_name", json!("Someone Else")),
         // Added: a top-rated entry out of place, and a review of the deleted movie.
@@ -251,6 +266,7 @@ async fn verify_reports_every_damaged_read_model_and_repair_puts_each_right() {
         "e-mail claims:",
         "reviews by time:",
         "reviews of deleted movies or users:",
+        "catalogue tally:",
     ] {
         assert!(output.contains(view), "{view} is reported:\n{output}");
     }
@@ -280,6 +296,24 @@ async fn verify_reports_every_damaged_read_model_and_repair_puts_each_right() {
     );
     let top = ids(&app.get("/movies/top-rated").await.items());
     assert_eq!(top, [b.clone(), a.clone()], "top-rated by score, once each");
+    // C = 23/3 again: B (9) is (9 + 10·23/3)/11 = 7.787…, A (8, 6) (14 + 10·23/3)/12 = 7.555…
+    let weighted: Vec<(String, Value)> = app
+        .get("/movies/top-rated?rank=weighted")
+        .await
+        .items()
+        .iter()
+        .map(|item| {
+            (
+                item["id"].as_str().unwrap_or("").to_owned(),
+                item["weighted_score"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        weighted,
+        [(b.clone(), json!(7.79)), (a.clone(), json!(7.56))],
+        "the weighted ranking from the repaired tally and lists"
+    );
     let filmography = app.get(&format!("/actors/{actor_id}")).await.expect(200);
     assert_eq!(ids(array(&filmography["movies"])), [b.clone(), a.clone()]);
     let page = app.get(&format!("/users/{}", first.id)).await.expect(200);

@@ -38,6 +38,8 @@ mod search;
 mod secrets;
 #[path = "../api/top_rated_genres.rs"]
 mod top_rated_genres;
+#[path = "../api/top_rated_weighted.rs"]
+mod top_rated_weighted;
 #[path = "../api/traces.rs"]
 mod traces;
 #[path = "../api/users_auth.rs"]

@@ -1,13 +1,15 @@
 //! Audits what the reviews projection keeps (`moviebook verify`), movie by movie: the
 //! movie's tally in its summary (with the catalogue's facts, or a deleted movie's
-//! tombstone), its top-rated entry, and each of its reviews' pointer and entry in the
-//! author's list. A review counts when it, its movie and its author exist.
+//! tombstone), its top-rated and most-reviewed entries, and each of its reviews' pointer and
+//! entry in the author's list. A review counts when it, its movie and its author exist.
+//! Then the catalogue's tally, against the summaries (see `catalogue::audit`).
 //!
 //! A movie's differences are repaired by one transaction, as an event's would be: each
 //! pointer put on condition of the version read, the tally set on condition of the revision
-//! read to what the pointers then count. So a repair and an event never both count one
-//! review: whichever comes second finds its condition broken (or, for the event, a pointer
-//! not older than itself) and changes nothing.
+//! read to what the pointers then count, and the catalogue's tally moved by as much as the
+//! summary's. So a repair and an event never both count one review: whichever comes second
+//! finds its condition broken (or, for the event, a pointer not older than itself) and
+//! changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +21,8 @@ use serde_json::Value;
 use store::{Attrs, Condition, Item, Key, MAX_TRANSACTION_WRITES, Record, StoreError, Write};
 use uuid::Uuid;
 
+use super::catalogue;
+use super::most_reviewed::{self, MostReviewedRecord};
 use super::top_rated::{self, TopRatedRecord};
 use super::user_lists::{self, UserReviewRecord};
 use super::{ReviewPointer, SCORE_REVISION, SummaryScores, VERSION, pointer_key};
@@ -34,10 +38,12 @@ struct Kept<'a> {
     /// By movie, then author: the author's list entries of the movie.
     listed: BTreeMap<Uuid, BTreeMap<Uuid, BTreeMap<&'a Key, &'a Attrs>>>,
     top_rated: BTreeMap<Uuid, BTreeMap<&'a Key, &'a Attrs>>,
+    most_reviewed: BTreeMap<Uuid, BTreeMap<&'a Key, &'a Attrs>>,
 }
 
 /// Every difference of the projection's items from the records.
 pub(crate) fn check(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreError> {
+    let most_reviewed_prefix = format!("{}#", most_reviewed::MOST_REVIEWED);
     let mut kept = Kept::default();
     for (key, attrs) in stored.under("userreview#") {
         let mut ids = key.pk.trim_start_matches("userreview#").split('#');
@@ -61,10 +67,19 @@ pub(crate) fn check(records: &Records, stored: &Stored) -> Result<Vec<Finding>, 
             kept.top_rated.entry(movie).or_default().insert(key, attrs);
         }
     }
+    for (key, attrs) in stored.under(&most_reviewed_prefix) {
+        if let Some(movie) = id_attr(attrs, "movie_id") {
+            kept.most_reviewed
+                .entry(movie)
+                .or_default()
+                .insert(key, attrs);
+        }
+    }
     let mut movies: BTreeSet<Uuid> = records.movies.keys().copied().collect();
     movies.extend(records.reviews.keys().map(|(movie, _)| *movie));
     movies.extend(kept.pointers.keys().chain(kept.listed.keys()).copied());
     movies.extend(kept.top_rated.keys().copied());
+    movies.extend(kept.most_reviewed.keys().copied());
     movies.extend(
         stored
             .under("summary#")
@@ -74,6 +89,7 @@ pub(crate) fn check(records: &Records, stored: &Stored) -> Result<Vec<Finding>, 
     for movie_id in movies {
         findings.extend(audit_movie(records, stored, &kept, &movie_id)?);
     }
+    findings.extend(catalogue::audit(stored)?);
     Ok(findings)
 }
 
@@ -111,7 +127,9 @@ fn audit_movie(
     // reviews than one transaction holds is repaired over several rounds, each leaving the
     // tally equal to what its pointers count.
     let mut tally = ScoreTally::default();
-    let room = MAX_TRANSACTION_WRITES - 4;
+    // Room for the summary, its two entries moved in each of two lists, and the
+    // catalogue's tally.
+    let room = MAX_TRANSACTION_WRITES - 6;
     for user_id in authors {
         let review = audit_review(records, movie_id, &user_id, pointers, listed)?;
         let fits = writes.len() + review.writes.len() <= room;
@@ -131,6 +149,10 @@ fn audit_movie(
     }
 
     let key = summary_key(movie_id);
+    let counted_before = stored
+        .get(&key)
+        .map(catalogue::counted_by_summary)
+        .unwrap_or_default();
     let actual = stored.get(&key).map(|attrs| {
         let mut attrs = attrs.clone();
         for counter in ["score_sum", "review_count"] {
@@ -212,20 +234,41 @@ fn audit_movie(
         }
     };
 
+    // The catalogue's tally moves with the summary, by as much (see `catalogue::audit`).
+    let counted_after = match movie {
+        Some(_) => tally,
+        None => ScoreTally::default(),
+    };
+    let catalogue_move = match summary_write {
+        Some(_) => catalogue::changes(&BTreeMap::from([(
+            catalogue::shard_of(movie_id),
+            catalogue::difference(counted_before, counted_after),
+        )])),
+        None => Vec::new(),
+    };
+
     let mut expected_entry = BTreeMap::new();
     if movie.is_some() && tally.count > 0 {
         let entry = TopRatedRecord {
             movie_id: *movie_id,
             review_count: tally.count,
+            score_sum: Some(tally.sum),
         };
         expected_entry.insert(top_rated::entry_key(movie_id, tally), entry.to_attrs()?);
+        let entry = MostReviewedRecord {
+            movie_id: *movie_id,
+            review_count: tally.count,
+            score_sum: tally.sum,
+        };
+        expected_entry.insert(most_reviewed::entry_key(movie_id, tally), entry.to_attrs()?);
     }
-    let none_top = BTreeMap::new();
-    let top_rated = kept.top_rated.get(movie_id).unwrap_or(&none_top);
+    let none_entries = BTreeMap::new();
+    let top_rated = kept.top_rated.get(movie_id).unwrap_or(&none_entries);
+    let most_reviewed = kept.most_reviewed.get(movie_id).unwrap_or(&none_entries);
     let entries = compare_entries(
         VIEW,
         &expected_entry,
-        top_rated.iter().map(|(k, a)| (*k, *a)),
+        top_rated.iter().chain(most_reviewed).map(|(k, a)| (*k, *a)),
     );
     let entry_differences: Vec<Difference> = entries
         .into_iter()
@@ -243,6 +286,7 @@ fn audit_movie(
         },
     };
     let mut repair = vec![guard];
+    repair.extend(catalogue_move);
     repair.extend(entry_writes(&entry_differences, &expected_entry));
     repair.extend(writes);
     differences.extend(entry_differences);
@@ -446,10 +490,30 @@ mod tests {
         let entry = TopRatedRecord {
             movie_id,
             review_count: count,
+            score_sum: Some(tally.sum),
         };
         items.push(
             entry
                 .to_item(top_rated::entry_key(&movie_id, tally))
+                .unwrap(),
+        );
+        let entry = MostReviewedRecord {
+            movie_id,
+            review_count: count,
+            score_sum: tally.sum,
+        };
+        items.push(
+            entry
+                .to_item(most_reviewed::entry_key(&movie_id, tally))
+                .unwrap(),
+        );
+        let shard_tally = catalogue::CatalogueTallyRecord {
+            score_sum: tally.sum,
+            review_count: count,
+        };
+        items.push(
+            shard_tally
+                .to_item(catalogue::shard_key(catalogue::shard_of(&movie_id)))
                 .unwrap(),
         );
         (records, Stored::new(items), movie_id)

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::catalog::{MovieSummary, existing_summaries};
 use crate::{decode_or_skip, sharded};
 
-const TOP_RATED: &str = "toprated";
+pub(super) const TOP_RATED: &str = "toprated";
 
 /// A movie's entry in the top-rated list: `toprated#{s}` / the key of [`entry_key`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +17,10 @@ pub(super) struct TopRatedRecord {
     pub movie_id: Uuid,
     /// Copied here so `min_reviews` filters without reading the summaries.
     pub review_count: i64,
+    /// Copied here so the weighted ranking rates the movie without reading its summary;
+    /// absent in entries written before it was kept (`moviebook verify --repair` adds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_sum: Option<i64>,
 }
 
 impl Record for TopRatedRecord {
@@ -92,10 +96,14 @@ mod tests {
         let attrs = TopRatedRecord {
             movie_id,
             review_count: 3,
+            score_sum: Some(20),
         }
         .to_attrs()
         .unwrap();
-        assert_eq!(attribute_names(&attrs), ["movie_id", "review_count"]);
+        assert_eq!(
+            attribute_names(&attrs),
+            ["movie_id", "review_count", "score_sum"]
+        );
         assert_eq!(attrs["movie_id"], json!(movie_id));
     }
 }
