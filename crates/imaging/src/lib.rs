@@ -12,8 +12,8 @@
 //! 4. the file must end where its format says it ends ([`PictureError::Undecodable`]): the
 //!    decoders forgive a file cut short, an upload cut short is still a failed upload;
 //! 5. the decoded size must fit [`MAX_DECODE_BYTES`] ([`PictureError::TooMuchMemory`]), and the
-//!    decoder runs under `image::Limits` with that bound and the 8000 px one, which also caps
-//!    the PNG decoder's own buffers;
+//!    decoder runs under `image::Limits` with that bound and the 8000 px one (the header was
+//!    read under a 16 MiB bound, which caps what a PNG's embedded colour profile inflates to);
 //! 6. the EXIF orientation is applied to the pixels (a phone photo would show sideways once its
 //!    EXIF is gone), so `width` and `height` are the picture as shown; an animation keeps its
 //!    first frame;
@@ -50,6 +50,11 @@ pub const MAX_SIDE: u32 = 8000;
 /// bytes a pixel (8-bit RGBA), plus room for the decoders' own working buffers. A 16-bit-per-channel
 /// picture needs twice as much per pixel and is refused above about 32 megapixels.
 pub const MAX_DECODE_BYTES: u64 = MAX_SIDE as u64 * MAX_SIDE as u64 * 4 + 64 * 1024 * 1024;
+
+/// What reading a header may allocate. The PNG decoder inflates an embedded colour profile
+/// (iCCP) while reading the header, and keeps this budget for its own row buffers afterwards; a
+/// real profile is well under 1 MiB, a hostile one could inflate a thousandfold.
+const MAX_HEADER_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The quality of the JPEGs MovieBook writes: visually lossless for photos at about a tenth of
 /// the raw size.
@@ -173,11 +178,13 @@ fn decode(declared: PictureType, body: &[u8]) -> Result<DynamicImage, PictureErr
         declared,
         reason: error.to_string(),
     };
-    // No size limit yet, only the memory bound, so that an oversized header reaches our own
-    // check below and its message names the size (the PNG decoder checks the limits it is built
-    // with while reading the header, with a message that names no numbers).
+    // No size limit yet, so that an oversized header reaches our own check below and its
+    // message names the size (the PNG decoder checks the limits it is built with while reading
+    // the header, with a message that names no numbers).
+    let mut header_limits = Limits::default();
+    header_limits.max_alloc = Some(MAX_HEADER_BYTES);
     let mut reader = ImageReader::with_format(Cursor::new(body), declared.image_format());
-    reader.limits(memory_limits());
+    reader.limits(header_limits);
     let mut decoder = reader.into_decoder().map_err(undecodable)?;
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
@@ -194,7 +201,8 @@ fn decode(declared: PictureType, body: &[u8]) -> Result<DynamicImage, PictureErr
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
 
-    let mut limits = memory_limits();
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     let pixel_bytes = decoder.total_bytes();
@@ -209,12 +217,6 @@ fn decode(declared: PictureType, body: &[u8]) -> Result<DynamicImage, PictureErr
     let mut image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
     image.apply_orientation(orientation);
     Ok(image)
-}
-
-fn memory_limits() -> Limits {
-    let mut limits = Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_BYTES);
-    limits
 }
 
 /// The format a picture is stored in. JPEG and PNG stay as they are. The `image` crate writes

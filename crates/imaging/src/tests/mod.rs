@@ -11,7 +11,7 @@ use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, Rgb
 use sha2::{Digest, Sha256};
 
 use super::*;
-use allocation::bytes_allocated_by;
+use allocation::peak_bytes_held_by;
 
 // ---- fixtures ----
 
@@ -386,7 +386,7 @@ fn a_phone_photo_turned_by_its_exif_orientation_is_stored_turned() {
 fn a_header_claiming_100000_by_100000_pixels_is_refused_without_allocating_them() {
     let body = png_claiming(100_000, 100_000, 8, 2);
     assert!(body.len() < 100);
-    let (result, allocated) = bytes_allocated_by(|| process_upload("image/png", &body));
+    let (result, peak) = peak_bytes_held_by(|| process_upload("image/png", &body));
     assert_eq!(
         result,
         Err(PictureError::BadSize {
@@ -394,7 +394,7 @@ fn a_header_claiming_100000_by_100000_pixels_is_refused_without_allocating_them(
             height: 100_000
         })
     );
-    assert!(allocated < 1024 * 1024, "{allocated} bytes allocated");
+    assert!(peak < 1024 * 1024, "{peak} bytes held at once");
 }
 
 #[test]
@@ -416,7 +416,7 @@ fn a_decompression_bomb_is_refused_by_its_header_before_it_is_inflated() {
     writer.finish().unwrap();
     assert!(body.len() < 200 * 1024, "the bomb is {} bytes", body.len());
 
-    let (result, allocated) = bytes_allocated_by(|| process_upload("image/png", &body));
+    let (result, peak) = peak_bytes_held_by(|| process_upload("image/png", &body));
     assert_eq!(
         result,
         Err(PictureError::BadSize {
@@ -424,7 +424,32 @@ fn a_decompression_bomb_is_refused_by_its_header_before_it_is_inflated() {
             height: 20_000
         })
     );
-    assert!(allocated < 1024 * 1024, "{allocated} bytes allocated");
+    assert!(peak < 1024 * 1024, "{peak} bytes held at once");
+}
+
+#[test]
+fn a_colour_profile_that_inflates_to_32_mib_is_not_inflated_past_the_header_budget() {
+    let mut info = png::Info::with_size(16, 16);
+    info.color_type = png::ColorType::Grayscale;
+    info.icc_profile = Some(vec![0u8; 32 * 1024 * 1024].into());
+    let mut body = Vec::new();
+    let mut writer = png::Encoder::with_info(&mut body, info)
+        .unwrap()
+        .write_header()
+        .unwrap();
+    writer.write_image_data(&[0u8; 16 * 16]).unwrap();
+    writer.finish().unwrap();
+    assert!(body.len() < 1024 * 1024, "the bomb is {} bytes", body.len());
+
+    // The PNG decoder drops a profile over its budget and reads on; the picture is stored
+    // without one, as every picture is.
+    let (result, peak) = peak_bytes_held_by(|| process_upload("image/png", &body));
+    let processed = result.unwrap();
+    assert_eq!(
+        png_chunk_kinds(&processed.full.bytes),
+        ["IHDR", "IDAT", "IEND"]
+    );
+    assert!(peak < 24 * 1024 * 1024, "{peak} bytes held at once");
 }
 
 #[test]
@@ -495,7 +520,7 @@ fn an_8000_pixel_square_of_one_colour_is_accepted_even_though_it_compresses_to_l
 fn a_deep_colour_picture_that_would_decode_past_the_memory_bound_is_refused_unallocated() {
     // 8000×8000 RGBA at 16 bits a channel: 512 MB once decoded.
     let body = png_claiming(8000, 8000, 16, 6);
-    let (result, allocated) = bytes_allocated_by(|| process_upload("image/png", &body));
+    let (result, peak) = peak_bytes_held_by(|| process_upload("image/png", &body));
     assert_eq!(
         result,
         Err(PictureError::TooMuchMemory {
@@ -504,7 +529,7 @@ fn a_deep_colour_picture_that_would_decode_past_the_memory_bound_is_refused_unal
             bytes_per_pixel: 8
         })
     );
-    assert!(allocated < 1024 * 1024, "{allocated} bytes allocated");
+    assert!(peak < 1024 * 1024, "{peak} bytes held at once");
 }
 
 // ---- bodies that are not what they claim ----
