@@ -172,7 +172,7 @@ fn refuse_other_format(declared: PictureType, body: &[u8]) -> Result<(), Picture
 }
 
 /// Decodes `body` as `declared`, checking the header's size before any pixel is decoded and
-/// bounding every allocation the decoder makes.
+/// reserving the decoded size against the memory bound before the buffer is allocated.
 fn decode(declared: PictureType, body: &[u8]) -> Result<DynamicImage, PictureError> {
     let undecodable = |error: ImageError| PictureError::Undecodable {
         declared,
