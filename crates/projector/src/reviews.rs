@@ -450,6 +450,67 @@ mod tests {
         assert_eq!(tombstone.to_attrs().unwrap()["deleted"], json!(true));
     }
 
+    /// The writes of a movie's scores when one review takes its count from `count` to
+    /// `count + 1`, by kind of item.
+    fn writes_of_one_more_review(count: i64) -> Vec<String> {
+        let movie_id = Uuid::now_v7();
+        let read = SummaryScores {
+            score_sum: 5 * count,
+            review_count: count,
+            score_revision: Some(count),
+            deleted: false,
+        };
+        let scores = MovieScores {
+            read,
+            tally: ScoreTally {
+                sum: 5 * count + 7,
+                count: count + 1,
+            },
+            deleted: false,
+        };
+        let (writes, moved) = movie_writes(&movie_id, &scores).unwrap();
+        assert_eq!(moved, ScoreTally { sum: 7, count: 1 });
+        let kind = |key: &Key| key.pk.split('#').next().unwrap().to_owned();
+        writes
+            .iter()
+            .map(|write| match write {
+                Write::Put { item, .. } => kind(&item.key),
+                Write::Delete { key, .. } | Write::Update { key, .. } => kind(key),
+                Write::Check { key, .. } => format!("check {}", kind(key)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_most_reviewed_entry_moves_only_when_a_review_count_reaches_a_power_of_two() {
+        let moved = [
+            "toprated",
+            "mostreviewed",
+            "summary",
+            "toprated",
+            "mostreviewed",
+        ];
+        assert_eq!(
+            writes_of_one_more_review(0),
+            ["mostreviewed", "summary", "toprated"]
+        );
+        for count in [1, 3, 7, 63] {
+            let mut got = writes_of_one_more_review(count);
+            got.sort();
+            let mut expected = moved.to_vec();
+            expected.sort();
+            assert_eq!(got, expected, "{count} → {}", count + 1);
+        }
+        for count in [2, 4, 5, 6, 8, 100] {
+            assert_eq!(
+                writes_of_one_more_review(count),
+                ["toprated", "summary", "toprated"],
+                "{count} → {}",
+                count + 1
+            );
+        }
+    }
+
     #[test]
     fn a_tally_write_is_conditional_on_the_revision_it_read() {
         let first = SummaryScores::default();
