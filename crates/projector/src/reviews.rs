@@ -37,7 +37,7 @@ use store::{Condition, Key, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
 pub use self::catalogue::catalogue_tally;
-use self::most_reviewed::MostReviewedRecord;
+use self::most_reviewed::CountBucket;
 use self::top_rated::TopRatedRecord;
 pub use self::top_rated::top_rated;
 use self::user_lists::UserReviewRecord;
@@ -317,9 +317,10 @@ fn apply(
     review.now = Some(pointer);
 }
 
-/// A movie's summary scores, top-rated and most-reviewed entries, written when the events
-/// moved them, and how far they move the catalogue's tally (which the caller writes, in the
-/// same transaction: the summary's condition guards both).
+/// A movie's summary scores and top-rated entry, written when the events moved them, its
+/// most-reviewed entry when they moved its count's bucket, and how far they move the
+/// catalogue's tally (which the caller writes, in the same transaction: the summary's
+/// condition guards both).
 fn movie_writes(
     movie_id: &Uuid,
     scores: &MovieScores,
@@ -331,13 +332,23 @@ fn movie_writes(
     }
     let revision = Some(read.score_revision.unwrap_or(0) + 1);
     let mut writes = Vec::new();
-    // The stored entries sit at the stored tally's keys. A tally that did not move leaves
-    // their keys as they were, and is not written at all; one that moved changes both keys
-    // (each holds the count and the mean), so no key is deleted and put in one transaction.
+    // The stored top-rated entry sits at the stored tally's key. A tally that did not move
+    // leaves it as it was, and is not written at all; one that moved changes its key (it
+    // holds the count and the mean), so no key is deleted and put in one transaction.
     if before.count > 0 {
         writes.push(Write::delete(top_rated::entry_key(movie_id, before)));
-        writes.push(Write::delete(most_reviewed::entry_key(movie_id, before)));
     }
+    // The most-reviewed entry holds only the count's bucket: it moves when that does.
+    let listed_after = if scores.deleted {
+        None
+    } else {
+        CountBucket::of(scores.tally.count)
+    };
+    writes.extend(most_reviewed::moves(
+        movie_id,
+        CountBucket::of(before.count),
+        listed_after,
+    )?);
     if scores.deleted {
         let tombstone = SummaryScores {
             score_revision: revision,
@@ -371,14 +382,6 @@ fn movie_writes(
         };
         writes.push(Write::put(
             entry.to_item(top_rated::entry_key(movie_id, scores.tally))?,
-        ));
-        let entry = MostReviewedRecord {
-            movie_id: *movie_id,
-            review_count: after.review_count,
-            score_sum: after.score_sum,
-        };
-        writes.push(Write::put(
-            entry.to_item(most_reviewed::entry_key(movie_id, scores.tally))?,
         ));
     }
     Ok((writes, catalogue::difference(before, scores.tally)))
@@ -445,6 +448,67 @@ mod tests {
             ..scores
         };
         assert_eq!(tombstone.to_attrs().unwrap()["deleted"], json!(true));
+    }
+
+    /// The writes of a movie's scores when one review takes its count from `count` to
+    /// `count + 1`, by kind of item.
+    fn writes_of_one_more_review(count: i64) -> Vec<String> {
+        let movie_id = Uuid::now_v7();
+        let read = SummaryScores {
+            score_sum: 5 * count,
+            review_count: count,
+            score_revision: Some(count),
+            deleted: false,
+        };
+        let scores = MovieScores {
+            read,
+            tally: ScoreTally {
+                sum: 5 * count + 7,
+                count: count + 1,
+            },
+            deleted: false,
+        };
+        let (writes, moved) = movie_writes(&movie_id, &scores).unwrap();
+        assert_eq!(moved, ScoreTally { sum: 7, count: 1 });
+        let kind = |key: &Key| key.pk.split('#').next().unwrap().to_owned();
+        writes
+            .iter()
+            .map(|write| match write {
+                Write::Put { item, .. } => kind(&item.key),
+                Write::Delete { key, .. } | Write::Update { key, .. } => kind(key),
+                Write::Check { key, .. } => format!("check {}", kind(key)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_most_reviewed_entry_moves_only_when_a_review_count_reaches_a_power_of_two() {
+        let moved = [
+            "toprated",
+            "mostreviewed",
+            "summary",
+            "toprated",
+            "mostreviewed",
+        ];
+        assert_eq!(
+            writes_of_one_more_review(0),
+            ["mostreviewed", "summary", "toprated"]
+        );
+        for count in [1, 3, 7, 63] {
+            let mut got = writes_of_one_more_review(count);
+            got.sort();
+            let mut expected = moved.to_vec();
+            expected.sort();
+            assert_eq!(got, expected, "{count} → {}", count + 1);
+        }
+        for count in [2, 4, 5, 6, 8, 100] {
+            assert_eq!(
+                writes_of_one_more_review(count),
+                ["toprated", "summary", "toprated"],
+                "{count} → {}",
+                count + 1
+            );
+        }
     }
 
     #[test]

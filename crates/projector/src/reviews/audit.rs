@@ -22,7 +22,7 @@ use store::{Attrs, Condition, Item, Key, MAX_TRANSACTION_WRITES, Record, StoreEr
 use uuid::Uuid;
 
 use super::catalogue;
-use super::most_reviewed::{self, MostReviewedRecord};
+use super::most_reviewed::{self, CountBucket, MostReviewedRecord};
 use super::top_rated::{self, TopRatedRecord};
 use super::user_lists::{self, UserReviewRecord};
 use super::{ReviewPointer, SCORE_REVISION, SummaryScores, VERSION, pointer_key};
@@ -255,12 +255,17 @@ fn audit_movie(
             score_sum: Some(tally.sum),
         };
         expected_entry.insert(top_rated::entry_key(movie_id, tally), entry.to_attrs()?);
+    }
+    // Listed in the bucket of its count; an entry elsewhere (or keyed by the exact count, as
+    // before buckets) is deleted and this one put.
+    if let Some(bucket) = CountBucket::of(tally.count).filter(|_| movie.is_some()) {
         let entry = MostReviewedRecord {
             movie_id: *movie_id,
-            review_count: tally.count,
-            score_sum: tally.sum,
         };
-        expected_entry.insert(most_reviewed::entry_key(movie_id, tally), entry.to_attrs()?);
+        expected_entry.insert(
+            most_reviewed::entry_key(movie_id, bucket),
+            entry.to_attrs()?,
+        );
     }
     let none_entries = BTreeMap::new();
     let top_rated = kept.top_rated.get(movie_id).unwrap_or(&none_entries);
@@ -497,14 +502,11 @@ mod tests {
                 .to_item(top_rated::entry_key(&movie_id, tally))
                 .unwrap(),
         );
-        let entry = MostReviewedRecord {
-            movie_id,
-            review_count: count,
-            score_sum: tally.sum,
-        };
+        let entry = MostReviewedRecord { movie_id };
+        let bucket = CountBucket::of(count).unwrap();
         items.push(
             entry
-                .to_item(most_reviewed::entry_key(&movie_id, tally))
+                .to_item(most_reviewed::entry_key(&movie_id, bucket))
                 .unwrap(),
         );
         let shard_tally = catalogue::CatalogueTallyRecord {
@@ -565,5 +567,40 @@ mod tests {
     fn a_movie_whose_read_models_agree_has_no_finding() {
         let (records, stored, _) = movie_counting(3, 5);
         assert_eq!(check(&records, &stored).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn a_most_reviewed_entry_keyed_by_its_count_is_moved_to_its_bucket() {
+        let (records, stored, movie_id) = movie_counting(3, 5);
+        let bucketed = most_reviewed::entry_key(&movie_id, CountBucket::of(3).unwrap());
+        // The entry as it was before buckets: keyed by the exact count, with the tally.
+        let old_key = Key::new(
+            bucketed.pk.clone(),
+            format!(
+                "{:020}#{:020}#{movie_id}",
+                i64::MAX - 3,
+                6_000_000_000_000_000i64
+            ),
+        );
+        let old_entry: Attrs = serde_json::from_value(serde_json::json!({
+            "movie_id": movie_id,
+            "review_count": 3,
+            "score_sum": 15,
+        }))
+        .unwrap();
+        let mut items: Vec<Item> = stored
+            .under("")
+            .filter(|(key, _)| **key != bucketed)
+            .map(|(key, attrs)| Item::new(key.clone(), attrs.clone()))
+            .collect();
+        items.push(Item::new(old_key.clone(), old_entry));
+        let findings = check(&records, &Stored::new(items)).unwrap();
+        assert_eq!(findings.len(), 1);
+        let keys: BTreeSet<&Key> = findings[0].differences.iter().map(|d| &d.key).collect();
+        assert_eq!(keys, BTreeSet::from([&bucketed, &old_key]));
+        let repair = &findings[0].repair;
+        assert!(repair.contains(&Write::delete(old_key)));
+        let put = MostReviewedRecord { movie_id }.to_item(bucketed).unwrap();
+        assert!(repair.contains(&Write::put(put)));
     }
 }

@@ -4,10 +4,13 @@
 //! `C`, the catalogue's mean, moves with every review, so no stored order by WR stays
 //! right. The read is instead Fagin's threshold algorithm over two orders that do not
 //! depend on `C` or `m`, each kept per shard: the top-rated list (exact mean `R`
-//! descending) and the most-reviewed list (count `v` descending, which is read from its
-//! other end for `v` ascending). Every entry carries its movie's tally, so each movie met
-//! is rated exactly at once; the read stops when no movie not met yet can rank above the
-//! `limit`-th best one met.
+//! descending) and the most-reviewed list (count bucket descending — bucket `k` holds the
+//! counts `2^k ..= 2^(k+1) − 1` — which is read from its other end for buckets ascending).
+//! A top-rated entry carries its movie's tally, so a movie met there is rated exactly at
+//! once; a most-reviewed entry carries only the movie (it moves only when the count crosses
+//! a power of two, so it cannot hold a count that every review changes), and the movies met
+//! only there are rated from their summaries, read in one batch per round. The read stops
+//! when no movie not met yet can rank above the `limit`-th best one met.
 //!
 //! # Why the answer is exact
 //!
@@ -21,10 +24,14 @@
 //!
 //! Take a shard and a movie X of it that no read has met, with at least `min_reviews`
 //! reviews. Each list holds every scored movie of the shard, so X lies after the last entry
-//! read in every list read: its mean `R_X ≤ R_last` (the last mean read), and its count
-//! `lower ≤ v_X ≤ upper` (`upper` the last count read from the top of the most-reviewed
-//! list, ∞ before it is read; `lower` the last count read from its bottom, `min_reviews`
-//! before it is read). Then `WR_X ≤ B`, the shard's bound:
+//! read in every list read. In the top-rated list that gives its mean: `R_X ≤ R_last` (the
+//! last mean read). In the most-reviewed list it gives only its bucket, since X may still
+//! sit in the bucket of the last entry read (the entries of one bucket are in id order, not
+//! by count): read from the top down to an entry of bucket `k`, X's bucket is at most `k`,
+//! so `v_X ≤ upper = 2^(k+1) − 1` (`upper` is ∞ before that end is read); read from the
+//! bottom up to an entry of bucket `j`, X's bucket is at least `j`, so `v_X ≥ 2^j`, and
+//! `v_X ≥ min_reviews` anyway: `v_X ≥ lower = max(2^j, min_reviews)` (`min_reviews` before
+//! that end is read). Then `WR_X ≤ B`, the shard's bound:
 //! - `R_last > C`: `B = C + (R_last − C)·g(upper)` (`B = R_last` while `upper` is ∞). If
 //!   `R_X > C`, `(R_X − C)·g(v_X) ≤ (R_last − C)·g(upper)`; otherwise `WR_X ≤ C < B`.
 //! - `R_last = C`: `B = C`, since `R_X ≤ C`.
@@ -40,7 +47,9 @@
 //! and, for `m > 0`, of the most-reviewed list at the end that lowers its bound: from the
 //! top while `R_last > C`, from the bottom once `R_last < C`. Every read moves a position
 //! on, and the lists are finite, so the read ends; at worst (an adversarial catalogue) it
-//! reads every entry, and then the answer is the brute-force one.
+//! reads every entry, and then the answer is the brute-force one. Buckets make the count's
+//! bound coarser than the exact count (by less than a factor of two), so the read may go a
+//! little further down a list than with exact counts; it stays as exact.
 //!
 //! Comparisons are exact (`domain::ranking`). The order of the top-rated list is the exact
 //! mean's for tallies of fewer than 10^7 reviews (see `ScoreTally::descending_mean_key`),
@@ -49,29 +58,31 @@
 //! # What it reads
 //!
 //! One batch get of the catalogue tally's shards; then rounds of one query per shard and
-//! list, each page twice the size of the one before (from `max(limit, 8)` up to 1,000); then
-//! one batch get of the summaries of the `limit` best (a movie listed but without a summary —
-//! deleted meanwhile, or not created yet — is set aside and the ranking continued without
-//! it). For a catalogue where mean and count are not strongly anti-correlated among the best
-//! movies, the bound falls below the best few after the first one or two pages of each list:
-//! about `2·limit` entries per shard and list.
+//! list, each page twice the size of the one before (from `max(limit, 8)` up to 1,000), and
+//! one batch get of the summaries of the movies that round met only in the most-reviewed
+//! list; then one batch get of the summaries of the `limit` best (a movie listed but
+//! without a summary — deleted meanwhile, or not created yet — is set aside and the ranking
+//! continued without it). For a catalogue where mean and count are not strongly
+//! anti-correlated among the best movies, the bound falls below the best few after the first
+//! one or two pages of each list: about `2·limit` entries per shard and list.
 //!
-//! The lists may move between two pages (a review written meanwhile): the answer is then as
-//! exact as the reads were consistent, which API.md's consistency bound allows for `C` and
-//! for every derived view.
+//! The lists may move between two pages (a review written meanwhile), and a summary may be
+//! newer than the list entry that led to it: the answer is then as exact as the reads were
+//! consistent, which API.md's consistency bound allows for `C` and for every derived view.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use domain::ranking::{PriorWeight, Rating, Weighting};
 use domain::score::ScoreTally;
-use store::{Item, Query, Store, StoreError};
+use store::{Item, Key, Query, Store, StoreError};
 use uuid::Uuid;
 
+use super::SummaryScores;
 use super::catalogue::catalogue_tally;
-use super::most_reviewed::{self, MOST_REVIEWED, MostReviewedRecord};
+use super::most_reviewed::{CountBucket, MOST_REVIEWED, MostReviewedRecord};
 use super::top_rated::{TOP_RATED, TopRatedRecord};
-use crate::catalog::{self, MovieSummary};
+use crate::catalog::{self, MovieSummary, summary_key};
 use crate::{decode_or_skip, sharded};
 
 /// A movie of the weighted ranking: its summary and its weighted score, rounded as scores are.
@@ -93,15 +104,24 @@ pub async fn weighted_top_rated(
     Ok(rank(store, limit, min_reviews, weight, first_page).await?.0)
 }
 
-/// The ranking and how many list entries it read, reading pages of `first_page` entries,
-/// then twice as many each time.
+/// How much of the store one ranking read, besides the catalogue tally.
+#[derive(Debug, Default, Clone, Copy)]
+struct ReadCount {
+    /// Entries of both lists.
+    entries: usize,
+    /// Summaries of movies met only in the most-reviewed list, read to rate them.
+    summaries: usize,
+}
+
+/// The ranking and how much it read, reading pages of `first_page` entries, then twice as
+/// many each time.
 async fn rank(
     store: &dyn Store,
     limit: usize,
     min_reviews: i64,
     weight: PriorWeight,
     first_page: usize,
-) -> Result<(Vec<WeightedMovie>, usize), StoreError> {
+) -> Result<(Vec<WeightedMovie>, ReadCount), StoreError> {
     let weighting = Weighting::new(catalogue_tally(store).await?, weight);
     let mut ranking = Ranking::new(weighting, min_reviews.max(1), first_page);
     loop {
@@ -128,7 +148,7 @@ async fn rank(
             }
         }
         if !set_aside {
-            return Ok((found, ranking.entries_read));
+            return Ok((found, ranking.read));
         }
     }
 }
@@ -138,9 +158,10 @@ async fn rank(
 enum Access {
     /// The top-rated list from its top: mean descending.
     Mean,
-    /// The most-reviewed list from its top: count descending.
+    /// The most-reviewed list from its top: count bucket descending.
     MoreReviewed,
-    /// The most-reviewed list from its bottom, from `min_reviews` up: count ascending.
+    /// The most-reviewed list from its bottom, from the bucket of `min_reviews` up: count
+    /// bucket ascending.
     FewerReviewed,
 }
 
@@ -151,8 +172,10 @@ const ACCESSES: [Access; 3] = [Access::Mean, Access::MoreReviewed, Access::Fewer
 struct Position {
     /// The sort key of the last entry read.
     after: Option<String>,
-    /// The tally of the last entry read that decoded.
-    last: Option<ScoreTally>,
+    /// Of the top-rated list: the tally of the last entry read that decoded.
+    last_tally: Option<ScoreTally>,
+    /// Of the most-reviewed list: the bucket of the last entry read that decoded.
+    last_bucket: Option<CountBucket>,
     /// Nothing after `after` can hold an eligible movie.
     exhausted: bool,
     pages: u32,
@@ -207,7 +230,7 @@ struct Ranking {
     rated: HashMap<Uuid, Rated>,
     /// Movies met that have no summary to show.
     set_aside: HashSet<Uuid>,
-    entries_read: usize,
+    read: ReadCount,
 }
 
 impl Ranking {
@@ -219,7 +242,7 @@ impl Ranking {
             positions: (0..sharded::SHARDS).map(|_| Default::default()).collect(),
             rated: HashMap::new(),
             set_aside: HashSet::new(),
-            entries_read: 0,
+            read: ReadCount::default(),
         }
     }
 
@@ -243,6 +266,19 @@ impl Ranking {
         self.set_aside.insert(movie_id);
     }
 
+    /// Rates a movie met, unless it is already rated or has too few reviews.
+    fn meet(&mut self, movie_id: Uuid, tally: ScoreTally) {
+        if tally.count >= self.min_reviews && !self.rated.contains_key(&movie_id) {
+            let rating = self.weighting.rating(tally);
+            let rated = Rated {
+                movie_id,
+                tally,
+                rating,
+            };
+            self.rated.insert(movie_id, rated);
+        }
+    }
+
     /// What the unmet movies of `shard` may be rated (see the module's documentation).
     fn unmet(&self, shard: usize) -> Unmet {
         if ACCESSES
@@ -251,18 +287,21 @@ impl Ranking {
         {
             return Unmet::Nothing;
         }
+        // An unmet movie may still sit in the bucket last read, at either of its ends.
         let upper = self
             .position(shard, Access::MoreReviewed)
-            .last
-            .map(|tally| tally.count);
+            .last_bucket
+            .map(CountBucket::largest_count);
         let lower = self
             .position(shard, Access::FewerReviewed)
-            .last
-            .map_or(self.min_reviews, |tally| tally.count.max(self.min_reviews));
+            .last_bucket
+            .map_or(self.min_reviews, |bucket| {
+                bucket.smallest_count().max(self.min_reviews)
+            });
         if upper.is_some_and(|upper| upper < lower) {
             return Unmet::Nothing;
         }
-        let Some(mean) = self.position(shard, Access::Mean).last else {
+        let Some(mean) = self.position(shard, Access::Mean).last_tally else {
             return Unmet::Anything;
         };
         let rating = if self.weighting.weight().is_zero() {
@@ -309,7 +348,7 @@ impl Ranking {
                 // g(v) = 1: counts bound nothing.
                 continue;
             }
-            match self.position(shard, Access::Mean).last {
+            match self.position(shard, Access::Mean).last_tally {
                 None => reads.push((shard, Access::MoreReviewed)),
                 Some(mean) => match self.weighting.mean_against_catalogue(mean) {
                     Ordering::Greater => reads.push((shard, Access::MoreReviewed)),
@@ -333,9 +372,11 @@ impl Ranking {
                 async move { store.query(&query).await }
             });
             let pages = futures::future::try_join_all(queries).await?;
+            let mut unrated = Vec::new();
             for ((shard, access), page) in reads.into_iter().zip(pages) {
-                self.absorb(shard, access, &page.items, page.more);
+                unrated.extend(self.absorb(shard, access, &page.items, page.more));
             }
+            self.rate_from_summaries(store, unrated).await?;
         }
     }
 
@@ -349,78 +390,118 @@ impl Ranking {
             Access::MoreReviewed => {
                 Query::prefix(format!("{MOST_REVIEWED}#{shard}"), "", size).after(after)
             }
-            // From just above the entries with fewer than `min_reviews` reviews.
+            // From just below the bucket of `min_reviews`: the smaller buckets hold only
+            // movies with fewer reviews.
             Access::FewerReviewed => Query::prefix(format!("{MOST_REVIEWED}#{shard}"), "", size)
                 .descending()
-                .after(after.or_else(|| Some(most_reviewed::count_part(self.min_reviews - 1)))),
+                .after(
+                    after.or_else(|| CountBucket::of(self.min_reviews).map(CountBucket::bottom_of)),
+                ),
         }
     }
 
-    /// Takes in one page read.
-    fn absorb(&mut self, shard: usize, access: Access, items: &[Item], more: bool) {
-        self.entries_read += items.len();
-        let mut last = None;
+    /// Takes in one page read; returns the movies of a most-reviewed page not rated yet,
+    /// whose tallies are in their summaries.
+    fn absorb(&mut self, shard: usize, access: Access, items: &[Item], more: bool) -> Vec<Uuid> {
+        self.read.entries += items.len();
+        let mut unrated = Vec::new();
+        let mut last_tally = None;
+        let mut last_bucket = None;
         for item in items {
-            let Some((movie_id, tally)) = entry(access, item) else {
-                continue;
-            };
-            last = Some(tally);
-            if tally.count >= self.min_reviews && !self.rated.contains_key(&movie_id) {
-                let rating = self.weighting.rating(tally);
-                let rated = Rated {
-                    movie_id,
-                    tally,
-                    rating,
-                };
-                self.rated.insert(movie_id, rated);
+            match access {
+                Access::Mean => {
+                    if let Some((movie_id, tally)) = top_rated_entry(item) {
+                        last_tally = Some(tally);
+                        self.meet(movie_id, tally);
+                    }
+                }
+                Access::MoreReviewed | Access::FewerReviewed => {
+                    if let Some((movie_id, bucket)) = most_reviewed_entry(item) {
+                        last_bucket = Some(bucket);
+                        let may_be_eligible = bucket.largest_count() >= self.min_reviews;
+                        if may_be_eligible && !self.rated.contains_key(&movie_id) {
+                            unrated.push(movie_id);
+                        }
+                    }
+                }
             }
         }
+        let min_reviews = self.min_reviews;
         let position = &mut self.positions[shard][access as usize];
         position.pages += 1;
         if let Some(item) = items.last() {
             position.after = Some(item.key.sk.clone());
         }
         // An entry that does not decode leaves the bound at the one before, which is looser.
-        if last.is_some() {
-            position.last = last;
-        }
+        position.last_tally = last_tally.or(position.last_tally);
+        position.last_bucket = last_bucket.or(position.last_bucket);
         let below_minimum = access == Access::MoreReviewed
             && position
-                .last
-                .is_some_and(|tally| tally.count < self.min_reviews);
+                .last_bucket
+                .is_some_and(|bucket| bucket.largest_count() < min_reviews);
         position.exhausted = !more || below_minimum;
+        unrated
+    }
+
+    /// Rates the movies met only in the most-reviewed list from their summaries' tallies: one
+    /// batch get (in chunks) for the round. A movie without a summary, or deleted (its
+    /// tombstone counts no review), stays unrated: it has nothing to show.
+    async fn rate_from_summaries(
+        &mut self,
+        store: &dyn Store,
+        mut movies: Vec<Uuid>,
+    ) -> Result<(), StoreError> {
+        // The same round's top-rated pages may have met some of them since.
+        movies.retain(|movie_id| !self.rated.contains_key(movie_id));
+        movies.sort_unstable();
+        movies.dedup();
+        if movies.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<Key> = movies.iter().map(summary_key).collect();
+        let chunks = keys
+            .chunks(store::MAX_BATCH_GET_KEYS)
+            .map(|chunk| store.batch_get(chunk));
+        let found = futures::future::try_join_all(chunks).await?;
+        self.read.summaries += movies.len();
+        for (movie_id, item) in movies.into_iter().zip(found.into_iter().flatten()) {
+            let Some(scores) = item.as_ref().and_then(decode_or_skip::<SummaryScores>) else {
+                continue;
+            };
+            if !scores.deleted {
+                self.meet(movie_id, scores.tally());
+            }
+        }
+        Ok(())
     }
 }
 
-/// The movie and tally of a list entry; `None` (logged) when it does not decode, or is a
-/// top-rated entry from before entries carried their sum (`moviebook verify` adds it).
-fn entry(access: Access, item: &Item) -> Option<(Uuid, ScoreTally)> {
-    match access {
-        Access::Mean => {
-            let entry = decode_or_skip::<TopRatedRecord>(item)?;
-            let Some(sum) = entry.score_sum else {
-                tracing::warn!(sk = %item.key.sk, "a top-rated entry without its score sum is left out of the weighted ranking until `moviebook verify --repair`");
-                return None;
-            };
-            Some((
-                entry.movie_id,
-                ScoreTally {
-                    sum,
-                    count: entry.review_count,
-                },
-            ))
-        }
-        Access::MoreReviewed | Access::FewerReviewed => {
-            let entry = decode_or_skip::<MostReviewedRecord>(item)?;
-            Some((
-                entry.movie_id,
-                ScoreTally {
-                    sum: entry.score_sum,
-                    count: entry.review_count,
-                },
-            ))
-        }
-    }
+/// The movie and tally of a top-rated entry; `None` (logged) when it does not decode, or is
+/// from before entries carried their sum (`moviebook verify` adds it).
+fn top_rated_entry(item: &Item) -> Option<(Uuid, ScoreTally)> {
+    let entry = decode_or_skip::<TopRatedRecord>(item)?;
+    let Some(sum) = entry.score_sum else {
+        tracing::warn!(sk = %item.key.sk, "a top-rated entry without its score sum is left out of the weighted ranking until `moviebook verify --repair`");
+        return None;
+    };
+    Some((
+        entry.movie_id,
+        ScoreTally {
+            sum,
+            count: entry.review_count,
+        },
+    ))
+}
+
+/// The movie and count bucket of a most-reviewed entry; `None` (logged) when it does not
+/// decode, or is keyed by the exact count, as before buckets (`moviebook verify` moves it).
+fn most_reviewed_entry(item: &Item) -> Option<(Uuid, CountBucket)> {
+    let entry = decode_or_skip::<MostReviewedRecord>(item)?;
+    let Some(bucket) = CountBucket::of_sort_key(&item.key.sk) else {
+        tracing::warn!(sk = %item.key.sk, "a most-reviewed entry keyed by its count, not its bucket, is left out of the weighted ranking until `moviebook verify --repair`");
+        return None;
+    };
+    Some((entry.movie_id, bucket))
 }
 
 #[cfg(test)]
@@ -435,7 +516,7 @@ mod tests {
     use super::*;
     use crate::catalog::{SummaryRecord, summary_facts, summary_key};
     use crate::reviews::catalogue;
-    use crate::reviews::{SummaryScores, top_rated};
+    use crate::reviews::{most_reviewed, top_rated};
 
     /// A store holding these movies' summaries, list entries and the catalogue's tally, as
     /// the projection writes them; `hidden` movies are listed but have no summary.
@@ -458,15 +539,9 @@ mod tests {
             writes.push(Write::put(
                 top.to_item(top_rated::entry_key(movie_id, *tally)).unwrap(),
             ));
-            let most = MostReviewedRecord {
-                movie_id: *movie_id,
-                review_count: tally.count,
-                score_sum: tally.sum,
-            };
-            writes.push(Write::put(
-                most.to_item(most_reviewed::entry_key(movie_id, *tally))
-                    .unwrap(),
-            ));
+            writes.extend(
+                most_reviewed::moves(movie_id, None, CountBucket::of(tally.count)).unwrap(),
+            );
             if hidden.contains(movie_id) {
                 continue;
             }
@@ -536,13 +611,13 @@ mod tests {
             .collect()
     }
 
-    /// The ranking as a request reads it, and how many entries that read.
+    /// The ranking as a request reads it, and how much that read.
     fn ranked(
         store: &dyn Store,
         limit: usize,
         min_reviews: i64,
         weight: PriorWeight,
-    ) -> (Vec<(Uuid, f64)>, usize) {
+    ) -> (Vec<(Uuid, f64)>, ReadCount) {
         ranked_in_pages(store, limit, min_reviews, weight, limit.max(SMALLEST_PAGE))
     }
 
@@ -552,7 +627,7 @@ mod tests {
         min_reviews: i64,
         weight: PriorWeight,
         first_page: usize,
-    ) -> (Vec<(Uuid, f64)>, usize) {
+    ) -> (Vec<(Uuid, f64)>, ReadCount) {
         let (movies, read) = runtime()
             .block_on(rank(store, limit, min_reviews, weight, first_page))
             .unwrap();
@@ -568,9 +643,15 @@ mod tests {
         Uuid::from_u128(((i as u128 + 1) << 32) | shard)
     }
 
-    /// A movie's tally: `count` reviews with a mean anywhere from 1 to 10.
-    fn tally_strategy(most_reviews: i64) -> impl Strategy<Value = ScoreTally> {
-        (1..=most_reviews).prop_flat_map(|count| {
+    /// A movie's tally: `count` reviews with a mean anywhere from 1 to 10. Counts are few
+    /// and small, or next to a power of two (up to 64), so that buckets hold many movies
+    /// and neighbouring counts fall in different buckets.
+    fn tally_strategy() -> impl Strategy<Value = ScoreTally> {
+        let count = prop_oneof![
+            1..=12i64,
+            (1u32..=6, -1i64..=1).prop_map(|(k, step)| (1i64 << k) + step),
+        ];
+        count.prop_flat_map(|count| {
             (count..=10 * count).prop_map(move |sum| ScoreTally { sum, count })
         })
     }
@@ -593,18 +674,19 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
         /// The threshold read equals rating every movie and sorting, over random
-        /// catalogues (ties included: few distinct counts and sums), weights, limits,
-        /// minimum review counts and first page sizes (small ones, so that the read stops
-        /// on its bound rather than at the lists' ends), with some movies listed but not
-        /// shown.
+        /// catalogues (ties included: few distinct counts and sums; many movies to a count
+        /// bucket, and counts on both sides of a bucket's ends), weights, limits, minimum
+        /// review counts (at and next to a bucket's ends too) and first page sizes (small
+        /// ones, so that the read stops on its bound rather than at the lists' ends), with
+        /// some movies listed but not shown.
         #[test]
         fn the_ranking_equals_the_brute_force_one(
-            tallies in prop::collection::vec(tally_strategy(12), 0..60),
+            tallies in prop::collection::vec(tally_strategy(), 0..60),
             shards_used in 1u128..=4,
             hidden_every in 0usize..8,
             (_, weight) in weight_strategy(),
-            limit in 1usize..15,
-            min_reviews in 1i64..6,
+            limit in prop_oneof![1usize..15, 15usize..60],
+            min_reviews in prop_oneof![1i64..6, (1u32..=6, -1i64..=1).prop_map(|(k, step)| (1i64 << k) + step)],
             first_page in 1usize..4,
         ) {
             let movies: Vec<(Uuid, ScoreTally)> = tallies
@@ -650,8 +732,10 @@ mod tests {
             let expected = brute_force(&movies, &[], 10, min_reviews, &weight);
             let (actual, read) = ranked(store.as_ref(), 10, min_reviews, weight.clone());
             assert_eq!(actual, expected);
-            // Two lists of 2,000 entries each: a full read would be 4,000.
-            assert!(read <= 800, "m = {weight:?}: read {read} entries");
+            // Two lists of 2,000 entries each: a full read would be 4,000 entries and 2,000
+            // summaries.
+            assert!(read.entries <= 800, "m = {weight:?}: read {read:?}");
+            assert!(read.summaries <= 400, "m = {weight:?}: read {read:?}");
         }
     }
 
@@ -723,10 +807,44 @@ mod tests {
     }
 
     #[test]
+    fn an_unread_movie_may_have_the_fewest_reviews_of_the_bucket_last_read_from_the_bottom() {
+        // C just below 5 (a big movie at 5, the rest below). Read from the bottom, the
+        // most-reviewed list stops within bucket 3 (8..=15 reviews), before the sixth
+        // movie: it has 8 reviews, not 15, so its weighted rating is as high as the
+        // unread ones of that bucket can be, and it ranks fourth.
+        let big = ScoreTally {
+            sum: 10000,
+            count: 2000,
+        };
+        let tallies = [
+            big,
+            ScoreTally { sum: 31, count: 8 },
+            ScoreTally { sum: 31, count: 8 },
+            ScoreTally { sum: 48, count: 12 },
+            ScoreTally { sum: 39, count: 10 },
+            ScoreTally { sum: 31, count: 8 },
+            ScoreTally { sum: 24, count: 8 },
+            ScoreTally { sum: 24, count: 8 },
+            ScoreTally { sum: 70, count: 18 },
+        ];
+        let movies: Vec<(Uuid, ScoreTally)> = tallies
+            .into_iter()
+            .enumerate()
+            .map(|(i, tally)| (in_shard(i, 0), tally))
+            .collect();
+        let (_dir, store) = catalogue_of(&movies, &[]);
+        let weight = PriorWeight::parse("5").unwrap();
+        let expected = brute_force(&movies, &[], 4, 1, &weight);
+        assert_eq!(expected[3].0, movies[5].0);
+        let (actual, _) = ranked_in_pages(store.as_ref(), 4, 1, weight, 2);
+        assert_eq!(actual, expected);
+    }
+
+    #[test]
     fn an_empty_catalogue_ranks_nothing() {
         let (_dir, store) = catalogue_of(&[], &[]);
         let (actual, read) = ranked(store.as_ref(), 10, 1, PriorWeight::default());
         assert!(actual.is_empty());
-        assert_eq!(read, 0);
+        assert_eq!((read.entries, read.summaries), (0, 0));
     }
 }
