@@ -256,8 +256,8 @@ fn audit_movie(
         };
         expected_entry.insert(top_rated::entry_key(movie_id, tally), entry.to_attrs()?);
     }
-    // Listed in the bucket of its count; an entry elsewhere (or keyed by the exact count, as
-    // before buckets) is deleted and this one put.
+    // Listed in the bucket of its count; an entry elsewhere (another bucket, or a key of
+    // another shape) is deleted and this one put.
     if let Some(bucket) = CountBucket::of(tally.count).filter(|_| movie.is_some()) {
         let entry = MostReviewedRecord {
             movie_id: *movie_id,
@@ -573,7 +573,7 @@ mod tests {
     fn a_most_reviewed_entry_keyed_by_its_count_is_moved_to_its_bucket() {
         let (records, stored, movie_id) = movie_counting(3, 5);
         let bucketed = most_reviewed::entry_key(&movie_id, CountBucket::of(3).unwrap());
-        // The entry as it was before buckets: keyed by the exact count, with the tally.
+        // An entry at a key of another shape: keyed by the exact count, with the tally.
         let old_key = Key::new(
             bucketed.pk.clone(),
             format!(

@@ -55,9 +55,8 @@ impl CountBucket {
         LARGEST_BUCKET - self.0
     }
 
-    /// The bucket of an entry, from its sort key; `None` for a key of another shape (an
-    /// entry from before buckets, keyed by the exact count, that `moviebook verify --repair`
-    /// rewrites).
+    /// The bucket of an entry, from its sort key; `None` for a key of another shape (damage,
+    /// which `moviebook verify --repair` puts right).
     pub fn of_sort_key(sk: &str) -> Option<Self> {
         let (place, _) = sk.split_once('#')?;
         if place.len() != 2 || !place.bytes().all(|b| b.is_ascii_digit()) {

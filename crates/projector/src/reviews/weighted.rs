@@ -494,7 +494,7 @@ fn top_rated_entry(item: &Item) -> Option<(Uuid, ScoreTally)> {
 }
 
 /// The movie and count bucket of a most-reviewed entry; `None` (logged) when it does not
-/// decode, or is keyed by the exact count, as before buckets (`moviebook verify` moves it).
+/// decode or its key is not a bucket's (damage `moviebook verify` puts right).
 fn most_reviewed_entry(item: &Item) -> Option<(Uuid, CountBucket)> {
     let entry = decode_or_skip::<MostReviewedRecord>(item)?;
     let Some(bucket) = CountBucket::of_sort_key(&item.key.sk) else {
