@@ -16,7 +16,7 @@
 use futures::future::join_all;
 use uuid::Uuid;
 
-use crate::{Object, ObjectError, ObjectKey, ObjectStore};
+use crate::{MAX_KEY_BYTES, Object, ObjectError, ObjectKey, ObjectStore};
 
 /// Runs every conformance case as its own `#[tokio::test]` in a module named
 /// `object_store_conformance`.
@@ -90,7 +90,7 @@ fn patterned(len: usize) -> Vec<u8> {
 }
 
 /// What was put is what a get returns: every byte (all 256 values) and the content type,
-/// parameters included.
+/// parameters included, under short keys and under the longest one.
 pub async fn put_then_get_round_trips(store: &dyn ObjectStore) {
     let key = fresh_key("round-trip", Uuid::now_v7(), "poster.jpg");
     let bytes: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
@@ -109,6 +109,12 @@ pub async fn put_then_get_round_trips(store: &dyn ObjectStore) {
         get(store, &text).await,
         object(b"line one\nline two\n", "text/plain; charset=utf-8")
     );
+
+    let prefix = fresh_key("round-trip", Uuid::now_v7(), "x").to_string();
+    let longest = format!("{prefix}{}", "y".repeat(MAX_KEY_BYTES - prefix.len()));
+    let longest = ObjectKey::new(longest).unwrap_or_else(|e| panic!("the longest key: {e}"));
+    put(store, &longest, b"long", "image/png").await;
+    assert_eq!(get(store, &longest).await, object(b"long", "image/png"));
 }
 
 /// A key nothing was put under reads as `None`, in a prefix that exists and in one that does

@@ -15,9 +15,9 @@ use async_trait::async_trait;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-/// The longest key, in bytes: S3 allows 1024, and a file system path must stay well under
-/// its own limit once the data directory is put in front.
-pub const MAX_KEY_BYTES: usize = 512;
+/// The longest key, in bytes. S3 allows 1024, but the file adapter makes the whole key one file
+/// name, which most file systems cap at 255 bytes, and its temporary files need a few more.
+pub const MAX_KEY_BYTES: usize = 200;
 
 /// The longest content type, in bytes; a media type with parameters fits easily.
 pub const MAX_CONTENT_TYPE_BYTES: usize = 128;
