@@ -71,6 +71,7 @@ impl Application {
         let secrets = Secrets::load(&config)?;
         let (store, sqlite) = adapters::open_store(&config).await?;
         let (bus, rabbit) = adapters::connect_bus(&config, &store).await?;
+        let images = adapters::open_image_store(&config).await?;
         // Installed before anything creates its metrics.
         let metrics = telemetry::metrics_handle()?;
         let internal_token = rpc::internal_token(secrets.jwt_secret.expose().as_bytes());
@@ -109,6 +110,7 @@ impl Application {
         let operations = Operations {
             store: shared.store.labelled("readiness"),
             bus: shared.bus.clone(),
+            images,
             gateway,
             metrics,
         };

@@ -23,6 +23,15 @@ pub enum BusKind {
     Rabbitmq,
 }
 
+/// Which object-store adapter keeps the pictures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImageStoreKind {
+    /// Files under `<data dir>/images/`.
+    Fs,
+    /// A bucket in S3 or an S3-compatible server.
+    S3,
+}
+
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -140,6 +149,19 @@ pub struct Config {
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     pub amqp_url: String,
+
+    /// Where the pictures are kept: `fs` (files under `<data dir>/images/`) or `s3`.
+    #[arg(long, env = "MOVIEBOOK_IMAGE_STORE", value_enum, default_value = "fs")]
+    pub image_store: ImageStoreKind,
+
+    /// S3 bucket for pictures (created if missing), with `--image-store s3`.
+    #[arg(long, env = "MOVIEBOOK_S3_BUCKET", default_value = "moviebook-images")]
+    pub s3_bucket: String,
+
+    /// S3-compatible endpoint (a local server in tests), with `--image-store s3`; unset means
+    /// AWS's usual configuration chain.
+    #[arg(long, env = "MOVIEBOOK_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
 
     /// Proxies in front of MovieBook whose `X-Forwarded-For` names the client (comma-separated
     /// addresses or networks); nobody else's is believed.
@@ -262,6 +284,12 @@ impl Config {
         Duration::from_secs(self.marker_retention_secs)
     }
 
+    /// True when this process serves pictures, so needs the object store: the movies service
+    /// (posters) or the actors service (photos).
+    pub fn serves_pictures(&self) -> bool {
+        self.plays(Role::Movies) || self.plays(Role::Actors)
+    }
+
     /// True when this process plays every role (the embedded deployment): it calls no other
     /// process and, as far as it knows, no other process calls it.
     pub fn plays_every_role(&self) -> bool {
@@ -288,5 +316,46 @@ mod tests {
         let day = serve(&["--marker-retention-secs", "86400"]).unwrap();
         assert_eq!(day.marker_retention(), Duration::from_secs(86_400));
         assert!(serve(&["--marker-retention-secs", "86399"]).is_err());
+    }
+
+    #[test]
+    fn pictures_are_files_unless_s3_is_chosen() {
+        let default = serve(&[]).unwrap();
+        assert_eq!(default.image_store, ImageStoreKind::Fs);
+        assert_eq!(default.s3_bucket, "moviebook-images");
+        assert_eq!(default.s3_endpoint, None);
+        let s3 = serve(&[
+            "--image-store",
+            "s3",
+            "--s3-bucket",
+            "pictures",
+            "--s3-endpoint",
+            "http://127.0.0.1:9000",
+        ])
+        .unwrap();
+        assert_eq!(s3.image_store, ImageStoreKind::S3);
+        assert_eq!(s3.s3_bucket, "pictures");
+        assert_eq!(s3.s3_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(serve(&["--image-store", "minio"]).is_err());
+    }
+
+    #[test]
+    fn only_the_movies_and_actors_services_serve_pictures() {
+        assert!(serve(&[]).unwrap().serves_pictures());
+        for (roles, serves) in [
+            ("movies", true),
+            ("actors", true),
+            ("gateway,movies", true),
+            ("gateway", false),
+            ("users", false),
+            ("projector", false),
+            ("gateway,users,projector", false),
+        ] {
+            assert_eq!(
+                serve(&["--roles", roles]).unwrap().serves_pictures(),
+                serves,
+                "{roles}"
+            );
+        }
     }
 }

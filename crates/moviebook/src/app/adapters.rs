@@ -1,5 +1,6 @@
-//! The two ports' adapters a configuration picks: the store (SQLite or DynamoDB) and the bus
-//! (in-process or RabbitMQ), opened before any role is assembled on them.
+//! The ports' adapters a configuration picks: the store (SQLite or DynamoDB), the bus
+//! (in-process or RabbitMQ) and, for the services that serve pictures, the object store (files
+//! or S3), opened before any role is assembled on them.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,16 +12,22 @@ use bus::Bus;
 use bus::memory::MemoryBus;
 use bus_rabbitmq::{RabbitBus, RabbitOptions};
 use domain::events::EventType;
+use objects::{ObjectError, ObjectStore};
+use objects_fs::FsObjectStore;
+use objects_s3::{S3Config, S3ObjectStore};
 use platform::dead_letters::StoredDeadLetters;
 use store::{Store, StoreError};
 use store_dynamodb::{DynamoConfig, DynamoStore};
 use store_sqlite::SqliteStore;
 use tokio::time::Instant;
 
-use crate::config::{BusKind, Config, StoreKind};
+use crate::config::{BusKind, Config, ImageStoreKind, StoreKind};
 
-/// How long start-up waits for DynamoDB to answer: processes of a deployment may start
-/// before their store does.
+/// The folder of the data directory the file object store keeps pictures in.
+pub const IMAGES_FOLDER: &str = "images";
+
+/// How long start-up waits for DynamoDB (or S3) to answer: processes of a deployment may
+/// start before their store does.
 const STORE_START_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Pauses between start-up attempts to reach the store: short at first, since the store is
@@ -47,6 +54,34 @@ pub async fn open_store(
         }
         StoreKind::Dynamodb => (Arc::new(connect_dynamodb(config).await?), None),
     })
+}
+
+/// The object store the configuration names, ready for use, when this process serves pictures
+/// (`None` otherwise: the other roles never touch it, so need no S3 access).
+pub async fn open_image_store(config: &Config) -> anyhow::Result<Option<Arc<dyn ObjectStore>>> {
+    if !config.serves_pictures() {
+        return Ok(None);
+    }
+    let store: Arc<dyn ObjectStore> = match config.image_store {
+        ImageStoreKind::Fs => {
+            let folder = config.data_dir.join(IMAGES_FOLDER);
+            Arc::new(
+                FsObjectStore::open(&folder)
+                    .await
+                    .with_context(|| format!("opening the picture folder {}", folder.display()))?,
+            )
+        }
+        ImageStoreKind::S3 => {
+            let mut s3 = S3Config::new(config.s3_bucket.clone());
+            s3.endpoint = config.s3_endpoint.clone();
+            let store =
+                while_unavailable(STORE_START_DEADLINE, || S3ObjectStore::connect(s3.clone()))
+                    .await
+                    .with_context(|| format!("opening the S3 bucket {}", config.s3_bucket))?;
+            Arc::new(store)
+        }
+    };
+    Ok(Some(store))
 }
 
 /// The bus the configuration names, and the RabbitMQ connection behind it if any, which
@@ -109,20 +144,35 @@ async fn connect_dynamodb(config: &Config) -> anyhow::Result<DynamoStore> {
     .with_context(|| format!("opening the DynamoDB table {}", config.dynamodb_table))
 }
 
+/// An error that may only mean "not reachable yet", the one start-up waits out.
+trait Unreachable: std::fmt::Display {
+    fn is_unavailable(&self) -> bool;
+}
+
+impl Unreachable for StoreError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl Unreachable for ObjectError {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, ObjectError::Unavailable(_))
+    }
+}
+
 /// Repeats `attempt` while the store is unavailable, pausing as [`STORE_START_RETRY`] says,
 /// until `deadline` from now: the last pause is cut short so that the last attempt is made
 /// at the deadline, not after it. Any other failure ends it at once.
-async fn while_unavailable<T, F>(
-    deadline: Duration,
-    attempt: impl FnMut() -> F,
-) -> Result<T, StoreError>
+async fn while_unavailable<T, E, F>(deadline: Duration, attempt: impl FnMut() -> F) -> Result<T, E>
 where
-    F: Future<Output = Result<T, StoreError>>,
+    E: Unreachable,
+    F: Future<Output = Result<T, E>>,
 {
     let deadline = Instant::now() + deadline;
     attempt
         .retry(STORE_START_RETRY)
-        .when(|error| matches!(error, StoreError::Unavailable(_)))
+        .when(|error| error.is_unavailable())
         .adjust(|_, pause| {
             let left = deadline.saturating_duration_since(Instant::now());
             pause
@@ -130,7 +180,7 @@ where
                 .map(|pause| pause.min(left))
         })
         .notify(|error, pause| {
-            tracing::warn!(%error, ?pause, "the store is not reachable yet; retrying");
+            tracing::warn!(%error, ?pause, "not reachable yet; retrying");
         })
         .await
 }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bus::Bus;
 use metrics_exporter_prometheus::PrometheusHandle;
+use objects::ObjectStore;
 use store::Store;
 
 use crate::openapi;
@@ -22,6 +23,8 @@ pub struct Operations {
     pub store: Arc<dyn Store>,
     /// Pinged by `/readyz`.
     pub bus: Arc<dyn Bus>,
+    /// Pinged by `/readyz` in the processes that serve pictures (the only ones that open it).
+    pub images: Option<Arc<dyn ObjectStore>>,
     /// Asked by `/readyz` whether the services it forwards to are ready.
     pub gateway: Option<Arc<gateway::Gateway>>,
     /// Rendered by `/metrics`.
@@ -57,7 +60,8 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: 200 when the store and the bus answer, 503 otherwise.
+/// Readiness: 200 when the store, the bus and (in a process that serves pictures) the object
+/// store answer, 503 otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200), (status = 503)))]
 async fn readyz(State(ops): State<Operations>) -> Response {
     let answer = readiness(&ops).await;
@@ -74,7 +78,13 @@ async fn readyz(State(ops): State<Operations>) -> Response {
 
 /// What `/readyz` answers: 200 when every dependency answers, 503 naming what is down.
 async fn readiness(ops: &Operations) -> Response {
-    let (store, bus) = tokio::join!(ops.store.ping(), ops.bus.ping());
+    let images = async {
+        match &ops.images {
+            Some(images) => Some(images.ping().await),
+            None => None,
+        }
+    };
+    let (store, bus, images) = tokio::join!(ops.store.ping(), ops.bus.ping(), images);
     let services = match &ops.gateway {
         Some(gateway) => gateway.readiness().await,
         None => Vec::new(),
@@ -92,8 +102,12 @@ async fn readiness(ops: &Operations) -> Response {
         )
         .into_response();
     }
-    if store.is_ok() && bus.is_ok() {
-        let body = serde_json::json!({ "store": "up", "bus": "up" });
+    let images_ok = images.as_ref().is_none_or(Result::is_ok);
+    if store.is_ok() && bus.is_ok() && images_ok {
+        let mut body = serde_json::json!({ "store": "up", "bus": "up" });
+        if images.is_some() {
+            body["images"] = "up".into();
+        }
         return (StatusCode::OK, axum::Json(body)).into_response();
     }
     // Not ready is a 503 like any other, so problem+json: a bare 5xx body would be turned
@@ -105,9 +119,16 @@ async fn readiness(ops: &Operations) -> Response {
     };
     let (store, store_cause) = state("store", &store.err().map(|e| e.to_string()));
     let (bus, bus_cause) = state("bus", &bus.err().map(|e| e.to_string()));
+    let (images, images_cause) = match images {
+        Some(ping) => {
+            let (state, cause) = state("images", &ping.err().map(|e| e.to_string()));
+            (format!(", {state}"), cause)
+        }
+        None => (String::new(), String::new()),
+    };
     platform::ApiError::unavailable(
-        format!("not ready: {store}, {bus}"),
-        format!("readiness:{store_cause}{bus_cause}"),
+        format!("not ready: {store}, {bus}{images}"),
+        format!("readiness:{store_cause}{bus_cause}{images_cause}"),
     )
     .into_response()
 }

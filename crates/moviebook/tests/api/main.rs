@@ -20,6 +20,7 @@ mod methods;
 mod movies;
 mod operations;
 mod pagination;
+mod picture_store;
 mod request_id;
 mod reviews;
 mod search;

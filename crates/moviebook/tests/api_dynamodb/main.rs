@@ -28,6 +28,8 @@ mod movies;
 mod operations;
 #[path = "../api/pagination.rs"]
 mod pagination;
+#[path = "../api/picture_store.rs"]
+mod picture_store;
 #[path = "../api/request_id.rs"]
 mod request_id;
 #[path = "../api/reviews.rs"]
