@@ -14,10 +14,11 @@ use num_bigint::BigInt;
 use crate::score::ScoreTally;
 
 /// The most digits a prior weight is written with, and the largest power of ten its
-/// exponent may name: far past any useful weight, and small enough that its exact value
-/// stays a small integer.
-const MAX_DIGITS: usize = 40;
-const MAX_EXPONENT: i32 = 40;
+/// exponent may name: room for every double-precision number, written in full or with an
+/// exponent (from 5e-324 to 1.8e308), so any number a client's JSON library writes is taken,
+/// while the exact value stays an integer of at most a few thousand bits.
+const MAX_DIGITS: usize = 400;
+const MAX_EXPONENT: i32 = 400;
 
 /// The prior weight `m`, exactly: `numerator / denominator`, both non-negative.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,13 +267,24 @@ mod tests {
     fn a_weight_refuses_signs_specials_and_garbage() {
         for bad in [
             "", " ", "-1", "-0.5", "+1", "NaN", "nan", "inf", "-inf", "Infinity", "1e", "e3", "1.",
-            ".", "1.2.3", "0x10", "1_000", "ten", "1e400", "1e41", "1,5",
+            ".", "1.2.3", "0x10", "1_000", "ten", "1e401", "1e-401", "1e4000", "1,5",
         ] {
             assert_eq!(PriorWeight::parse(bad), None, "{bad:?}");
         }
         assert_eq!(PriorWeight::parse(&"9".repeat(MAX_DIGITS + 1)), None);
         assert!(PriorWeight::parse(&"9".repeat(MAX_DIGITS)).is_some());
-        assert!(PriorWeight::parse("1e40").is_some());
+        // Every double: the largest, the smallest and one a fuzzer sent, also written in full.
+        for double in [f64::MAX, f64::MIN_POSITIVE, 5e-324, 4.0281193454458543e217] {
+            assert!(
+                PriorWeight::parse(&format!("{double:e}")).is_some(),
+                "{double:e}"
+            );
+            assert!(
+                PriorWeight::parse(&format!("{double}")).is_some(),
+                "{double}"
+            );
+        }
+        assert!(PriorWeight::parse("1e400").is_some());
     }
 
     #[test]

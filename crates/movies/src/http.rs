@@ -153,8 +153,8 @@ pub struct TopRatedQuery {
     /// every review score in the catalogue.
     #[param(value_type = Option<RankBy>)]
     rank: Option<String>,
-    /// The weighted rating's prior weight: a decimal number ≥ 0 (default 10), at most 40
-    /// digits and a power of ten within ±40 (`2.5`, `1e3`). Checked with either `rank`.
+    /// The weighted rating's prior weight: a decimal number ≥ 0 (default 10), at most 400
+    /// digits and a power of ten within ±400 (`2.5`, `1e3`). Checked with either `rank`.
     #[param(value_type = Option<f64>, minimum = 0)]
     m: Option<String>,
 }
@@ -202,7 +202,7 @@ impl TopRatedQuery {
             Some(text) => PriorWeight::parse(text).ok_or_else(|| {
                 ValidationErrors::single(
                     "m",
-                    "must be a number of at least 0 (at most 40 digits, a power of ten within ±40)",
+                    "must be a number of at least 0 (at most 400 digits, a power of ten within ±400)",
                 )
             }),
         };
