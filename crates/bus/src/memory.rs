@@ -537,6 +537,7 @@ mod tests {
             thumbnail_url: None,
             created_at: domain::timestamp::now_micros(),
             cast: vec![],
+            poster: None,
         }));
         bus.publish(&[other]).await.unwrap();
         assert_eq!(seen.events.lock().unwrap().len(), 2);

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::picture::StoredPicture;
 use crate::timestamp::Micros;
 
 /// An event with its identity.
@@ -52,6 +53,8 @@ pub enum Event {
     ReviewDeleted(ReviewDeleted),
     UserRenamed(UserRenamed),
     UserDeleted(UserDeleted),
+    PosterChanged(PosterChanged),
+    PhotoChanged(PhotoChanged),
 }
 
 /// The kinds of event, as consumers subscribe to them and as routing keys name them.
@@ -64,6 +67,8 @@ pub enum EventType {
     ReviewDeleted,
     UserRenamed,
     UserDeleted,
+    PosterChanged,
+    PhotoChanged,
 }
 
 impl EventType {
@@ -77,6 +82,8 @@ impl EventType {
             EventType::ReviewDeleted => "review.deleted",
             EventType::UserRenamed => "user.renamed",
             EventType::UserDeleted => "user.deleted",
+            EventType::PosterChanged => "poster.changed",
+            EventType::PhotoChanged => "photo.changed",
         }
     }
 }
@@ -92,6 +99,8 @@ impl Event {
             Event::ReviewDeleted(_) => EventType::ReviewDeleted,
             Event::UserRenamed(_) => EventType::UserRenamed,
             Event::UserDeleted(_) => EventType::UserDeleted,
+            Event::PosterChanged(_) => EventType::PosterChanged,
+            Event::PhotoChanged(_) => EventType::PhotoChanged,
         }
     }
 
@@ -106,6 +115,8 @@ impl Event {
             Event::ReviewDeleted(review) => review.movie_id,
             Event::UserRenamed(user) => user.user_id,
             Event::UserDeleted(user) => user.user_id,
+            Event::PosterChanged(poster) => poster.movie_id,
+            Event::PhotoChanged(photo) => photo.actor_id,
         }
     }
 }
@@ -128,6 +139,10 @@ pub struct MovieSnapshot {
     pub thumbnail_url: Option<String>,
     pub created_at: Micros,
     pub cast: Vec<CastMember>,
+    /// The movie's poster: none when the movie is created; the poster whose files go with
+    /// the movie when it is deleted. Absent from events written before posters existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poster: Option<StoredPicture>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +188,31 @@ pub struct UserRenamed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserDeleted {
     pub user_id: Uuid,
+}
+
+/// A movie's poster uploaded, replaced or deleted. It carries where the movie's list entries
+/// are (release year, creation time, cast), so projections update them without a lookup, and
+/// the poster it replaced, whose files are then removed. The event's id orders the changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PosterChanged {
+    pub movie_id: Uuid,
+    /// The poster now; `None` once deleted.
+    pub poster: Option<StoredPicture>,
+    pub replaced: Option<StoredPicture>,
+    pub release_year: i32,
+    pub created_at: Micros,
+    pub cast_ids: Vec<Uuid>,
+}
+
+/// An actor's photo uploaded, replaced or deleted; `created_at` places the actor in the
+/// actor list. The event's id orders the changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoChanged {
+    pub actor_id: Uuid,
+    /// The photo now; `None` once deleted.
+    pub photo: Option<StoredPicture>,
+    pub replaced: Option<StoredPicture>,
+    pub created_at: Micros,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod timestamp;
 
 pub mod actor;
 pub mod movie;
+pub mod picture;
 pub mod review;
 pub mod user;
 

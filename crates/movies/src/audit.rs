@@ -28,7 +28,7 @@ pub fn read_records(stored: &Stored, records: &mut Records) -> Vec<Finding> {
     for (key, attrs) in stored.under("movie#").filter(|(key, _)| key.sk == "movie") {
         match MovieRecord::from_attrs(attrs) {
             Ok(movie) => {
-                records.movies.insert(movie.id, movie.snapshot());
+                records.movies.insert(movie.id, movie.snapshot(None));
             }
             Err(error) => unreadable.push(audit::unreadable("movies", key, error)),
         }

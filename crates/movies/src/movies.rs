@@ -89,7 +89,7 @@ impl MoviesService {
             cast,
             created_at: domain::timestamp::now_micros(),
         };
-        let event = Envelope::new(Event::MovieCreated(record.snapshot()));
+        let event = Envelope::new(Event::MovieCreated(record.snapshot(None)));
         let write = Write::Put {
             item: record.to_item(MovieRecord::key(&record.id))?,
             condition: Condition::NotExists,
@@ -140,7 +140,7 @@ impl MoviesService {
     /// Deletes a movie; its reviews and every list entry follow through the event.
     pub async fn delete(&self, id: &Uuid) -> Result<(), MoviesError> {
         let movie = self.movie(id).await?;
-        let event = Envelope::new(Event::MovieDeleted(movie.snapshot()));
+        let event = Envelope::new(Event::MovieDeleted(movie.snapshot(None)));
         let write = Write::Delete {
             key: MovieRecord::key(id),
             condition: Condition::Exists,

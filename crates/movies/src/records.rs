@@ -5,6 +5,7 @@
 
 use domain::ReviewScore;
 use domain::events::{CastMember, MovieSnapshot};
+use domain::picture::StoredPicture;
 use domain::timestamp::Micros;
 use serde::{Deserialize, Serialize};
 use store::{Key, Query, Record};
@@ -46,8 +47,8 @@ impl MovieRecord {
         Key::new(movie_partition(id), "movie")
     }
 
-    /// The movie as its events carry it.
-    pub fn snapshot(&self) -> MovieSnapshot {
+    /// The movie as its events carry it, with its current poster.
+    pub fn snapshot(&self, poster: Option<StoredPicture>) -> MovieSnapshot {
         MovieSnapshot {
             movie_id: self.id,
             title: self.title.clone(),
@@ -56,6 +57,7 @@ impl MovieRecord {
             thumbnail_url: self.thumbnail_url.clone(),
             created_at: self.created_at,
             cast: self.cast.clone(),
+            poster,
         }
     }
 }

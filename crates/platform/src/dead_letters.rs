@@ -23,11 +23,12 @@ const PAGE: usize = 100;
 /// there, where that service's relay finds it.
 fn publisher(event_type: EventType) -> &'static str {
     match event_type {
-        EventType::ActorCreated => "actors",
+        EventType::ActorCreated | EventType::PhotoChanged => "actors",
         EventType::MovieCreated
         | EventType::MovieDeleted
         | EventType::ReviewUpserted
-        | EventType::ReviewDeleted => "movies",
+        | EventType::ReviewDeleted
+        | EventType::PosterChanged => "movies",
         EventType::UserRenamed | EventType::UserDeleted => "users",
     }
 }

@@ -11,6 +11,9 @@ use store::StoreError;
 pub enum ApiError {
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
+    /// The body could not be read to its end (the client stopped sending it).
+    #[error("the body could not be read: {0}")]
+    UnreadableBody(String),
     #[error("{0}")]
     Unauthenticated(&'static str),
     #[error("{0}")]
@@ -19,10 +22,12 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(&'static str),
-    #[error("the body is larger than 1 MiB")]
-    PayloadTooLarge,
-    #[error("the body must be sent as application/json")]
-    UnsupportedMediaType,
+    /// The body is over the route's limit, which `limit` names ("1 MiB").
+    #[error("the body is larger than {limit}")]
+    PayloadTooLarge { limit: &'static str },
+    /// The body's content type is not one the route reads; the message says which it reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
     #[error("too many attempts; try again in {retry_after_secs} s")]
@@ -58,16 +63,26 @@ impl ApiError {
         }
     }
 
+    /// A JSON route's answer to a body of another content type.
+    pub fn not_json() -> Self {
+        ApiError::UnsupportedMediaType("the body must be sent as application/json".into())
+    }
+
+    /// A JSON route's answer to a body over [`crate::http::MAX_BODY_BYTES`].
+    pub fn json_too_large() -> Self {
+        ApiError::PayloadTooLarge { limit: "1 MiB" }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson(_) | ApiError::UnreadableBody(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } | ApiError::Overloaded | ApiError::TimedOut => {
@@ -80,13 +95,16 @@ impl ApiError {
     fn kind(&self) -> (&'static str, &'static str) {
         match self {
             ApiError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
+            ApiError::UnreadableBody(_) => ("unreadable-body", "Unreadable body"),
             ApiError::Unauthenticated(_) => ("unauthenticated", "Authentication required"),
             ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict"),
-            ApiError::PayloadTooLarge => ("payload-too-large", "Payload too large"),
-            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::PayloadTooLarge { .. } => ("payload-too-large", "Payload too large"),
+            ApiError::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
             ApiError::Validation(_) => ("validation", "Invalid request"),
             ApiError::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             ApiError::Unavailable { .. } => ("unavailable", "Service unavailable"),

@@ -82,6 +82,7 @@ fn created(title: &str) -> Envelope {
         thumbnail_url: None,
         created_at: 0,
         cast: Vec::new(),
+        poster: None,
     }))
 }
 

@@ -409,6 +409,7 @@ mod tests {
             thumbnail_url: None,
             created_at: domain::timestamp::now_micros(),
             cast: Vec::new(),
+            poster: None,
         }
     }
 

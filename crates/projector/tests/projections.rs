@@ -104,6 +104,7 @@ fn movie(
                 role: (*role).to_owned(),
             })
             .collect(),
+        poster: None,
     }
 }
 

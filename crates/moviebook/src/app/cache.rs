@@ -40,7 +40,7 @@ fn tag(depends: Depends) -> Tag {
 }
 
 /// Every event a cached answer can depend on.
-pub const WATCHED: [EventType; 7] = [
+pub const WATCHED: [EventType; 9] = [
     EventType::ActorCreated,
     EventType::MovieCreated,
     EventType::MovieDeleted,
@@ -48,6 +48,8 @@ pub const WATCHED: [EventType; 7] = [
     EventType::ReviewDeleted,
     EventType::UserRenamed,
     EventType::UserDeleted,
+    EventType::PosterChanged,
+    EventType::PhotoChanged,
 ];
 
 /// MovieBook's paths and what they depend on.
@@ -128,6 +130,18 @@ fn stale_after(event: &Event) -> Vec<Tag> {
         Event::UserRenamed(user) => vec![Depends::User(user.user_id), Depends::EveryMoviePage],
         // The user's reviews are removed one by one, each with an event of its own.
         Event::UserDeleted(user) => vec![Depends::User(user.user_id)],
+        // A poster shows on its movie, in every list and in its cast's filmographies.
+        Event::PosterChanged(poster) => [Depends::Catalogue, Depends::Movie(poster.movie_id)]
+            .into_iter()
+            .chain(poster.cast_ids.iter().copied().map(Depends::Actor))
+            .collect(),
+        // A photo shows on its actor, in the actor lists and in the cast of every movie the
+        // actor plays in, which the event does not name (photos change rarely).
+        Event::PhotoChanged(photo) => vec![
+            Depends::Actor(photo.actor_id),
+            Depends::ActorLists,
+            Depends::EveryMoviePage,
+        ],
     };
     depends.into_iter().map(tag).collect()
 }
@@ -268,6 +282,7 @@ mod tests {
                 name: "A".into(),
                 role: "lead".into(),
             }],
+            poster: None,
         }));
         for path in [
             format!("/api/v1/movies/{MOVIE}"),

@@ -440,6 +440,7 @@ mod tests {
                 thumbnail_url: None,
                 created_at: 1,
                 cast: Vec::new(),
+                poster: None,
             },
         );
         let mut items = Vec::new();

@@ -553,6 +553,7 @@ mod tests {
                 thumbnail_url: None,
                 created_at: 1,
                 cast: Vec::new(),
+                poster: None,
             })
             .unwrap();
             let scores = SummaryScores {
