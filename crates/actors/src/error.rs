@@ -1,6 +1,7 @@
 //! How the actors service's commands and queries fail, in its own terms; the HTTP edge
 //! (`crate::http`) turns each case into its problem+json once.
 
+use pictures::PicturesError;
 use projector::search::SearchError;
 use store::StoreError;
 
@@ -15,4 +16,6 @@ pub enum ActorsError {
     /// The name index cannot answer yet.
     #[error(transparent)]
     Search(#[from] SearchError),
+    #[error(transparent)]
+    Pictures(#[from] PicturesError),
 }

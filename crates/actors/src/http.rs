@@ -5,13 +5,15 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, Path, State};
-use axum::http::StatusCode;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use domain::NewActor;
+use domain::picture::UploadedPicture;
 use platform::ApiError;
 use platform::auth::{Admin, Authenticator};
-use platform::http::{JsonBody, Query};
+use platform::http::{JsonBody, PictureBody, Query};
 use platform::pagination::PageOf;
 use platform::problem::Problem;
 use projector::actors_list::ActorListing;
@@ -41,13 +43,25 @@ pub fn router(api: ActorsApi) -> Router {
     Router::new()
         .route("/api/v1/actors", get(list_actors).post(create_actor))
         .route("/api/v1/actors/{id}", get(get_actor))
+        .route(
+            "/api/v1/actors/{id}/photo",
+            put(set_photo).delete(delete_photo),
+        )
+        .route("/api/v1/actors/{id}/photo/{upload}/{file}", get(photo_file))
         .with_state(api)
 }
 
 /// The actor part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(create_actor, list_actors, get_actor),
+    paths(
+        create_actor,
+        list_actors,
+        get_actor,
+        set_photo,
+        delete_photo,
+        photo_file
+    ),
     components(schemas(ActorView, ActorListing, NewActor))
 )]
 pub struct ActorsDoc;
@@ -58,6 +72,7 @@ impl From<ActorsError> for ApiError {
             ActorsError::NotFound => ApiError::NotFound("no such actor"),
             ActorsError::Store(error) => error.into(),
             ActorsError::Search(error) => error.into(),
+            ActorsError::Pictures(error) => error.into(),
         }
     }
 }
@@ -95,4 +110,57 @@ async fn get_actor(
     Path(id): Path<String>,
 ) -> Result<Json<ActorView>, ApiError> {
     Ok(Json(api.service.get(&actor_id(&id)?).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/actors/{id}/photo", tag = "actors", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    request_body(description = "The picture, at most 10 MiB and 8000 px a side.",
+        content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+    responses((status = 200, body = UploadedPicture), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn set_photo(
+    State(api): State<ActorsApi>,
+    _: Admin,
+    Path(id): Path<String>,
+    upload: PictureBody,
+) -> Result<Json<UploadedPicture>, ApiError> {
+    let id = actor_id(&id)?;
+    Ok(Json(
+        api.service
+            .set_photo(&id, &upload.content_type, upload.bytes)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/actors/{id}/photo", tag = "actors", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn delete_photo(
+    State(api): State<ActorsApi>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    api.service.delete_photo(&actor_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/actors/{id}/photo/{upload}/{file}", tag = "actors",
+    params(("id" = Uuid, Path), ("upload" = Uuid, Path), ("file" = String, Path, description = "`image.{ext}` or `thumb.{ext}`"),
+        ("If-None-Match" = Option<String>, Header)),
+    responses((status = 200, description = "The file, cacheable for a year",
+            content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        (status = 304, description = "The client's copy is current"), (status = 404, body = Problem)))]
+async fn photo_file(
+    State(api): State<ActorsApi>,
+    Path((id, upload, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok());
+    Ok(api
+        .service
+        .photo_file(&actor_id(&id)?, &upload, &file, if_none_match)
+        .await?)
 }

@@ -29,6 +29,11 @@ impl ActorRecord {
     pub fn key(id: &Uuid) -> Key {
         Key::new(format!("actor#{id}"), "actor")
     }
+
+    /// Where the actor's photo is recorded (a `pictures::PictureRecord`), beside the actor.
+    pub fn photo_key(id: &Uuid) -> Key {
+        Key::new(format!("actor#{id}"), "photo")
+    }
 }
 
 #[cfg(test)]

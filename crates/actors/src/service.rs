@@ -4,8 +4,12 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::response::Response;
 use domain::NewActor;
-use domain::events::{ActorCreated, Envelope, Event};
+use domain::events::{ActorCreated, Envelope, Event, PhotoChanged};
+use domain::picture::{PictureOwner, StoredPicture, UploadedPicture};
+use pictures::{PictureRecord, Pictures};
 use platform::outbox::Outbox;
 use platform::pagination::{PageOf, PageRequest};
 use projector::actors_list::{self, ActorListing};
@@ -26,15 +30,25 @@ pub struct ActorsService {
     /// This process's index of names; it answers searches once it has been built (the
     /// process's bus watch feeds and rebuilds it, see [`ActorsService::name_search`]).
     names: Arc<ActorSearch>,
+    /// Where photos are stored and served from.
+    pictures: Pictures,
 }
 
 impl ActorsService {
-    /// The service writing through `outbox` (and reading its store).
-    pub fn new(outbox: Outbox) -> Self {
+    /// The service writing through `outbox` (and reading its store), whose photos are
+    /// `pictures`.
+    pub fn new(outbox: Outbox, pictures: Pictures) -> Self {
         ActorsService {
             outbox,
             names: Arc::new(ActorSearch::default()),
+            pictures,
         }
+    }
+
+    /// The pictures of these actors, for the consumer that removes the files of photos that
+    /// are no longer current.
+    pub fn pictures(&self) -> &Pictures {
+        &self.pictures
     }
 
     /// The index of names searches read, for the process to keep current from events.
@@ -68,18 +82,125 @@ impl ActorsService {
             condition: Condition::NotExists,
         };
         self.outbox.commit(vec![put], &[event]).await?;
-        Ok(ActorView::of(record, Vec::new()))
+        Ok(ActorView::of(record, None, Vec::new()))
     }
 
-    /// An actor with its filmography.
+    /// An actor with its photo and filmography.
     pub async fn get(&self, id: &Uuid) -> Result<ActorView, ActorsError> {
-        let actor = self
+        let ((actor, photo), movies) = futures::try_join!(self.actor_and_photo(id), async {
+            Ok(filmography(self.store(), id).await?)
+        },)?;
+        let actor = actor.ok_or(ActorsError::NotFound)?;
+        Ok(ActorView::of(actor, photo, movies))
+    }
+
+    /// The actor (if any) and its photo, one partition's items read in one request.
+    async fn actor_and_photo(
+        &self,
+        id: &Uuid,
+    ) -> Result<(Option<ActorRecord>, Option<StoredPicture>), ActorsError> {
+        let mut found = self
             .store()
+            .batch_get(&[ActorRecord::key(id), ActorRecord::photo_key(id)])
+            .await?
+            .into_iter();
+        let actor = found
+            .next()
+            .flatten()
+            .map(|item| ActorRecord::from_item(&item))
+            .transpose()?;
+        let photo = match found.next().flatten() {
+            Some(item) => PictureRecord::from_item(&item)?.picture,
+            None => None,
+        };
+        Ok((actor, photo))
+    }
+
+    /// Makes an upload the actor's photo (replacing any), and announces it.
+    pub async fn set_photo(
+        &self,
+        id: &Uuid,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<UploadedPicture, ActorsError> {
+        let owner = PictureOwner::Actor(*id);
+        // An unknown actor is refused before the upload's decoding work.
+        let actor = self.actor(id).await?;
+        let photo = self
+            .pictures
+            .store_upload(owner, content_type, body)
+            .await?;
+        match self.change_photo(&actor, Some(photo)).await {
+            Ok(()) => Ok(UploadedPicture::of(&photo, owner)),
+            Err(error) => {
+                self.pictures.discard(owner, &photo).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Deletes the actor's photo (nothing to do without one).
+    pub async fn delete_photo(&self, id: &Uuid) -> Result<(), ActorsError> {
+        let actor = self.actor(id).await?;
+        self.change_photo(&actor, None).await
+    }
+
+    async fn actor(&self, id: &Uuid) -> Result<ActorRecord, ActorsError> {
+        self.store()
             .get_record(&ActorRecord::key(id))
             .await?
+            .ok_or(ActorsError::NotFound)
+    }
+
+    async fn change_photo(
+        &self,
+        actor: &ActorRecord,
+        photo: Option<StoredPicture>,
+    ) -> Result<(), ActorsError> {
+        let announce = |photo, replaced| {
+            Event::PhotoChanged(PhotoChanged {
+                actor_id: actor.id,
+                photo,
+                replaced,
+                created_at: actor.created_at,
+            })
+        };
+        self.pictures
+            .change(
+                &self.outbox,
+                ActorRecord::key(&actor.id),
+                ActorRecord::photo_key(&actor.id),
+                photo,
+                announce,
+            )
+            .await?
             .ok_or(ActorsError::NotFound)?;
-        let movies = filmography(self.store(), id).await?;
-        Ok(ActorView::of(actor, movies))
+        Ok(())
+    }
+
+    /// The answer to a `GET` of one of the photo's files.
+    pub async fn photo_file(
+        &self,
+        id: &Uuid,
+        upload: &str,
+        file_name: &str,
+        if_none_match: Option<&str>,
+    ) -> Result<Response, ActorsError> {
+        let current = self
+            .store()
+            .get_record::<PictureRecord>(&ActorRecord::photo_key(id))
+            .await?
+            .and_then(|record| record.picture);
+        Ok(self
+            .pictures
+            .serve(
+                PictureOwner::Actor(*id),
+                current.as_ref(),
+                upload,
+                file_name,
+                if_none_match,
+            )
+            .await?)
     }
 
     /// One page of the actors a list asks for: every actor from the actor list, a search

@@ -20,6 +20,7 @@ use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
 use bus_rabbitmq::RabbitBus;
+use pictures::Pictures;
 use platform::client_address::ClientAddressing;
 use platform::outbox::{Outboxes, Relay};
 use platform::request_id::RequestIdLayer;
@@ -87,6 +88,7 @@ impl Application {
             bus,
             directories,
             internal_token,
+            pictures: images.clone().map(Pictures::new),
         };
 
         let mut api = Router::new();

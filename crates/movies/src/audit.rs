@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use pictures::PictureRecord;
 use platform::audit::{self, Finding, Problem, Records, ReviewFacts, Stored};
 use store::{Attrs, Key, Record, StoreError, Write};
 
@@ -28,7 +29,16 @@ pub fn read_records(stored: &Stored, records: &mut Records) -> Vec<Finding> {
     for (key, attrs) in stored.under("movie#").filter(|(key, _)| key.sk == "movie") {
         match MovieRecord::from_attrs(attrs) {
             Ok(movie) => {
-                records.movies.insert(movie.id, movie.snapshot(None));
+                let poster_key = MovieRecord::poster_key(&movie.id);
+                let poster = match stored.get(&poster_key).map(PictureRecord::from_attrs) {
+                    Some(Ok(record)) => record.picture,
+                    Some(Err(error)) => {
+                        unreadable.push(audit::unreadable("movies", &poster_key, error));
+                        None
+                    }
+                    None => None,
+                };
+                records.movies.insert(movie.id, movie.snapshot(poster));
             }
             Err(error) => unreadable.push(audit::unreadable("movies", key, error)),
         }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bus::{Handler, Outcome, Subscription};
 use domain::events::{Envelope, Event, EventType};
+use domain::picture::PictureOwner;
+use pictures::Pictures;
 
 use crate::MoviesService;
 use crate::error::MoviesError;
@@ -30,8 +32,19 @@ pub struct WatchlistCleanupConsumer {
     watchlists: WatchlistService,
 }
 
+/// Removes the files of a poster that stopped being current: replaced, deleted, or its
+/// movie deleted.
+pub struct PosterFilesConsumer {
+    pictures: Pictures,
+}
+
+/// Keeps the copies of actors' photos that the cast on movie pages shows.
+pub struct CastPhotosConsumer {
+    movies: MoviesService,
+}
+
 /// The movies service's consumers and the events each takes.
-pub const CONSUMERS: [(&str, &[EventType]); 3] = [
+pub const CONSUMERS: [(&str, &[EventType]); 5] = [
     (
         "movies-reviewers",
         &[EventType::UserRenamed, EventType::UserDeleted],
@@ -41,6 +54,11 @@ pub const CONSUMERS: [(&str, &[EventType]); 3] = [
         "movies-watchlists",
         &[EventType::MovieDeleted, EventType::UserDeleted],
     ),
+    (
+        "movies-poster-files",
+        &[EventType::PosterChanged, EventType::MovieDeleted],
+    ),
+    ("movies-cast-photos", &[EventType::PhotoChanged]),
 ];
 
 /// The subscriptions of the movies service, each counting its store requests under its
@@ -50,6 +68,8 @@ pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
         (reviewers, reviewer_events),
         (cleanup, cleanup_events),
         (watchlists, watchlist_events),
+        (poster_files, poster_file_events),
+        (cast_photos, cast_photo_events),
     ] = CONSUMERS;
     let reviews = movies.reviews();
     vec![
@@ -75,6 +95,22 @@ pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
             partitioned: false,
             handler: Arc::new(WatchlistCleanupConsumer {
                 watchlists: movies.watchlists().labelled(watchlists),
+            }),
+        },
+        Subscription {
+            consumer: poster_files.into(),
+            event_types: poster_file_events.to_vec(),
+            partitioned: false,
+            handler: Arc::new(PosterFilesConsumer {
+                pictures: movies.pictures.clone(),
+            }),
+        },
+        Subscription {
+            consumer: cast_photos.into(),
+            event_types: cast_photo_events.to_vec(),
+            partitioned: false,
+            handler: Arc::new(CastPhotosConsumer {
+                movies: movies.labelled(cast_photos),
             }),
         },
     ]
@@ -128,5 +164,39 @@ impl Handler for WatchlistCleanupConsumer {
             Event::UserDeleted(user) => self.watchlists.remove_user(&user.user_id).await,
             _ => Ok(()),
         })
+    }
+}
+
+#[async_trait]
+impl Handler for PosterFilesConsumer {
+    async fn handle(&self, envelope: &Envelope) -> Outcome {
+        let (movie_id, gone) = match &envelope.event {
+            Event::PosterChanged(changed) => (changed.movie_id, changed.replaced),
+            Event::MovieDeleted(movie) => (movie.movie_id, movie.poster),
+            _ => return Outcome::Done,
+        };
+        let Some(gone) = gone else {
+            return Outcome::Done;
+        };
+        let removed = self
+            .pictures
+            .remove(PictureOwner::Movie(movie_id), &gone)
+            .await
+            .map_err(MoviesError::from);
+        outcome(removed)
+    }
+}
+
+#[async_trait]
+impl Handler for CastPhotosConsumer {
+    async fn handle(&self, envelope: &Envelope) -> Outcome {
+        let Event::PhotoChanged(changed) = &envelope.event else {
+            return Outcome::Done;
+        };
+        outcome(
+            self.movies
+                .copy_cast_photo(&changed.actor_id, changed.photo, envelope.id)
+                .await,
+        )
     }
 }

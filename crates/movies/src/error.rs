@@ -3,6 +3,7 @@
 //! itself knows neither.
 
 use domain::ValidationErrors;
+use pictures::PicturesError;
 use platform::directory::DirectoryError;
 use projector::search::SearchError;
 use store::StoreError;
@@ -44,6 +45,8 @@ pub enum MoviesError {
     /// Another service's directory did not answer.
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Pictures(#[from] PicturesError),
 }
 
 impl MoviesError {
@@ -58,6 +61,6 @@ impl MoviesError {
                     SearchError::NotBuilt | SearchError::Store(StoreError::Unavailable(_))
                 )
                 | MoviesError::Directory(DirectoryError::Unavailable(_))
-        )
+        ) || matches!(self, MoviesError::Pictures(error) if error.is_transient())
     }
 }

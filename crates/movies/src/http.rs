@@ -6,14 +6,16 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use domain::picture::{PictureView, UploadedPicture};
 use domain::ranking::PriorWeight;
 use domain::{CastEntry, NewMovie, NewReview, ValidationErrors};
 use platform::ApiError;
 use platform::auth::{Admin, Authenticator, Claimed, Principal};
-use platform::http::{JsonBody, Query};
+use platform::http::{JsonBody, PictureBody, Query};
 use platform::pagination::{self, PageOf, PageParams};
 use platform::problem::Problem;
 use projector::catalog::{GenreCount, MovieSummary};
@@ -73,6 +75,7 @@ impl From<MoviesError> for ApiError {
             MoviesError::Store(error) => error.into(),
             MoviesError::Search(error) => error.into(),
             MoviesError::Directory(error) => error.into(),
+            MoviesError::Pictures(error) => error.into(),
         }
     }
 }
@@ -83,6 +86,14 @@ pub fn router(api: MoviesApi) -> Router {
         .route("/api/v1/movies", get(list_movies).post(create_movie))
         .route("/api/v1/movies/top-rated", get(top_rated))
         .route("/api/v1/movies/{id}", get(get_movie).delete(delete_movie))
+        .route(
+            "/api/v1/movies/{id}/poster",
+            put(set_poster).delete(delete_poster),
+        )
+        .route(
+            "/api/v1/movies/{id}/poster/{upload}/{file}",
+            get(poster_file),
+        )
         .route(
             "/api/v1/movies/{id}/reviews",
             get(list_reviews).post(write_review),
@@ -110,6 +121,9 @@ pub fn router(api: MoviesApi) -> Router {
         list_movies,
         get_movie,
         delete_movie,
+        set_poster,
+        delete_poster,
+        poster_file,
         top_rated,
         list_genres,
         genre_movies,
@@ -123,6 +137,8 @@ pub fn router(api: MoviesApi) -> Router {
     ),
     components(schemas(
         MovieView,
+        PictureView,
+        UploadedPicture,
         MovieSummary,
         CastView,
         ReviewView,
@@ -298,6 +314,58 @@ async fn delete_movie(
 ) -> Result<StatusCode, ApiError> {
     movies.delete(&movie_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/api/v1/movies/{id}/poster", tag = "movies", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    request_body(description = "The picture, at most 10 MiB and 8000 px a side.",
+        content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+    responses((status = 200, body = UploadedPicture), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn set_poster(
+    State(movies): State<MoviesService>,
+    _: Admin,
+    Path(id): Path<String>,
+    upload: PictureBody,
+) -> Result<Json<UploadedPicture>, ApiError> {
+    let id = movie_id(&id)?;
+    Ok(Json(
+        movies
+            .set_poster(&id, &upload.content_type, upload.bytes)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/movies/{id}/poster", tag = "movies", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn delete_poster(
+    State(movies): State<MoviesService>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    movies.delete_poster(&movie_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/movies/{id}/poster/{upload}/{file}", tag = "movies",
+    params(("id" = Uuid, Path), ("upload" = Uuid, Path), ("file" = String, Path, description = "`image.{ext}` or `thumb.{ext}`"),
+        ("If-None-Match" = Option<String>, Header)),
+    responses((status = 200, description = "The file, cacheable for a year",
+            content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        (status = 304, description = "The client's copy is current"), (status = 404, body = Problem)))]
+async fn poster_file(
+    State(movies): State<MoviesService>,
+    Path((id, upload, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok());
+    Ok(movies
+        .poster_file(&movie_id(&id)?, &upload, &file, if_none_match)
+        .await?)
 }
 
 #[utoipa::path(get, path = "/api/v1/movies/top-rated", tag = "movies",

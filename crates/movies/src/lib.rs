@@ -22,6 +22,7 @@ mod directory;
 mod error;
 pub mod http;
 mod movies;
+mod posters;
 mod records;
 mod review_plan;
 mod reviews;

@@ -4,11 +4,13 @@
 //! watch lists it is, so the service holds the reviews and watch list services, and hands
 //! them to their routes and consumers.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::events::{CastMember, Envelope, Event};
 use domain::ranking::PriorWeight;
 use domain::{FieldError, NewMovie, ValidationErrors};
+use pictures::{PictureRecord, Pictures};
 use platform::directory::{ActorDirectory, UserDirectory};
 use platform::outbox::Outbox;
 use platform::pagination::{PageOf, PageRequest};
@@ -27,25 +29,32 @@ use crate::watchlist::WatchlistService;
 /// How many reviews a movie's page shows.
 const PAGE_REVIEWS: usize = 10;
 
+/// How many times a delete reads again when the movie's poster changed under it.
+const DELETE_ATTEMPTS: usize = 5;
+
 /// The movies service's commands and queries.
 #[derive(Clone)]
 pub struct MoviesService {
-    outbox: Outbox,
+    pub(crate) outbox: Outbox,
     actors: Arc<dyn ActorDirectory>,
     reviews: ReviewsService,
     watchlists: WatchlistService,
     /// This process's index of titles; it answers searches once it has been built (the
     /// process's bus watch feeds and rebuilds it, see [`MoviesService::title_search`]).
     titles: Arc<MovieSearch>,
+    /// Where posters are stored and served from.
+    pub(crate) pictures: Pictures,
 }
 
 impl MoviesService {
-    /// A service that writes through `outbox`, asks `actors` about a new movie's cast, and
-    /// whose reviews and watch list services ask `users` about reviewers and list owners.
+    /// A service that writes through `outbox`, asks `actors` about a new movie's cast, whose
+    /// reviews and watch list services ask `users` about reviewers and list owners, and whose
+    /// posters are `pictures`.
     pub fn new(
         outbox: Outbox,
         actors: Arc<dyn ActorDirectory>,
         users: Arc<dyn UserDirectory>,
+        pictures: Pictures,
     ) -> Self {
         MoviesService {
             reviews: ReviewsService::new(outbox.clone(), users.clone()),
@@ -53,6 +62,16 @@ impl MoviesService {
             outbox,
             actors,
             titles: Arc::new(MovieSearch::default()),
+            pictures,
+        }
+    }
+
+    /// The same service with its own store requests counted under `caller` (a consumer's
+    /// name).
+    pub fn labelled(&self, caller: &'static str) -> Self {
+        MoviesService {
+            outbox: self.outbox.labelled(caller),
+            ..self.clone()
         }
     }
 
@@ -71,7 +90,7 @@ impl MoviesService {
         &self.watchlists
     }
 
-    fn store(&self) -> &dyn Store {
+    pub(crate) fn store(&self) -> &dyn Store {
         self.outbox.store().as_ref()
     }
 
@@ -95,7 +114,14 @@ impl MoviesService {
             condition: Condition::NotExists,
         };
         self.outbox.commit(vec![write], &[event]).await?;
-        Ok(MovieView::new(record, None, 0, Vec::new()))
+        Ok(MovieView::new(
+            record,
+            None,
+            None,
+            0,
+            Vec::new(),
+            &HashMap::new(),
+        ))
     }
 
     /// The cast as the actors service names it; every repeated or unknown actor is a
@@ -137,44 +163,87 @@ impl MoviesService {
         }
     }
 
-    /// Deletes a movie; its reviews and every list entry follow through the event.
+    /// Deletes a movie with its poster record; its reviews, every list entry and the
+    /// poster's files follow through the event, which carries the poster.
     pub async fn delete(&self, id: &Uuid) -> Result<(), MoviesError> {
-        let movie = self.movie(id).await?;
-        let event = Envelope::new(Event::MovieDeleted(movie.snapshot(None)));
-        let write = Write::Delete {
-            key: MovieRecord::key(id),
-            condition: Condition::Exists,
-        };
-        match self.outbox.commit(vec![write], &[event]).await {
-            Err(StoreError::ConditionFailed { .. }) => Err(MoviesError::MovieNotFound),
-            other => Ok(other?),
+        for _ in 0..DELETE_ATTEMPTS {
+            let mut found = self
+                .store()
+                .batch_get(&[MovieRecord::key(id), MovieRecord::poster_key(id)])
+                .await?
+                .into_iter();
+            let movie = found.next().flatten().ok_or(MoviesError::MovieNotFound)?;
+            let movie = MovieRecord::from_item(&movie)?;
+            let poster = found
+                .next()
+                .flatten()
+                .map(|item| PictureRecord::from_item(&item))
+                .transpose()?;
+            let event = Envelope::new(Event::MovieDeleted(
+                movie.snapshot(poster.as_ref().and_then(|p| p.picture)),
+            ));
+            let writes = vec![
+                Write::Delete {
+                    key: MovieRecord::key(id),
+                    condition: Condition::Exists,
+                },
+                // A poster uploaded since it was read would outlive the movie: read again.
+                Write::Delete {
+                    key: MovieRecord::poster_key(id),
+                    condition: PictureRecord::unchanged(poster.as_ref()),
+                },
+            ];
+            match self.outbox.commit(writes, &[event]).await {
+                // Gone meanwhile, or its poster changed: the next read tells which.
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                other => return Ok(other?),
+            }
         }
+        Err(MoviesError::Pictures(pictures::PicturesError::Contended))
     }
 
-    /// A movie's page: the movie, its score, on how many watch lists it is, and its latest
-    /// reviews.
+    /// A movie's page: the movie, its poster, its score, on how many watch lists it is, its
+    /// latest reviews and its cast's photos.
     pub async fn get(&self, id: &Uuid) -> Result<MovieView, MoviesError> {
-        // The movie and its watch list count are one partition's items: one request.
+        // The movie, its poster and its watch list count are one partition's items: one
+        // request.
         let mut found = self
             .store()
-            .batch_get(&[MovieRecord::key(id), WatchlistCount::key(id)])
+            .batch_get(&[
+                MovieRecord::key(id),
+                MovieRecord::poster_key(id),
+                WatchlistCount::key(id),
+            ])
             .await?
             .into_iter();
         let movie = found.next().flatten().ok_or(MoviesError::MovieNotFound)?;
         let movie = MovieRecord::from_item(&movie)?;
+        let poster = match found.next().flatten() {
+            Some(poster) => PictureRecord::from_item(&poster)?.picture,
+            None => None,
+        };
         let watchlist_count = match found.next().flatten() {
             Some(count) => WatchlistCount::from_item(&count)?.count,
             None => 0,
         };
-        let (summary, reviews) = futures::try_join!(
+        let cast: Vec<Uuid> = movie.cast.iter().map(|member| member.actor_id).collect();
+        let (summary, reviews, photos) = futures::try_join!(
             async { Ok::<_, MoviesError>(catalog::summary(self.store(), id).await?) },
             self.reviews.latest(id, PAGE_REVIEWS),
+            self.cast_photos(&cast),
         )?;
-        Ok(MovieView::new(movie, summary, watchlist_count, reviews))
+        Ok(MovieView::new(
+            movie,
+            poster,
+            summary,
+            watchlist_count,
+            reviews,
+            &photos,
+        ))
     }
 
     /// The movie, or not found.
-    async fn movie(&self, id: &Uuid) -> Result<MovieRecord, MoviesError> {
+    pub(crate) async fn movie(&self, id: &Uuid) -> Result<MovieRecord, MoviesError> {
         self.store()
             .get_record(&MovieRecord::key(id))
             .await?

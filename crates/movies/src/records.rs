@@ -47,6 +47,11 @@ impl MovieRecord {
         Key::new(movie_partition(id), "movie")
     }
 
+    /// Where the movie's poster is recorded (a `pictures::PictureRecord`), beside the movie.
+    pub fn poster_key(id: &Uuid) -> Key {
+        Key::new(movie_partition(id), "poster")
+    }
+
     /// The movie as its events carry it, with its current poster.
     pub fn snapshot(&self, poster: Option<StoredPicture>) -> MovieSnapshot {
         MovieSnapshot {
@@ -60,6 +65,13 @@ impl MovieRecord {
             poster,
         }
     }
+}
+
+/// The movies service's copy of an actor's photo (a `pictures::PictureRecord`), which the
+/// cast on a movie's page shows: `actorphoto#{actor}` / `photo`, kept from the actors'
+/// photo events.
+pub(crate) fn cast_photo_key(actor_id: &Uuid) -> Key {
+    Key::new(format!("actorphoto#{actor_id}"), "photo")
 }
 
 /// The attribute holding the id of the event that last wrote a review; writes and deletes

@@ -1,5 +1,8 @@
 //! A movie's page and a review as the API shows them, made from the stored records.
 
+use std::collections::HashMap;
+
+use domain::picture::{PictureOwner, PictureView, StoredPicture};
 use projector::catalog::MovieSummary;
 use serde::Serialize;
 use uuid::Uuid;
@@ -12,6 +15,8 @@ pub struct CastView {
     pub id: Uuid,
     pub name: String,
     pub role: String,
+    /// The actor's photo.
+    pub photo: Option<PictureView>,
 }
 
 /// A movie's page.
@@ -24,6 +29,8 @@ pub struct MovieView {
     pub overview: Option<String>,
     pub thumbnail_url: Option<String>,
     pub pictures: Vec<String>,
+    /// The uploaded poster.
+    pub poster: Option<PictureView>,
     pub actors: Vec<CastView>,
     /// The mean review score rounded half away from zero to 2 decimals; null without reviews.
     pub score: Option<f64>,
@@ -36,13 +43,16 @@ pub struct MovieView {
 }
 
 impl MovieView {
-    /// The page of a movie with its score (from the catalogue's summary, which a new movie
-    /// does not have yet), its watch list count and its latest reviews.
+    /// The page of a movie with its poster, its score (from the catalogue's summary, which a
+    /// new movie does not have yet), its watch list count, its latest reviews and its cast's
+    /// photos.
     pub(crate) fn new(
         movie: MovieRecord,
+        poster: Option<StoredPicture>,
         summary: Option<MovieSummary>,
         watchlist_count: i64,
         reviews: Vec<ReviewView>,
+        photos: &HashMap<Uuid, StoredPicture>,
     ) -> Self {
         MovieView {
             id: movie.id,
@@ -52,10 +62,14 @@ impl MovieView {
             overview: movie.overview,
             thumbnail_url: movie.thumbnail_url,
             pictures: movie.pictures,
+            poster: poster.map(|poster| poster.view(PictureOwner::Movie(movie.id))),
             actors: movie
                 .cast
                 .into_iter()
                 .map(|member| CastView {
+                    photo: photos
+                        .get(&member.actor_id)
+                        .map(|photo| photo.view(PictureOwner::Actor(member.actor_id))),
                     id: member.actor_id,
                     name: member.name,
                     role: member.role,

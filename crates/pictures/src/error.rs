@@ -28,6 +28,19 @@ pub enum PicturesError {
     Internal(String),
 }
 
+impl PicturesError {
+    /// Whether the same call may succeed later: an outage, or contention that passes.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            PicturesError::Busy
+                | PicturesError::Contended
+                | PicturesError::Objects(ObjectError::Unavailable(_))
+                | PicturesError::Store(StoreError::Unavailable(_))
+        )
+    }
+}
+
 impl From<PicturesError> for ApiError {
     fn from(error: PicturesError) -> Self {
         match error {

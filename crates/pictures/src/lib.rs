@@ -23,6 +23,7 @@ use imaging::{EncodedPicture, PictureType};
 use objects::{ObjectKey, ObjectStore};
 use platform::outbox::Outbox;
 use store::{Condition, Key, Record, StoreError, Write};
+
 use tokio::sync::Semaphore;
 
 pub use error::PicturesError;
@@ -170,13 +171,7 @@ impl Pictures {
                 return Ok(Some(Changed { replaced: None }));
             }
             let event = Envelope::new(announce(new, replaced));
-            let condition = match &held {
-                Some(held) => Condition::AttrEquals(
-                    record::VERSION.into(),
-                    serde_json::Value::String(held.version.to_string()),
-                ),
-                None => Condition::AttrAbsent(record::VERSION.into()),
-            };
+            let condition = PictureRecord::unchanged(held.as_ref());
             let writes = vec![
                 Write::Check {
                     key: owner_key.clone(),

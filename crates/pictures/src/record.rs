@@ -2,7 +2,7 @@
 
 use domain::picture::StoredPicture;
 use serde::{Deserialize, Serialize};
-use store::Record;
+use store::{Condition, Key, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 
 /// A movie's poster (`movie#{id}` / `poster`) or an actor's photo (`actor#{id}` / `photo`),
@@ -20,7 +20,53 @@ impl Record for PictureRecord {
 }
 
 /// The attribute [`PictureRecord::version`] is stored in.
-pub(crate) const VERSION: &str = "version";
+const VERSION: &str = "version";
+
+/// How many times a copy is written again when another change came in between.
+const COPY_ATTEMPTS: usize = 3;
+
+impl PictureRecord {
+    /// The condition of a write replacing `held` (what was read; `None` when nothing was):
+    /// that the record is still what was read.
+    pub fn unchanged(held: Option<&PictureRecord>) -> Condition {
+        match held {
+            Some(held) => Condition::AttrEquals(
+                VERSION.into(),
+                serde_json::Value::String(held.version.to_string()),
+            ),
+            None => Condition::AttrAbsent(VERSION.into()),
+        }
+    }
+
+    /// Keeps a copy of a picture at `key` (another service's, kept from its events) at the
+    /// change of event `version`: a change older than the copy's (a redelivery, or a late
+    /// one) leaves it as it is.
+    pub async fn keep_copy(
+        store: &dyn Store,
+        key: Key,
+        picture: Option<StoredPicture>,
+        version: Uuid,
+    ) -> Result<(), StoreError> {
+        let mut attempts = 0;
+        loop {
+            let held = store.get_record::<PictureRecord>(&key).await?;
+            if !domain::picture::is_newer(version, held.as_ref().map(|held| held.version)) {
+                return Ok(());
+            }
+            let copy = PictureRecord { picture, version };
+            let write = Write::Put {
+                item: copy.to_item(key.clone())?,
+                condition: PictureRecord::unchanged(held.as_ref()),
+            };
+            match store.write(write).await {
+                Err(StoreError::ConditionFailed { .. }) if attempts + 1 < COPY_ATTEMPTS => {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -73,7 +73,12 @@ async fn created_actors_and_movies_are_answered_from_the_store() {
     let store = open_store(&dir);
     let outboxes = Outboxes::new(store.clone());
     let actor_directory = Arc::new(actors::LocalActorDirectory::new(store.clone()));
-    let actor = actors::ActorsService::new(outboxes.of("actors"))
+    let images = pictures::Pictures::new(Arc::new(
+        objects_fs::FsObjectStore::open(&dir.path().join("images"))
+            .await
+            .unwrap(),
+    ));
+    let actor = actors::ActorsService::new(outboxes.of("actors"), images.clone())
         .create(NewActor {
             name: "Alisa Freindlich".into(),
             date_of_birth: None,
@@ -87,6 +92,7 @@ async fn created_actors_and_movies_are_answered_from_the_store() {
         outboxes.of("movies"),
         actor_directory.clone(),
         Arc::new(users::LocalUserDirectory::new(store.clone())),
+        images,
     );
     let movie = movies_service
         .create(NewMovie {

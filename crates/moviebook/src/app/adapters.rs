@@ -129,6 +129,7 @@ fn consumers(config: &Config, store: &Arc<dyn Store>) -> Vec<(String, Vec<EventT
         .chain(
             movies::consumers::CONSUMERS
                 .iter()
+                .chain([&actors::consumers::PHOTO_FILES])
                 .map(|(name, types)| ((*name).to_owned(), types.to_vec(), false)),
         )
         .collect()

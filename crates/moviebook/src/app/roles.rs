@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use axum::Router;
 use bus::Bus;
+use pictures::Pictures;
 use platform::auth::Authenticator;
 use platform::client_address::ClientAddressing;
 use platform::deployment_token::DeploymentToken;
@@ -41,6 +42,16 @@ pub struct Shared {
     /// What every gRPC call between this deployment's processes carries, and what this
     /// process's gRPC services require.
     pub internal_token: DeploymentToken,
+    /// Posters and photos, when this process plays a service that has them.
+    pub pictures: Option<Pictures>,
+}
+
+impl Shared {
+    fn pictures(&self) -> anyhow::Result<Pictures> {
+        self.pictures
+            .clone()
+            .context("no picture storage is open in a process that serves pictures")
+    }
 }
 
 /// The directories this process asks: its own store for a service it plays, that service
@@ -163,9 +174,12 @@ pub async fn cached(public: Router, config: &Config, shared: &Shared) -> anyhow:
     )))
 }
 
-/// The actors service's routes, its name index fed by the bus.
+/// The actors service's routes and consumer, its name index fed by the bus.
 pub async fn actors(shared: &Shared) -> anyhow::Result<Router> {
-    let service = actors::ActorsService::new(shared.outboxes.of("actors"));
+    let service = actors::ActorsService::new(shared.outboxes.of("actors"), shared.pictures()?);
+    for subscription in actors::consumers::subscriptions(service.pictures().clone()) {
+        shared.bus.subscribe(subscription).await?;
+    }
     watch_search(shared, service.name_search()).await?;
     Ok(actors::http::router(actors::http::ActorsApi {
         service,
@@ -219,6 +233,7 @@ pub async fn movies(shared: &Shared) -> anyhow::Result<Router> {
         shared.outboxes.of("movies"),
         shared.directories.actors.clone(),
         shared.directories.users.clone(),
+        shared.pictures()?,
     );
     for subscription in movies::consumers::subscriptions(service.clone()) {
         shared.bus.subscribe(subscription).await?;

@@ -21,6 +21,7 @@ mod movies;
 mod operations;
 mod pagination;
 mod picture_store;
+mod pictures;
 mod request_id;
 mod reviews;
 mod search;

@@ -30,6 +30,8 @@ mod operations;
 mod pagination;
 #[path = "../api/picture_store.rs"]
 mod picture_store;
+#[path = "../api/pictures.rs"]
+mod pictures;
 #[path = "../api/request_id.rs"]
 mod request_id;
 #[path = "../api/reviews.rs"]

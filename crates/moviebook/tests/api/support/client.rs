@@ -62,8 +62,10 @@ pub struct Resp {
     pub status: u16,
     /// The response headers.
     pub headers: HeaderMap,
-    /// The raw body.
+    /// The body as text (lossy for bytes that are not UTF-8).
     pub text: String,
+    /// The body's bytes.
+    pub bytes: Vec<u8>,
     /// The body parsed as JSON, `Value::Null` when empty or not JSON.
     pub body: Value,
     /// What was asked, for messages.
@@ -192,6 +194,7 @@ async fn send(builder: RequestBuilder, request: String) -> Result<Resp, String> 
         status,
         headers,
         text,
+        bytes: bytes.to_vec(),
         body,
         request,
     })
@@ -252,20 +255,33 @@ impl TestApp {
         send(builder, request).await
     }
 
-    /// POSTs an oversized JSON body. A server may answer 413 and close the connection
-    /// before it has read the whole body, which can surface as a transport error on the
-    /// client; such attempts are retried a few times.
+    /// POSTs an oversized JSON body (see [`TestApp::send_oversized`]).
     pub async fn post_oversized(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
         let bytes = body.to_string().into_bytes();
+        self.send_oversized(Method::POST, path, token, "application/json", bytes)
+            .await
+    }
+
+    /// Sends an oversized body to `API + path`. A server may answer 413 and close the
+    /// connection before it has read the whole body, which can surface as a transport error
+    /// on the client; such attempts are retried a few times.
+    pub async fn send_oversized(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Resp {
         let mut errors = Vec::new();
         for _ in 0..5 {
             let result = self
                 .try_raw_with_client(
                     &self.client,
-                    Method::POST,
+                    method.clone(),
                     &format!("{API}{path}"),
                     token,
-                    Some("application/json"),
+                    Some(content_type),
                     Some(bytes.clone()),
                 )
                 .await;
@@ -274,7 +290,7 @@ impl TestApp {
                 Err(e) => errors.push(e),
             }
         }
-        panic!("no answer to an oversized POST {path} in 5 attempts: {errors:?}");
+        panic!("no answer to an oversized {method} {path} in 5 attempts: {errors:?}");
     }
 
     /// A request with a raw `Authorization` header value.

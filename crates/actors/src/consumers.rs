@@ -1,0 +1,50 @@
+//! The actors service's consumer: it removes the files of a photo that stopped being
+//! current (replaced or deleted), once the change that did so is committed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bus::{Handler, Outcome, Subscription};
+use domain::events::{Envelope, Event, EventType};
+use domain::picture::PictureOwner;
+use pictures::Pictures;
+
+/// Removes the files of replaced and deleted photos.
+pub struct PhotoFilesConsumer {
+    pictures: Pictures,
+}
+
+/// The consumer's name and the events it takes.
+pub const PHOTO_FILES: (&str, &[EventType]) = ("actors-photo-files", &[EventType::PhotoChanged]);
+
+/// The subscriptions of the actors service.
+pub fn subscriptions(pictures: Pictures) -> Vec<Subscription> {
+    let (consumer, event_types) = PHOTO_FILES;
+    vec![Subscription {
+        consumer: consumer.into(),
+        event_types: event_types.to_vec(),
+        partitioned: false,
+        handler: Arc::new(PhotoFilesConsumer { pictures }),
+    }]
+}
+
+#[async_trait]
+impl Handler for PhotoFilesConsumer {
+    async fn handle(&self, envelope: &Envelope) -> Outcome {
+        let Event::PhotoChanged(changed) = &envelope.event else {
+            return Outcome::Done;
+        };
+        let Some(gone) = changed.replaced else {
+            return Outcome::Done;
+        };
+        match self
+            .pictures
+            .remove(PictureOwner::Actor(changed.actor_id), &gone)
+            .await
+        {
+            Ok(()) => Outcome::Done,
+            Err(error) if error.is_transient() => Outcome::Retry(error.to_string()),
+            Err(error) => Outcome::Reject(error.to_string()),
+        }
+    }
+}
