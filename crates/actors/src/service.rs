@@ -124,12 +124,11 @@ impl ActorsService {
         body: Bytes,
     ) -> Result<UploadedPicture, ActorsError> {
         let owner = PictureOwner::Actor(*id);
-        // An unknown actor is refused before the upload's decoding work.
+        // The body is judged before the actor is looked up (docs/api.md's order of checks),
+        // and nothing is stored for an actor that does not exist.
+        let processed = self.pictures.decode(content_type, body).await?;
         let actor = self.actor(id).await?;
-        let photo = self
-            .pictures
-            .store_upload(owner, content_type, body)
-            .await?;
+        let photo = self.pictures.store(owner, processed).await?;
         match self.change_photo(&actor, Some(photo)).await {
             Ok(()) => Ok(UploadedPicture::of(&photo, owner)),
             Err(error) => {

@@ -30,12 +30,11 @@ impl MoviesService {
         body: Bytes,
     ) -> Result<UploadedPicture, MoviesError> {
         let owner = PictureOwner::Movie(*id);
-        // An unknown movie is refused before the upload's decoding work.
+        // The body is judged before the movie is looked up (docs/api.md's order of checks),
+        // and nothing is stored for a movie that does not exist.
+        let processed = self.pictures().decode(content_type, body).await?;
         let movie = self.movie(id).await?;
-        let poster = self
-            .pictures()
-            .store_upload(owner, content_type, body)
-            .await?;
+        let poster = self.pictures().store(owner, processed).await?;
         match self.change_poster(&movie, Some(poster)).await {
             Ok(()) => Ok(UploadedPicture::of(&poster, owner)),
             Err(error) => {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use domain::events::{Envelope, Event};
 use domain::picture::{ImageType, PictureFile, PictureOwner, StoredPicture};
-use imaging::{EncodedPicture, PictureType};
+use imaging::{EncodedPicture, PictureType, ProcessedPicture};
 use objects::{ObjectKey, ObjectStore};
 use platform::outbox::Outbox;
 use store::{Condition, Key, Record, StoreError, Write};
@@ -66,15 +66,13 @@ impl Pictures {
         }
     }
 
-    /// Checks and re-encodes an upload declared as `content_type` and stores its two files
-    /// under a new upload id of `owner`. Nothing is stored when it is refused; files of a
-    /// picture that is then never made current are removed by [`Pictures::discard`].
-    pub async fn store_upload(
+    /// Checks and re-encodes an upload declared as `content_type`, off the async threads
+    /// and a few at a time. Nothing is stored yet.
+    pub async fn decode(
         &self,
-        owner: PictureOwner,
         content_type: &str,
         body: Bytes,
-    ) -> Result<StoredPicture, PicturesError> {
+    ) -> Result<ProcessedPicture, PicturesError> {
         // A type that is not a picture is refused before waiting for a turn to decode.
         PictureType::from_content_type(content_type)?;
         let _turn = tokio::time::timeout(DECODE_WAIT, self.decoding.acquire())
@@ -82,10 +80,20 @@ impl Pictures {
             .map_err(|_| PicturesError::Busy)?
             .map_err(|_| PicturesError::Busy)?;
         let declared = content_type.to_owned();
-        let processed =
+        Ok(
             tokio::task::spawn_blocking(move || imaging::process_upload(&declared, &body))
                 .await
-                .map_err(|error| PicturesError::Internal(format!("decoding stopped: {error}")))??;
+                .map_err(|error| PicturesError::Internal(format!("decoding stopped: {error}")))??,
+        )
+    }
+
+    /// Stores a decoded upload's two files under a new upload id of `owner`; the files of a
+    /// picture that is then never made current are removed by [`Pictures::discard`].
+    pub async fn store(
+        &self,
+        owner: PictureOwner,
+        processed: ProcessedPicture,
+    ) -> Result<StoredPicture, PicturesError> {
         let picture = StoredPicture {
             upload_id: domain::ids::new_id(),
             image_type: image_type(processed.full.content_type),

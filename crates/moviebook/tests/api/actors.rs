@@ -25,6 +25,7 @@ async fn creating_an_actor_returns_201_with_every_field_and_get_shows_it_at_once
         "bio": "Canadian actor.",
         "thumbnail_url": "https://img.example.com/keanu.jpg",
         "pictures": ["https://img.example.com/k1.jpg", "http://img.example.com/k2.jpg"],
+        "photo": null,
         "movies": [],
     });
     assert_eq!(actor, expected, "POST /actors answer");
@@ -47,6 +48,7 @@ async fn actor_with_only_a_name_has_null_optionals_and_empty_lists() {
         "bio": null,
         "thumbnail_url": null,
         "pictures": [],
+        "photo": null,
         "movies": [],
     });
     assert_eq!(actor, expected);
@@ -263,15 +265,15 @@ async fn filmography_lists_movies_newest_release_first_with_role_score_and_count
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
     assert_eq!(
         m1999["actors"],
-        json!([{ "id": actor_id, "name": "Keanu Reeves", "role": "Neo" }, { "id": other_id, "name": "Laurence Fishburne", "role": "Morpheus" }]),
+        json!([{ "id": actor_id, "name": "Keanu Reeves", "role": "Neo", "photo": null }, { "id": other_id, "name": "Laurence Fishburne", "role": "Morpheus", "photo": null }]),
         "the movie's cast"
     );
 
     let expected = |scores: [(Value, i64); 3]| {
         json!([
-            { "id": id(&m2003), "title": "The Matrix Reloaded", "release_year": 2003, "role": "Neo", "score": scores[0].0, "review_count": scores[0].1 },
-            { "id": id(&m1999), "title": "The Matrix", "release_year": 1999, "role": "Neo", "score": scores[1].0, "review_count": scores[1].1 },
-            { "id": id(&m1995), "title": "Johnny Mnemonic", "release_year": 1995, "role": "Johnny", "score": scores[2].0, "review_count": scores[2].1 },
+            { "id": id(&m2003), "title": "The Matrix Reloaded", "release_year": 2003, "role": "Neo", "score": scores[0].0, "review_count": scores[0].1, "poster": null },
+            { "id": id(&m1999), "title": "The Matrix", "release_year": 1999, "role": "Neo", "score": scores[1].0, "review_count": scores[1].1, "poster": null },
+            { "id": id(&m1995), "title": "Johnny Mnemonic", "release_year": 1995, "role": "Johnny", "score": scores[2].0, "review_count": scores[2].1, "poster": null },
         ])
     };
     let wait_filmography = async |want: Value| {
@@ -323,13 +325,13 @@ async fn filmography_lists_movies_newest_release_first_with_role_score_and_count
         .await
         .expect(204);
     let want = json!([
-        { "id": id(&m1999), "title": "The Matrix", "release_year": 1999, "role": "Neo", "score": 5.5, "review_count": 2 },
-        { "id": id(&m1995), "title": "Johnny Mnemonic", "release_year": 1995, "role": "Johnny", "score": null, "review_count": 0 },
+        { "id": id(&m1999), "title": "The Matrix", "release_year": 1999, "role": "Neo", "score": 5.5, "review_count": 2, "poster": null },
+        { "id": id(&m1995), "title": "Johnny Mnemonic", "release_year": 1995, "role": "Johnny", "score": null, "review_count": 0, "poster": null },
     ]);
     wait_filmography(want).await;
 
     // The other actor's filmography has only their movie.
-    let want = json!([{ "id": id(&m1999), "title": "The Matrix", "release_year": 1999, "role": "Morpheus", "score": 5.5, "review_count": 2 }]);
+    let want = json!([{ "id": id(&m1999), "title": "The Matrix", "release_year": 1999, "role": "Morpheus", "score": 5.5, "review_count": 2, "poster": null }]);
     eventually("Morpheus' filmography has only The Matrix", async || {
         let movies = app.get_ok(&format!("/actors/{other_id}")).await["movies"].clone();
         if filmography_matches(&movies, &want) {

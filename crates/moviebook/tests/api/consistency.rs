@@ -30,7 +30,7 @@ async fn read_your_writes_holds_for_every_written_resource() {
         assert_eq!(fetched["title"], json!(format!("Movie {round}")));
         assert_eq!(
             fetched["actors"],
-            json!([{ "id": actor_id, "name": format!("Actor {round}"), "role": "lead" }])
+            json!([{ "id": actor_id, "name": format!("Actor {round}"), "role": "lead", "photo": null }])
         );
 
         let review_path = format!("/movies/{movie_id}/reviews/{user_id}");
@@ -208,7 +208,7 @@ async fn deleting_a_user_deletes_their_reviews_and_corrects_every_score() {
             && same_score(&ours[0]["score"], &json!(10.0))
             && ours[0]["review_count"] == json!(1);
         let film = app.get_ok(&format!("/actors/{actor_id}")).await["movies"].clone();
-        let want = json!([{ "id": movie_id, "title": format!("Leaver {tag}"), "release_year": 2000, "role": "lead", "score": 10.0, "review_count": 1 }]);
+        let want = json!([{ "id": movie_id, "title": format!("Leaver {tag}"), "release_year": 2000, "role": "lead", "score": 10.0, "review_count": 1, "poster": null }]);
         if top_ok && filmography_matches(&film, &want) { Ok(()) } else { Err(format!("top-rated {ours:?}; filmography {film}")) }
     })
     .await;

@@ -43,7 +43,7 @@ async fn review_written_before_a_sigkill_reaches_every_view_exactly_once_after_r
         let page = app.get_ok(&format!("/users/{}", user.id)).await;
         let reviews = page["reviews"].as_array().cloned().unwrap_or_default();
         let film = app.get_ok(&format!("/actors/{actor_id}")).await["movies"].clone();
-        let want = json!([{ "id": movie_id, "title": "Crash Movie", "release_year": 2001, "role": "lead", "score": 9.0, "review_count": 1 }]);
+        let want = json!([{ "id": movie_id, "title": "Crash Movie", "release_year": 2001, "role": "lead", "score": 9.0, "review_count": 1, "poster": null }]);
         let user_ok = reviews.len() == 1 && reviews[0]["movie_id"] == json!(movie_id) && reviews[0]["movie_title"] == json!("Crash Movie");
         if user_ok && filmography_matches(&film, &want) { Ok(()) } else { Err(format!("user {reviews:?}; filmography {film}")) }
     })
@@ -73,7 +73,7 @@ async fn review_written_before_a_sigkill_reaches_every_view_exactly_once_after_r
     .await;
     eventually("the filmography counts both reviews once", async || {
         let film = app.get_ok(&format!("/actors/{actor_id}")).await["movies"].clone();
-        let want = json!([{ "id": movie_id, "title": "Crash Movie", "release_year": 2001, "role": "lead", "score": 6.5, "review_count": 2 }]);
+        let want = json!([{ "id": movie_id, "title": "Crash Movie", "release_year": 2001, "role": "lead", "score": 6.5, "review_count": 2, "poster": null }]);
         if filmography_matches(&film, &want) { Ok(()) } else { Err(film.to_string()) }
     })
     .await;

@@ -95,8 +95,8 @@ async fn creating_a_movie_returns_201_with_the_full_movie_and_no_score_yet() {
     assert_eq!(
         movie["actors"],
         json!([
-            { "id": keanu["id"], "name": "Keanu Reeves", "role": "Neo" },
-            { "id": carrie["id"], "name": "Carrie-Anne Moss", "role": "Trinity" },
+            { "id": keanu["id"], "name": "Keanu Reeves", "role": "Neo", "photo": null },
+            { "id": carrie["id"], "name": "Carrie-Anne Moss", "role": "Trinity", "photo": null },
         ])
     );
     assert_eq!(movie["score"], Value::Null);
@@ -320,7 +320,7 @@ async fn cast_entries_are_checked_and_named_by_index() {
     let movie = resp.expect(201);
     assert_eq!(
         movie["actors"],
-        json!([{ "id": real, "name": "Real Actor", "role": "r".repeat(100) }])
+        json!([{ "id": real, "name": "Real Actor", "role": "r".repeat(100), "photo": null }])
     );
 }
 

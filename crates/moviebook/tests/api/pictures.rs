@@ -571,6 +571,15 @@ async fn uploads_are_refused_by_the_rules_and_change_nothing() {
     )
     .await
     .problem(404);
+    // The body is judged before the movie is looked up (docs/api.md's order of checks).
+    app.upload(
+        &format!("/movies/{}/poster", uuid::Uuid::now_v7()),
+        admin,
+        "image/png",
+        b"not a picture".to_vec(),
+    )
+    .await
+    .problem(422);
     app.upload(&path, admin, "image/gif", png.clone())
         .await
         .problem(415);
