@@ -5,7 +5,7 @@
 //!
 //! A listing is written in two parts, in either order: the actor's facts when it is created
 //! and its photo on each change. Both find the listing's key the same way
-//! ([`listing_key`]), so a photo change handled before (or while) its actor is listed
+//! (`listing_key`), so a photo change handled before (or while) its actor is listed
 //! meets the listing at one key: each part is an update that leaves the other alone.
 
 use async_trait::async_trait;
