@@ -1844,3 +1844,99 @@ async fn a_search_index_follows_photo_changes_it_sees_in_any_order() {
     rebuilt.rebuild_from(f.store()).await.unwrap();
     assert_eq!(shown(&rebuilt), photo_view(actor, &new));
 }
+
+/// A store metric of one caller, as `/metrics` renders it.
+fn store_metric(
+    metrics: &metrics_exporter_prometheus::PrometheusHandle,
+    name: &str,
+    labels: &str,
+) -> u64 {
+    let series = format!("{name}{{{labels}}}");
+    metrics
+        .render()
+        .lines()
+        .find_map(|line| line.strip_prefix(series.as_str())?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_poster_or_photo_change_costs_one_read_and_one_item_write() {
+    let f = Fixture::new();
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let counted = metrics::with_local_recorder(&recorder, || {
+        projector::subscriptions(f.store.clone(), DEFAULT_MARKER_RETENTION)
+    });
+    let cast: Vec<(Uuid, Envelope)> = (0..5)
+        .map(|i| actor_created(&format!("Cast {i}")))
+        .collect();
+    for (_, created) in &cast {
+        deliver(&counted, created).await;
+    }
+    let roles: Vec<(Uuid, &str)> = cast.iter().map(|(actor, _)| (*actor, "Part")).collect();
+    let film = movie("Costed", 2005, &["drama", "noir"], secs(1), &roles);
+    deliver(&counted, &created(&film)).await;
+
+    let count = |operation: &str, caller: &str| {
+        store_metric(
+            &metrics,
+            "moviebook_store_requests_total",
+            &format!(r#"operation="{operation}",caller="{caller}""#),
+        )
+    };
+    let writes = |caller: &str| {
+        store_metric(
+            &metrics,
+            "moviebook_store_item_writes_total",
+            &format!(r#"caller="{caller}""#),
+        )
+    };
+    let before = (
+        count("get", "catalog"),
+        count("transact", "catalog"),
+        writes("catalog"),
+    );
+    let film_before = (count("transact", "filmography"), writes("filmography"));
+    for width in [100, 200, 300] {
+        deliver(&counted, &poster_changed(&film, Some(picture(width)))).await;
+    }
+    let after = (
+        count("get", "catalog"),
+        count("transact", "catalog"),
+        writes("catalog"),
+    );
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1, after.2 - before.2),
+        (3, 3, 3),
+        "per poster change: one get, one transaction of one write (no marker)"
+    );
+    assert_eq!(
+        (count("transact", "filmography"), writes("filmography")),
+        film_before,
+        "a poster change writes no filmography entry, whatever the cast"
+    );
+
+    let (_, keanu_created) = &cast[0];
+    let before = (
+        count("query", "actor-search"),
+        count("transact", "actor-search"),
+        writes("actor-search"),
+    );
+    for width in [100, 200] {
+        deliver(
+            &counted,
+            &photo_changed(keanu_created, Some(picture(width))),
+        )
+        .await;
+    }
+    let after = (
+        count("query", "actor-search"),
+        count("transact", "actor-search"),
+        writes("actor-search"),
+    );
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1, after.2 - before.2),
+        (2, 2, 2),
+        "per photo change: one query, one transaction of one write (no marker)"
+    );
+}
