@@ -16,6 +16,7 @@ pub fn read_records(stored: &Stored, records: &mut Records) -> Vec<Finding> {
                     name: actor.name,
                     thumbnail_url: actor.thumbnail_url,
                     created_at: actor.created_at,
+                    photo: None,
                 };
                 records.actors.insert(actor.id, facts);
             }

@@ -320,5 +320,6 @@ fn unscored(movie: &MovieRecord) -> MovieSummary {
         score: None,
         review_count: 0,
         thumbnail_url: movie.thumbnail_url.clone(),
+        poster: None,
     }
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use domain::events::MovieSnapshot;
+use domain::picture::StoredPicture;
 use domain::timestamp::Micros;
 use serde_json::Value;
 use store::{Attrs, Condition, Item, Key, Write};
@@ -18,6 +19,8 @@ use uuid::Uuid;
 /// What the owning records say: the facts every derived view is computed from.
 #[derive(Debug, Default)]
 pub struct Records {
+    /// Each movie as its lists show it, with its current poster (as its picture record
+    /// names it).
     pub movies: BTreeMap<Uuid, MovieSnapshot>,
     pub actors: BTreeMap<Uuid, ActorFacts>,
     pub users: BTreeMap<Uuid, UserFacts>,
@@ -42,6 +45,8 @@ pub struct ActorFacts {
     pub name: String,
     pub thumbnail_url: Option<String>,
     pub created_at: Micros,
+    /// The actor's current photo, as its picture record names it.
+    pub photo: Option<StoredPicture>,
 }
 
 /// A user's facts that views copy.

@@ -3,7 +3,7 @@
 //! this event", under the condition that the marker is new. A redelivered event's
 //! transaction fails on its marker and changes nothing; two replicas racing on one event
 //! cannot both commit. (A projection whose writes are versioned by the events themselves
-//! needs no marker: [`Projection::marks_events`].)
+//! needs no marker: [`Projection::marks`].)
 //! Projections that read before they write put conditions on what they read, and a failed
 //! condition re-plans from fresh reads. Markers expire after a retention far longer than any
 //! redelivery (see [`DEFAULT_MARKER_RETENTION`]), so the store does not keep one per event
@@ -64,6 +64,13 @@ pub trait Projection: Send + Sync + 'static {
     /// version ignored — answers false and saves the marker's write.
     fn marks_events(&self) -> bool {
         true
+    }
+
+    /// Whether the consumer records this event with a marker: [`Projection::marks_events`]
+    /// unless the projection versions some kinds of event and not others (a movie list's
+    /// poster changes, next to its creations and deletions).
+    fn marks(&self, _envelope: &Envelope) -> bool {
+        self.marks_events()
     }
 
     /// The writes that apply several events of one partition, in their order, at once — for a
@@ -168,7 +175,7 @@ impl<P: Projection> IdempotentConsumer<P> {
     /// repeat is rare, and its transaction fails on the marker's condition and writes nothing.
     async fn apply(&self, envelope: &Envelope) -> Result<bool, StoreError> {
         let mut writes = self.projection.plan(self.store.as_ref(), envelope).await?;
-        if !self.projection.marks_events() {
+        if !self.projection.marks(envelope) {
             if writes.is_empty() {
                 return Ok(true);
             }
@@ -214,8 +221,8 @@ impl<P: Projection> IdempotentConsumer<P> {
         else {
             return Ok(Folded::OneAtATime);
         };
-        if self.projection.marks_events() {
-            for envelope in envelopes {
+        for envelope in envelopes {
+            if self.projection.marks(envelope) {
                 writes.push(self.mark(envelope)?);
             }
         }

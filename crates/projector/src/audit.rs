@@ -33,6 +33,7 @@ pub fn check(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreEr
         &catalog_counted,
     )?);
     findings.extend(reviews::audit::check(records, stored)?);
+    findings.extend(catalog::audit_posters(records, stored)?);
     findings.extend(actors_list::audit(records, stored)?);
     Ok(findings)
 }
@@ -141,5 +142,282 @@ fn lifecycle_finding(
         view: name,
         differences,
         repair,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bus::Outcome;
+    use domain::events::{
+        ActorCreated, CastMember, Envelope, Event, MovieSnapshot, PhotoChanged, PosterChanged,
+    };
+    use domain::picture::{ImageType, StoredPicture};
+    use platform::audit::{ActorFacts, Problem};
+    use serde_json::json;
+    use store::{Item, Store};
+
+    use super::*;
+
+    fn picture(width: u32) -> StoredPicture {
+        StoredPicture {
+            upload_id: Uuid::now_v7(),
+            image_type: ImageType::Png,
+            width,
+            height: width,
+        }
+    }
+
+    /// A store the projections wrote from a movie with a poster and an actor with a photo,
+    /// and the records that say so.
+    struct Pictured {
+        _dir: tempfile::TempDir,
+        store: Arc<dyn Store>,
+        records: Records,
+        movie_id: Uuid,
+        actor_id: Uuid,
+    }
+
+    async fn pictured() -> Pictured {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(store_sqlite::SqliteStore::open(&dir.path().join("store.db")).unwrap());
+        let subscriptions =
+            crate::subscriptions(store.clone(), platform::consumer::DEFAULT_MARKER_RETENTION);
+        let actor_id = Uuid::now_v7();
+        let actor_created = Envelope::new(Event::ActorCreated(ActorCreated {
+            actor_id,
+            name: "Pictured Actor".into(),
+            thumbnail_url: None,
+        }));
+        let movie_id = Uuid::now_v7();
+        let (poster, photo) = (picture(600), picture(300));
+        let mut movie = MovieSnapshot {
+            movie_id,
+            title: "Pictured".into(),
+            release_year: 1999,
+            genres: vec!["drama".into()],
+            thumbnail_url: None,
+            created_at: domain::timestamp::now_micros(),
+            cast: vec![CastMember {
+                actor_id,
+                name: "Pictured Actor".into(),
+                role: "Lead".into(),
+            }],
+            poster: None,
+        };
+        let events = [
+            actor_created.clone(),
+            Envelope::new(Event::MovieCreated(movie.clone())),
+            Envelope::new(Event::PosterChanged(PosterChanged {
+                movie_id,
+                poster: Some(poster),
+                replaced: None,
+                release_year: movie.release_year,
+                created_at: movie.created_at,
+                cast_ids: vec![actor_id],
+            })),
+            Envelope::new(Event::PhotoChanged(PhotoChanged {
+                actor_id,
+                photo: Some(photo),
+                replaced: None,
+                created_at: actor_created.occurred_at,
+            })),
+        ];
+        for envelope in &events {
+            for subscription in &subscriptions {
+                if subscription
+                    .event_types
+                    .contains(&envelope.event.event_type())
+                {
+                    assert_eq!(subscription.handler.handle(envelope).await, Outcome::Done);
+                }
+            }
+        }
+        movie.poster = Some(poster);
+        let mut records = Records::default();
+        records.movies.insert(movie_id, movie);
+        let facts = ActorFacts {
+            name: "Pictured Actor".into(),
+            thumbnail_url: None,
+            created_at: actor_created.occurred_at,
+            photo: Some(photo),
+        };
+        records.actors.insert(actor_id, facts);
+        Pictured {
+            _dir: dir,
+            store,
+            records,
+            movie_id,
+            actor_id,
+        }
+    }
+
+    async fn scan(store: &dyn Store) -> Stored {
+        let mut items = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.scan(after.as_ref(), 100).await.unwrap();
+            items.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Stored::new(items),
+            }
+        }
+    }
+
+    /// Every item of the scan whose partition key starts with `prefix`.
+    fn items_under(stored: &Stored, prefix: &str) -> Vec<Item> {
+        stored
+            .under(prefix)
+            .map(|(key, attrs)| Item::new(key.clone(), attrs.clone()))
+            .collect()
+    }
+
+    /// Checks the store, applies every repair, and checks it again: what the first check
+    /// found, described.
+    async fn repaired(p: &Pictured) -> Vec<String> {
+        let findings = check(&p.records, &scan(p.store.as_ref()).await).unwrap();
+        for finding in &findings {
+            p.store.transact(finding.repair.clone()).await.unwrap();
+        }
+        let after = check(&p.records, &scan(p.store.as_ref()).await).unwrap();
+        assert_eq!(after, Vec::new(), "the repairs put everything right");
+        findings.iter().map(ToString::to_string).collect()
+    }
+
+    #[tokio::test]
+    async fn projected_posters_and_photos_agree_with_the_records() {
+        let p = pictured().await;
+        let stored = scan(p.store.as_ref()).await;
+        assert_eq!(check(&p.records, &stored).unwrap(), Vec::new());
+    }
+
+    #[tokio::test]
+    async fn a_summary_with_another_poster_or_none_is_found_and_repaired() {
+        let p = pictured().await;
+        let stored = scan(p.store.as_ref()).await;
+        let [summary] = items_under(&stored, "summary#").try_into().unwrap();
+        let version = summary.attrs["poster_version"].clone();
+        // Another poster, then none at all (as a summary written before posters holds).
+        let wrong = picture(10);
+        let mut damaged = summary.clone();
+        damaged.attrs.insert("poster".into(), json!(wrong));
+        p.store
+            .transact(vec![store::Write::put(damaged)])
+            .await
+            .unwrap();
+        let found = repaired(&p).await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("movie summaries: summary#"),
+            "{found:?}"
+        );
+        assert!(found[0].contains("differs in poster"), "{found:?}");
+        let now = p
+            .store
+            .get(&catalog::summary_key(&p.movie_id))
+            .await
+            .unwrap();
+        assert_eq!(
+            now.unwrap().attrs["poster_version"],
+            version,
+            "the version stays"
+        );
+
+        let mut bare = summary.clone();
+        bare.attrs.remove("poster");
+        bare.attrs.remove("poster_version");
+        p.store
+            .transact(vec![store::Write::put(bare)])
+            .await
+            .unwrap();
+        assert_eq!(repaired(&p).await.len(), 1);
+        let summary = catalog::summary(p.store.as_ref(), &p.movie_id)
+            .await
+            .unwrap();
+        let poster = p.records.movies[&p.movie_id].poster.unwrap();
+        assert_eq!(
+            summary.unwrap().poster,
+            Some(poster.view(domain::picture::PictureOwner::Movie(p.movie_id)))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_poster_deleted_in_the_records_is_taken_off_the_summary() {
+        let mut p = pictured().await;
+        if let Some(movie) = p.records.movies.get_mut(&p.movie_id) {
+            movie.poster = None;
+        }
+        let found = repaired(&p).await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        let summary = catalog::summary(p.store.as_ref(), &p.movie_id)
+            .await
+            .unwrap();
+        assert_eq!(summary.unwrap().poster, None);
+    }
+
+    #[tokio::test]
+    async fn an_actor_listing_with_another_photo_or_none_is_found_and_repaired() {
+        let p = pictured().await;
+        let stored = scan(p.store.as_ref()).await;
+        let [listing] = items_under(&stored, "actors#").try_into().unwrap();
+        let mut damaged = listing.clone();
+        damaged.attrs.insert("photo".into(), json!(null));
+        p.store
+            .transact(vec![store::Write::put(damaged)])
+            .await
+            .unwrap();
+        let found = repaired(&p).await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("differs in photo"), "{found:?}");
+        let now = p.store.get(&listing.key).await.unwrap().unwrap();
+        assert_eq!(
+            now.attrs, listing.attrs,
+            "the photo and its version as projected"
+        );
+
+        // Gone altogether: put back at the record's time, with the photo.
+        p.store
+            .transact(vec![store::Write::delete(listing.key.clone())])
+            .await
+            .unwrap();
+        let stored = scan(p.store.as_ref()).await;
+        let findings = check(&p.records, &stored).unwrap();
+        assert_eq!(findings.len(), 1);
+        assert!(matches!(
+            findings[0].differences[0].problem,
+            Problem::Missing { .. }
+        ));
+        assert_eq!(repaired(&p).await.len(), 1);
+        let (listed, _) = actors_list::actors_page(p.store.as_ref(), None, 10)
+            .await
+            .unwrap();
+        let photo = p.records.actors[&p.actor_id].photo.unwrap();
+        assert_eq!(
+            listed[0].photo,
+            Some(photo.view(domain::picture::PictureOwner::Actor(p.actor_id)))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_listing_holding_only_a_photo_of_no_actor_is_removed() {
+        let p = pictured().await;
+        let stranger = Uuid::now_v7();
+        let key = store::Key::new(
+            crate::sharded::partition("actors", &stranger),
+            format!("{:020}#{stranger}", 1),
+        );
+        let mut attrs = store::Attrs::new();
+        attrs.insert("photo".into(), json!(picture(5)));
+        attrs.insert("photo_version".into(), json!(Uuid::now_v7()));
+        p.store
+            .transact(vec![store::Write::put(Item::new(key, attrs))])
+            .await
+            .unwrap();
+        let found = repaired(&p).await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("unexpected"), "{found:?}");
     }
 }

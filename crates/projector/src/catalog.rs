@@ -1,9 +1,11 @@
 //! The movie catalog: each movie's summary, the list of all movies (newest created first),
-//! the genre lists (newest release first) and the genre counts.
+//! the genre lists (newest release first) and the genre counts. The summary's poster is set
+//! here too, from each poster change newer than the one it holds.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use domain::events::MovieSnapshot;
+use domain::events::{Envelope, Event, EventType, MovieSnapshot, PosterChanged};
+use domain::picture::{PictureOwner, PictureView, StoredPicture};
 use domain::score::ScoreTally;
 use domain::timestamp::Micros;
 use platform::audit::{self, Finding, Records, Stored};
@@ -31,19 +33,24 @@ pub struct MovieSummary {
     pub score: Option<f64>,
     pub review_count: i64,
     pub thumbnail_url: Option<String>,
+    /// The movie's poster; null without one.
+    pub poster: Option<PictureView>,
 }
 
-/// A movie's summary as stored: `summary#{movie}` / `summary`. It is written in two parts
-/// by two projections, in either order: the catalogue's facts, set here when the movie is
-/// created, and its scores, set by `reviews` on every review. When the movie is deleted,
-/// `reviews` replaces it with a tombstone that keeps later reviews from counting.
+/// A movie's summary as stored: `summary#{movie}` / `summary`. It is written in three parts,
+/// each in any order: the catalogue's facts, set here when the movie is created; its
+/// scores, set by `reviews` on every review; and its poster, set here on every poster
+/// change. When the movie is deleted, `reviews` replaces it with a tombstone that keeps
+/// later reviews from counting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SummaryRecord {
-    /// Absent while the movie is only scored, not created (yet).
+    /// Absent while the movie is only scored or given a poster, not created (yet).
     #[serde(flatten)]
     facts: Option<CatalogFacts>,
     #[serde(flatten)]
     scores: SummaryScores,
+    #[serde(flatten)]
+    poster: SummaryPoster,
 }
 
 impl Record for SummaryRecord {
@@ -70,8 +77,104 @@ impl SummaryRecord {
             score: tally.rounded_mean(),
             review_count: tally.count,
             thumbnail_url: facts.thumbnail_url,
+            poster: self
+                .poster
+                .poster
+                .map(|poster| poster.view(PictureOwner::Movie(facts.movie_id))),
         })
     }
+}
+
+/// The poster's part of a movie summary: the poster of the newest change applied, and that
+/// change's event id, which orders the changes. Both absent until the first change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SummaryPoster {
+    /// Null once the poster is deleted: an update sets it, and cannot remove it.
+    #[serde(default)]
+    pub poster: Option<StoredPicture>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poster_version: Option<Uuid>,
+}
+
+impl Record for SummaryPoster {
+    const KIND: &'static str = "movie summary's poster";
+}
+
+/// The attributes of [`SummaryPoster`]: audits of the other parts leave them out.
+pub(crate) const POSTER: &str = "poster";
+pub(crate) const POSTER_VERSION: &str = "poster_version";
+
+impl SummaryPoster {
+    /// The condition that the poster part is still the one read.
+    fn unchanged(&self) -> Result<Condition, StoreError> {
+        match self.poster_version {
+            None => Ok(Condition::AttrAbsent(POSTER_VERSION.into())),
+            Some(version) => store::attr_equals(POSTER_VERSION, &version),
+        }
+    }
+
+    /// The update that sets `poster` on the summary of `movie_id`, conditional on this part
+    /// as read; `version` stays as read when `None` (a repair, which knows no event).
+    fn set(
+        &self,
+        movie_id: &Uuid,
+        poster: Option<StoredPicture>,
+        version: Option<Uuid>,
+    ) -> Result<Write, StoreError> {
+        let part = SummaryPoster {
+            poster,
+            poster_version: version.or(self.poster_version),
+        };
+        let mut set = part.to_attrs()?;
+        if version.is_none() {
+            set.remove(POSTER_VERSION);
+        }
+        Ok(Write::Update {
+            key: summary_key(movie_id),
+            set,
+            add: Vec::new(),
+            condition: self.unchanged()?,
+        })
+    }
+}
+
+/// Whether a stored summary is a deleted movie's tombstone (see `reviews`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Tombstoned {
+    #[serde(default)]
+    deleted: bool,
+}
+
+impl Record for Tombstoned {
+    const KIND: &'static str = "movie summary";
+}
+
+/// The write that sets the poster of a change on its movie's summary, if the change is
+/// newer than the poster the summary holds: one conditional update of the summary, which it
+/// creates when the movie's facts have not arrived yet (they are set beside it). A change
+/// not newer — a repeat, or an older one arriving late — and a change of a deleted movie
+/// write nothing.
+pub(crate) async fn poster_writes(
+    store: &dyn Store,
+    version: Uuid,
+    change: &PosterChanged,
+) -> Result<Vec<Write>, StoreError> {
+    let item = store.get(&summary_key(&change.movie_id)).await?;
+    let (held, tombstoned) = match &item {
+        Some(item) => (
+            SummaryPoster::from_item(item)?,
+            Tombstoned::from_item(item)?.deleted,
+        ),
+        None => (SummaryPoster::default(), false),
+    };
+    if tombstoned || !domain::picture::is_newer(version, held.poster_version) {
+        return Ok(Vec::new());
+    }
+    Ok(vec![held.set(
+        &change.movie_id,
+        change.poster,
+        Some(version),
+    )?])
 }
 
 /// The catalogue's part of a movie summary, set when the movie is created.
@@ -170,6 +273,47 @@ pub(crate) fn release_sort_key(movie: &MovieSnapshot) -> String {
     )
 }
 
+/// Audits the summaries' posters (`moviebook verify`): a movie's summary shows the poster
+/// its record names. (The facts and scores are audited with the scores, in `reviews`; a
+/// deleted movie's tombstone shows nothing, whatever poster it holds.) A wrong poster is set
+/// on condition that the poster part is still as read; its version stays, as no event set
+/// the repaired poster, so a change newer than the one read still applies.
+pub(crate) fn audit_posters(
+    records: &Records,
+    stored: &Stored,
+) -> Result<Vec<Finding>, StoreError> {
+    let mut findings = Vec::new();
+    for (movie_id, movie) in &records.movies {
+        let key = summary_key(movie_id);
+        let held = match stored.get(&key).map(SummaryPoster::from_attrs) {
+            Some(Ok(held)) => held,
+            // A poster part that does not decode is reported like a wrong one; its repair
+            // holds only while it has no version, as the version it holds cannot be named.
+            Some(Err(_)) | None => SummaryPoster::default(),
+        };
+        if held.poster == movie.poster {
+            continue;
+        }
+        let shown = |poster: Option<StoredPicture>| {
+            store::attrs_of(
+                &SummaryPoster {
+                    poster,
+                    poster_version: None,
+                },
+                SummaryPoster::KIND,
+            )
+        };
+        let Some(problem) =
+            audit::problem(Some(&shown(held.poster)?), Some(&shown(movie.poster)?), &[])
+        else {
+            continue;
+        };
+        let repair = held.set(movie_id, movie.poster, None)?;
+        findings.push(Finding::one("movie summaries", key, problem, vec![repair]));
+    }
+    Ok(findings)
+}
+
 /// The catalogue's part of `movie`'s summary, as stored.
 pub(crate) fn summary_facts(movie: &MovieSnapshot) -> Result<Attrs, StoreError> {
     store::attrs_of(&CatalogFacts::of(movie), SummaryRecord::KIND)
@@ -178,6 +322,7 @@ pub(crate) fn summary_facts(movie: &MovieSnapshot) -> Result<Attrs, StoreError> 
 /// Writes the catalog.
 pub(crate) struct CatalogProjection;
 
+#[async_trait::async_trait]
 impl ListsMovies for CatalogProjection {
     fn name(&self) -> &'static str {
         NAME
@@ -206,6 +351,21 @@ impl ListsMovies for CatalogProjection {
             writes.push(genre_count_change(genre, if remove { -1 } else { 1 })?);
         }
         Ok(writes)
+    }
+
+    fn versioned_events(&self) -> &'static [EventType] {
+        &[EventType::PosterChanged]
+    }
+
+    async fn plan_versioned(
+        &self,
+        store: &dyn Store,
+        envelope: &Envelope,
+    ) -> Result<Vec<Write>, StoreError> {
+        match &envelope.event {
+            Event::PosterChanged(change) => poster_writes(store, envelope.id, change).await,
+            _ => Ok(Vec::new()),
+        }
     }
 }
 
@@ -428,6 +588,15 @@ mod tests {
                 score_revision: Some(3),
                 deleted: false,
             },
+            poster: SummaryPoster {
+                poster: Some(StoredPicture {
+                    upload_id: Uuid::now_v7(),
+                    image_type: domain::picture::ImageType::Png,
+                    width: 300,
+                    height: 450,
+                }),
+                poster_version: Some(Uuid::now_v7()),
+            },
         };
         let attrs = record.to_attrs().unwrap();
         assert_eq!(
@@ -436,6 +605,8 @@ mod tests {
                 "created_at",
                 "genres",
                 "movie_id",
+                "poster",
+                "poster_version",
                 "release_year",
                 "review_count",
                 "score_revision",

@@ -1,8 +1,9 @@
 //! Filmographies: each actor's movies, newest release first, with the role played. Scores
-//! are not copied here; the read joins the movies' summaries, so a review never has to
-//! touch every cast member's filmography.
+//! and posters are not copied here; the read joins the movies' summaries, so neither a
+//! review nor a poster change has to touch every cast member's filmography.
 
 use domain::events::MovieSnapshot;
+use domain::picture::PictureView;
 use serde::{Deserialize, Serialize};
 use store::{Key, Query, Record, Store, StoreError, Write};
 use uuid::Uuid;
@@ -23,6 +24,8 @@ pub struct FilmographyEntry {
     pub role: String,
     pub score: Option<f64>,
     pub review_count: i64,
+    /// The movie's poster, as its summary shows it; null without one.
+    pub poster: Option<PictureView>,
 }
 
 /// A movie in an actor's filmography as stored:
@@ -51,6 +54,7 @@ fn entry_key(actor_id: &Uuid, movie: &MovieSnapshot) -> Key {
 /// Writes filmographies.
 pub(crate) struct FilmographyProjection;
 
+#[async_trait::async_trait]
 impl ListsMovies for FilmographyProjection {
     fn name(&self) -> &'static str {
         "filmography"
@@ -101,6 +105,7 @@ pub async fn filmography(
                 role: record.role,
                 score: summary.score,
                 review_count: summary.review_count,
+                poster: summary.poster,
             })
         })
         .collect())

@@ -6,10 +6,10 @@
 //!
 //! | read model | projection | serves |
 //! |---|---|---|
-//! | movie summaries, all-movies list, genre lists and counts | `catalog` | `GET /movies`, `/genres`, `/genres/{g}/movies`, summaries everywhere |
+//! | movie summaries (with their posters), all-movies list, genre lists and counts | `catalog` | `GET /movies`, `/genres`, `/genres/{g}/movies`, summaries everywhere |
 //! | movie scores, top-rated, users' review lists | `reviews` | score and review_count, `GET /movies/top-rated`, `GET /users/{id}` reviews |
-//! | actor list | `actors_list` | `GET /actors` |
-//! | filmographies | `filmography` | `GET /actors/{id}` movies |
+//! | actor list (with photos) | `actors_list` | `GET /actors` |
+//! | filmographies (their scores and posters joined from the summaries) | `filmography` | `GET /actors/{id}` movies |
 //!
 //! Title and name search (`search`) is no read model in the store: each serving process
 //! keeps its own index in memory, rebuilt from the all-movies and actor lists.

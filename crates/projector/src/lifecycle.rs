@@ -121,6 +121,7 @@ fn next(state: Lifecycle, deleting: bool) -> Option<(Lifecycle, bool)> {
 /// A projection that lists each movie while it lives: it writes its entries when the movie
 /// is created and removes them when it is deleted, each once, in whatever order the events
 /// arrive. [`MovieListing`] runs it.
+#[async_trait]
 pub(crate) trait ListsMovies: Send + Sync + 'static {
     /// The projection's name: its consumer, and the sort key of its lifecycle records.
     fn name(&self) -> &'static str;
@@ -131,6 +132,22 @@ pub(crate) trait ListsMovies: Send + Sync + 'static {
 
     /// The writes that list `movie` or, with `remove`, take its entries away again.
     fn entries(&self, movie: &MovieSnapshot, remove: bool) -> Result<Vec<Write>, StoreError>;
+
+    /// Other events it follows, whose writes are each conditional on a version that the
+    /// event moves past (an event not newer than what it holds changes nothing), so they
+    /// take no processed-event marker and no lifecycle.
+    fn versioned_events(&self) -> &'static [EventType] {
+        &[]
+    }
+
+    /// The writes of one of [`ListsMovies::versioned_events`].
+    async fn plan_versioned(
+        &self,
+        _store: &dyn Store,
+        _envelope: &Envelope,
+    ) -> Result<Vec<Write>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The projection that runs a [`ListsMovies`] through the movie's lifecycle.
@@ -143,13 +160,25 @@ impl<L: ListsMovies> Projection for MovieListing<L> {
     }
 
     fn event_types(&self) -> Vec<EventType> {
-        vec![EventType::MovieCreated, EventType::MovieDeleted]
+        let mut types = vec![EventType::MovieCreated, EventType::MovieDeleted];
+        types.extend_from_slice(self.0.versioned_events());
+        types
+    }
+
+    fn marks(&self, envelope: &Envelope) -> bool {
+        !self
+            .0
+            .versioned_events()
+            .contains(&envelope.event.event_type())
     }
 
     async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError> {
         let (movie, remove) = match &envelope.event {
             Event::MovieCreated(movie) => (movie, false),
             Event::MovieDeleted(movie) => (movie, true),
+            other if self.0.versioned_events().contains(&other.event_type()) => {
+                return self.0.plan_versioned(store, envelope).await;
+            }
             _ => return Ok(Vec::new()),
         };
         let name = self.0.name();

@@ -3,7 +3,8 @@
 //! by the events its process watches on the bus and rebuilt from the store's lists of every
 //! movie and actor when the watch (re)starts. Movies' results are joined with their current
 //! summaries (scores change with reviews), which also leaves out a movie deleted since the
-//! index last heard of it; actors' listings never change, so the index holds them.
+//! index last heard of it; actors' listings change only by their photo, which the index
+//! follows, so it holds them.
 
 mod index;
 
@@ -14,11 +15,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bus::Watcher;
 use domain::events::{Envelope, Event, EventType};
+use domain::picture::StoredPicture;
 use serde::{Deserialize, Serialize};
 use store::{Store, StoreError};
 use uuid::Uuid;
 
-use crate::actors_list::{self, ActorListing};
+use crate::actors_list::{self, ActorListing, VersionedListing};
 use crate::catalog::{self, MovieSummary};
 use index::WordIndex;
 
@@ -117,17 +119,49 @@ const REPLAY_WINDOW: Duration = Duration::from_secs(60);
 const REPLAY_MAX: usize = 10_000;
 
 /// What an event changes in an index.
-#[derive(Debug, Clone)]
-pub enum Change<L> {
-    Indexed { id: Uuid, text: String, listing: L },
+pub enum Change<I: Indexed> {
+    Indexed {
+        id: Uuid,
+        text: String,
+        listing: I::Listing,
+    },
     Removed(Uuid),
+    /// A change of an indexed entity's listing that leaves its text as it is.
+    Amended {
+        id: Uuid,
+        amendment: I::Amendment,
+    },
 }
 
-impl<L: Clone> Change<L> {
-    fn apply(&self, index: &mut WordIndex<L>) {
+impl<I: Indexed> Change<I> {
+    /// Applies the change; an entity indexed (again) also takes the amendments of it seen
+    /// lately (`recent`, oldest first), which may have come before it.
+    fn apply<'a>(
+        &self,
+        index: &mut WordIndex<I::Listing>,
+        recent: impl Iterator<Item = &'a Change<I>>,
+    ) {
         match self {
-            Change::Indexed { id, text, listing } => index.insert(*id, text, listing.clone()),
+            Change::Indexed { id, text, listing } => {
+                let listing = match index.listing(id) {
+                    Some(held) => I::relisted(listing.clone(), held),
+                    None => listing.clone(),
+                };
+                index.insert(*id, text, listing);
+                for change in recent {
+                    if let Change::Amended { id: amended, .. } = change
+                        && amended == id
+                    {
+                        change.apply(index, std::iter::empty());
+                    }
+                }
+            }
             Change::Removed(id) => index.remove(id),
+            Change::Amended { id, amendment } => {
+                if let Some(listing) = index.listing_mut(id) {
+                    I::amend(listing, amendment);
+                }
+            }
         }
     }
 }
@@ -135,13 +169,20 @@ impl<L: Clone> Change<L> {
 /// What an index holds: which entities, the events that change them, and how to read them
 /// all from the store.
 #[async_trait]
-pub trait Indexed: Send + Sync + 'static {
-    /// What a search returns of each entity, besides its id.
+pub trait Indexed: Send + Sync + Sized + 'static {
+    /// What the index keeps of each entity, besides its id and text.
     type Listing: Clone + Send + Sync + 'static;
+    /// A change of a listing that leaves its text as it is.
+    type Amendment: Clone + Send + Sync + std::fmt::Debug + 'static;
     /// The events that change the index.
     const EVENT_TYPES: &'static [EventType];
     /// The change an event makes, if any.
-    fn change(envelope: &Envelope) -> Option<Change<Self::Listing>>;
+    fn change(envelope: &Envelope) -> Option<Change<Self>>;
+    /// Applies an amendment to a listing.
+    fn amend(listing: &mut Self::Listing, amendment: &Self::Amendment);
+    /// The listing of an entity indexed again, given the one held: what an amendment set on
+    /// the held one may have to stay.
+    fn relisted(listing: Self::Listing, held: &Self::Listing) -> Self::Listing;
     /// Every entity with its title or name.
     async fn read_all(store: &dyn Store) -> Result<Vec<(Uuid, String, Self::Listing)>, StoreError>;
 }
@@ -152,9 +193,17 @@ pub struct MovieTitles;
 #[async_trait]
 impl Indexed for MovieTitles {
     type Listing = ();
+    /// Titles never change.
+    type Amendment = ();
     const EVENT_TYPES: &'static [EventType] = &[EventType::MovieCreated, EventType::MovieDeleted];
 
-    fn change(envelope: &Envelope) -> Option<Change<()>> {
+    fn amend(_listing: &mut (), _amendment: &()) {}
+
+    fn relisted(listing: (), _held: &()) {
+        listing
+    }
+
+    fn change(envelope: &Envelope) -> Option<Change<Self>> {
         match &envelope.event {
             Event::MovieCreated(movie) => Some(Change::Indexed {
                 id: movie.movie_id,
@@ -175,40 +224,65 @@ impl Indexed for MovieTitles {
     }
 }
 
-/// Actor names, with each actor's listing (actors never change once created).
+/// Actor names, with each actor's listing (whose photo changes; names never do).
 pub struct ActorNames;
+
+/// A photo change: the photo, and the id of its event, which orders the changes.
+#[derive(Debug, Clone, Copy)]
+pub struct PhotoAmendment {
+    version: Uuid,
+    photo: Option<StoredPicture>,
+}
 
 #[async_trait]
 impl Indexed for ActorNames {
-    type Listing = ActorListing;
-    const EVENT_TYPES: &'static [EventType] = &[EventType::ActorCreated];
+    type Listing = VersionedListing;
+    type Amendment = PhotoAmendment;
+    const EVENT_TYPES: &'static [EventType] = &[EventType::ActorCreated, EventType::PhotoChanged];
 
-    fn change(envelope: &Envelope) -> Option<Change<ActorListing>> {
+    fn change(envelope: &Envelope) -> Option<Change<Self>> {
         match &envelope.event {
             Event::ActorCreated(actor) => Some(Change::Indexed {
                 id: actor.actor_id,
                 text: actor.name.clone(),
-                listing: ActorListing::of(actor),
+                listing: VersionedListing::of(actor),
+            }),
+            Event::PhotoChanged(change) => Some(Change::Amended {
+                id: change.actor_id,
+                amendment: PhotoAmendment {
+                    version: envelope.id,
+                    photo: change.photo,
+                },
             }),
             _ => None,
         }
     }
 
-    async fn read_all(store: &dyn Store) -> Result<Vec<(Uuid, String, ActorListing)>, StoreError> {
+    fn amend(listing: &mut VersionedListing, amendment: &PhotoAmendment) {
+        listing.change_photo(amendment.version, amendment.photo);
+    }
+
+    fn relisted(listing: VersionedListing, held: &VersionedListing) -> VersionedListing {
+        listing.relisted(held)
+    }
+
+    async fn read_all(
+        store: &dyn Store,
+    ) -> Result<Vec<(Uuid, String, VersionedListing)>, StoreError> {
         let actors = actors_list::every_actor(store).await?;
         Ok(actors
             .into_iter()
-            .map(|actor| (actor.id, actor.name.clone(), actor))
+            .map(|actor| (actor.listing.id, actor.listing.name.clone(), actor))
             .collect())
     }
 }
 
 /// The index and what keeps it right across rebuilds.
-struct State<L> {
+struct State<I: Indexed> {
     /// `None` until the first rebuild finished.
-    index: Option<WordIndex<L>>,
+    index: Option<WordIndex<I::Listing>>,
     /// The changes seen in the last [`REPLAY_WINDOW`], oldest first.
-    recent: VecDeque<(Instant, Change<L>)>,
+    recent: VecDeque<(Instant, Change<I>)>,
     /// How many rebuilds have started; each is numbered by it.
     rebuilds_started: u64,
     /// The number of the rebuild the index comes from: an older one finishing late is dropped.
@@ -217,7 +291,7 @@ struct State<L> {
 
 /// A search index in memory, kept by events and rebuilt from the store.
 pub struct SearchIndex<I: Indexed> {
-    state: RwLock<State<I::Listing>>,
+    state: RwLock<State<I>>,
     /// Whether the index has been built once: what start-up waits for.
     built: tokio::sync::watch::Sender<bool>,
 }
@@ -255,8 +329,9 @@ impl<I: Indexed> SearchIndex<I> {
         // A panic elsewhere while the lock was held left no half-made change: each change
         // is applied whole before the guard is dropped.
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(index) = state.index.as_mut() {
-            change.apply(index);
+        let State { index, recent, .. } = &mut *state;
+        if let Some(index) = index.as_mut() {
+            change.apply(index, recent.iter().map(|(_, change)| change));
         }
         let now = Instant::now();
         while state.recent.len() >= REPLAY_MAX
@@ -293,8 +368,9 @@ impl<I: Indexed> SearchIndex<I> {
         if state.built_by > number {
             return Ok(());
         }
-        for (_, change) in &state.recent {
-            change.apply(&mut index);
+        for (at, (_, change)) in state.recent.iter().enumerate() {
+            let before = state.recent.range(..at).map(|(_, change)| change);
+            change.apply(&mut index, before);
         }
         tracing::info!(entries = index.len(), "search index rebuilt");
         state.index = Some(index);
@@ -349,7 +425,7 @@ impl ActorSearch {
     ) -> Result<(Vec<ActorListing>, Option<SearchCursor>), SearchError> {
         let SearchPage { found, next } = self.page(query, cursor, limit)?;
         Ok((
-            found.into_iter().map(|(_, listing)| listing).collect(),
+            found.into_iter().map(|(_, actor)| actor.listing).collect(),
             next,
         ))
     }
@@ -513,7 +589,10 @@ mod tests {
         let index = ActorSearch::default();
         index.rebuild_from(store.as_ref()).await.unwrap();
         let (found, next) = index.search("anne mo", None, 10).unwrap();
-        assert_eq!((found, next), (vec![ActorListing::of(&actor)], None));
+        assert_eq!(
+            (found, next),
+            (vec![VersionedListing::of(&actor).listing], None)
+        );
     }
 
     #[test]

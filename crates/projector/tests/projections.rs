@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use bus::{Outcome, Subscription};
 use domain::events::{
-    ActorCreated, CastMember, Envelope, Event, MovieSnapshot, ReviewDeleted, ReviewUpserted,
+    ActorCreated, CastMember, Envelope, Event, MovieSnapshot, PhotoChanged, PosterChanged,
+    ReviewDeleted, ReviewUpserted,
 };
+use domain::picture::{ImageType, PictureOwner, PictureView, StoredPicture};
 use domain::timestamp::Micros;
 use platform::consumer::{DEFAULT_MARKER_RETENTION, ProcessedMarker, marker_key};
 use projector::actors_list::{self, ActorListing};
@@ -152,6 +154,50 @@ fn review_deleted(movie: &MovieSnapshot, user_id: Uuid, score: i64) -> Envelope 
         user_id,
         score,
     }))
+}
+
+/// A new upload, `width` pixels wide.
+fn picture(width: u32) -> StoredPicture {
+    StoredPicture {
+        upload_id: id(),
+        image_type: ImageType::Webp,
+        width,
+        height: width * 3 / 2,
+    }
+}
+
+/// The movie's poster changed to `poster` (`None`: deleted); the event's id orders it.
+fn poster_changed(movie: &MovieSnapshot, poster: Option<StoredPicture>) -> Envelope {
+    Envelope::new(Event::PosterChanged(PosterChanged {
+        movie_id: movie.movie_id,
+        poster,
+        replaced: None,
+        release_year: movie.release_year,
+        created_at: movie.created_at,
+        cast_ids: movie.cast.iter().map(|m| m.actor_id).collect(),
+    }))
+}
+
+/// The photo of the actor that `created` announced changed to `photo`. The actor record's
+/// creation time is a moment before its event's, as the actors service takes them.
+fn photo_changed(created: &Envelope, photo: Option<StoredPicture>) -> Envelope {
+    let Event::ActorCreated(actor) = &created.event else {
+        panic!("an actor's creation");
+    };
+    Envelope::new(Event::PhotoChanged(PhotoChanged {
+        actor_id: actor.actor_id,
+        photo,
+        replaced: None,
+        created_at: created.occurred_at - 35,
+    }))
+}
+
+fn poster_view(movie: &MovieSnapshot, poster: &StoredPicture) -> Option<PictureView> {
+    Some(poster.view(PictureOwner::Movie(movie.movie_id)))
+}
+
+fn photo_view(actor: Uuid, photo: &StoredPicture) -> Option<PictureView> {
+    Some(photo.view(PictureOwner::Actor(actor)))
 }
 
 /// Seconds as micros, so that reviews' RFC 3339 times differ.
@@ -306,6 +352,7 @@ struct ReadModels {
     user_reviews: Vec<Vec<UserReview>>,
     movie_searches: Vec<Vec<Uuid>>,
     actor_searches: Vec<Vec<Uuid>>,
+    actor_search_listings: Vec<ActorListing>,
     actors: Vec<ActorListing>,
 }
 
@@ -315,6 +362,9 @@ struct World {
     users: Vec<Uuid>,
     genres: Vec<&'static str>,
     stream: Vec<Envelope>,
+    /// The Matrix's poster and Keanu's photo in the end.
+    matrix_poster: StoredPicture,
+    keanu_photo: StoredPicture,
 }
 
 fn world() -> World {
@@ -337,12 +387,23 @@ fn world() -> World {
     );
     let users: Vec<Uuid> = (0..3).map(|_| id()).collect();
     let (u1, u2, u3) = (users[0], users[1], users[2]);
+    let (first_poster, matrix_poster, keanu_photo) = (picture(600), picture(800), picture(400));
+    let keanu_photo_set = photo_changed(&keanu_created, Some(keanu_photo));
+    // Carrie's photo is set and deleted again; the gone movie's poster goes with it.
+    let carrie_photo_set = photo_changed(&carrie_created, Some(picture(500)));
+    let carrie_photo_deleted = photo_changed(&carrie_created, None);
     let stream = vec![
         keanu_created,
         carrie_created,
         created(&matrix),
         created(&wick),
         created(&gone),
+        poster_changed(&matrix, Some(first_poster)),
+        keanu_photo_set,
+        poster_changed(&gone, Some(picture(700))),
+        poster_changed(&matrix, Some(matrix_poster)),
+        carrie_photo_set,
+        carrie_photo_deleted,
         upserted(&matrix, u1, 8, None, secs(10)),
         upserted(&matrix, u2, 7, None, secs(11)),
         upserted(&matrix, u3, 9, None, secs(12)),
@@ -359,6 +420,8 @@ fn world() -> World {
         users,
         genres: vec!["action", "sci-fi", "drama"],
         stream,
+        matrix_poster,
+        keanu_photo,
     }
 }
 
@@ -373,6 +436,7 @@ async fn read_models(store: &dyn Store, world: &World) -> ReadModels {
         user_reviews: Vec::new(),
         movie_searches: Vec::new(),
         actor_searches: Vec::new(),
+        actor_search_listings: Vec::new(),
         actors: actors_list::actors_page(store, None, 100).await.unwrap().0,
     };
     for movie in &world.movies {
@@ -405,6 +469,12 @@ async fn read_models(store: &dyn Store, world: &World) -> ReadModels {
         models
             .actor_searches
             .push(search_ids(store, Index::Actors, query).await);
+    }
+    let index = ActorSearch::default();
+    index.rebuild_from(store).await.unwrap();
+    for query in ["keanu", "carrie"] {
+        let (found, _) = index.search(query, None, 100).unwrap();
+        models.actor_search_listings.extend(found);
     }
     models
 }
@@ -497,6 +567,27 @@ async fn every_event_delivered_twice_changes_nothing() {
     assert_eq!(expected.actor_searches[2], [carrie]);
     let actor_ids: Vec<Uuid> = expected.actors.iter().map(|a| a.id).collect();
     assert_eq!(actor_ids, [carrie, keanu], "newest first");
+
+    // Pictures: the newest poster in the summary and the filmographies, the newest photo
+    // in the list and the search.
+    assert_eq!(m.poster, poster_view(matrix, &world.matrix_poster));
+    assert_eq!(w.poster, None);
+    let keanu_posters: Vec<Option<PictureView>> = expected.filmographies[0]
+        .iter()
+        .map(|e| e.poster.clone())
+        .collect();
+    assert_eq!(
+        keanu_posters,
+        [None, poster_view(matrix, &world.matrix_poster)]
+    );
+    let photos: Vec<Option<PictureView>> =
+        expected.actors.iter().map(|a| a.photo.clone()).collect();
+    assert_eq!(photos, [None, photo_view(keanu, &world.keanu_photo)]);
+    let mut searched = expected.actor_search_listings.clone();
+    searched.sort_by_key(|a| a.id);
+    let mut listed = expected.actors.clone();
+    listed.sort_by_key(|a| a.id);
+    assert_eq!(searched, listed, "the search shows what the list shows");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1445,4 +1536,407 @@ async fn processed_markers_expire_after_the_retention() {
     }
     marked.sort();
     assert_eq!(marked, ["actor-search", "catalog", "filmography"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Posters and photos
+
+/// The poster of `movie` in its summary, each list and its cast's filmographies: the one
+/// poster every place shows.
+async fn poster_everywhere(f: &Fixture, movie: &MovieSnapshot) -> Option<PictureView> {
+    let shown = summary(f.store(), movie).await.unwrap().poster;
+    let listed = catalog::all_movies_page(f.store(), None, 100)
+        .await
+        .unwrap()
+        .0;
+    let in_list = listed.iter().find(|s| s.id == movie.movie_id).unwrap();
+    assert_eq!(in_list.poster, shown, "in all movies");
+    for genre in &movie.genres {
+        let page = catalog::genre_page(f.store(), genre, None, 100)
+            .await
+            .unwrap()
+            .0;
+        let in_genre = page.iter().find(|s| s.id == movie.movie_id).unwrap();
+        assert_eq!(in_genre.poster, shown, "in {genre}");
+    }
+    for member in &movie.cast {
+        let movies = filmography::filmography(f.store(), &member.actor_id)
+            .await
+            .unwrap();
+        let entry = movies.iter().find(|e| e.id == movie.movie_id).unwrap();
+        assert_eq!(entry.poster, shown, "in the filmography of {}", member.name);
+    }
+    shown
+}
+
+#[tokio::test]
+async fn a_poster_shows_in_every_list_and_follows_its_replacement_and_deletion() {
+    let f = Fixture::new();
+    let (actor, actor_created) = actor_created("Poster Actor");
+    f.deliver(&actor_created).await;
+    let film = movie(
+        "Posters",
+        2001,
+        &["drama", "noir"],
+        secs(1),
+        &[(actor, "Lead")],
+    );
+    f.deliver(&created(&film)).await;
+    assert_eq!(poster_everywhere(&f, &film).await, None);
+
+    let first = picture(600);
+    f.deliver(&poster_changed(&film, Some(first))).await;
+    assert_eq!(
+        poster_everywhere(&f, &film).await,
+        poster_view(&film, &first)
+    );
+    // Top-rated and search show summaries too.
+    f.deliver(&upserted(&film, id(), 8, None, secs(2))).await;
+    let top = reviews::top_rated(f.store(), 10, 1).await.unwrap();
+    assert_eq!(top[0].poster, poster_view(&film, &first));
+    let index = MovieSearch::default();
+    index.rebuild_from(f.store()).await.unwrap();
+    let (found, _) = index.search(f.store(), "posters", None, 10).await.unwrap();
+    assert_eq!(found[0].poster, poster_view(&film, &first));
+
+    let second = picture(900);
+    f.deliver(&poster_changed(&film, Some(second))).await;
+    assert_eq!(
+        poster_everywhere(&f, &film).await,
+        poster_view(&film, &second)
+    );
+    f.deliver(&poster_changed(&film, None)).await;
+    assert_eq!(poster_everywhere(&f, &film).await, None);
+    // The score is untouched by all of it.
+    let s = summary(f.store(), &film).await.unwrap();
+    assert_eq!((s.score, s.review_count), (Some(8.0), 1));
+}
+
+#[tokio::test]
+async fn poster_changes_late_or_repeated_leave_the_newest() {
+    let f = Fixture::new();
+    let film = movie("Late Posters", 2002, &["drama"], secs(1), &[]);
+    f.deliver(&created(&film)).await;
+    let (old, new) = (picture(600), picture(800));
+    let first = poster_changed(&film, Some(old));
+    let second = poster_changed(&film, Some(new));
+    f.deliver(&second).await;
+    f.deliver(&first).await;
+    assert_eq!(poster_everywhere(&f, &film).await, poster_view(&film, &new));
+    f.deliver(&second).await;
+    assert_eq!(poster_everywhere(&f, &film).await, poster_view(&film, &new));
+
+    // A deletion stays a deletion when an older change comes late.
+    let removed = poster_changed(&film, None);
+    f.deliver(&removed).await;
+    f.deliver(&second).await;
+    f.deliver(&first).await;
+    assert_eq!(poster_everywhere(&f, &film).await, None);
+
+    // Eight copies of a newer change at once apply it once, and no marker is written for it.
+    let third = poster_changed(&film, Some(picture(700)));
+    deliver_concurrently(&f, &third, 8).await;
+    let Event::PosterChanged(PosterChanged { poster, .. }) = &third.event else {
+        unreachable!()
+    };
+    assert_eq!(
+        poster_everywhere(&f, &film).await,
+        poster_view(&film, poster.as_ref().unwrap())
+    );
+    let marker = f
+        .store()
+        .get(&marker_key(&third.id, "catalog"))
+        .await
+        .unwrap();
+    assert_eq!(marker, None, "a poster change is versioned, not marked");
+}
+
+#[tokio::test]
+async fn a_poster_set_before_the_movie_is_created_shows_once_it_is() {
+    let f = Fixture::new();
+    let (actor, actor_created) = actor_created("Early Actor");
+    f.deliver(&actor_created).await;
+    let film = movie("Early", 2003, &["drama"], secs(1), &[(actor, "First")]);
+    let poster = picture(640);
+    let changed = poster_changed(&film, Some(poster));
+    f.deliver(&changed).await;
+    assert_eq!(summary(f.store(), &film).await, None, "not created yet");
+    assert!(all_movie_ids(f.store()).await.is_empty());
+
+    f.deliver(&created(&film)).await;
+    assert_eq!(
+        poster_everywhere(&f, &film).await,
+        poster_view(&film, &poster)
+    );
+    // A review's tally written beside it leaves it too.
+    f.deliver(&upserted(&film, id(), 6, None, secs(2))).await;
+    assert_eq!(
+        poster_everywhere(&f, &film).await,
+        poster_view(&film, &poster)
+    );
+}
+
+#[tokio::test]
+async fn a_poster_change_of_a_deleted_movie_brings_nothing_back() {
+    let f = Fixture::new();
+    let (actor, actor_created) = actor_created("Gone Actor");
+    f.deliver(&actor_created).await;
+    let film = movie(
+        "Gone Poster",
+        2004,
+        &["drama"],
+        secs(1),
+        &[(actor, "Ghost")],
+    );
+    f.deliver(&created(&film)).await;
+    let late = poster_changed(&film, Some(picture(300)));
+    f.deliver(&deleted(&film)).await;
+    f.deliver(&late).await;
+    assert_eq!(summary(f.store(), &film).await, None);
+    assert!(all_movie_ids(f.store()).await.is_empty());
+    assert!(
+        filmography::filmography(f.store(), &actor)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let tombstone = f
+        .store()
+        .get(&store::Key::new(
+            format!("summary#{}", film.movie_id),
+            "summary",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tombstone.get("poster"), None, "the tombstone is left alone");
+}
+
+/// The listing of `actor` in the actor list and in a search index rebuilt from the store.
+async fn listed_actor(f: &Fixture, actor: Uuid, name: &str) -> Option<ActorListing> {
+    let (listed, _) = actors_list::actors_page(f.store(), None, 100)
+        .await
+        .unwrap();
+    let listed = listed.into_iter().find(|a| a.id == actor);
+    let index = ActorSearch::default();
+    index.rebuild_from(f.store()).await.unwrap();
+    let (found, _) = index.search(name, None, 100).unwrap();
+    let found = found.into_iter().find(|a| a.id == actor);
+    assert_eq!(found, listed, "the search shows what the list shows");
+    listed
+}
+
+async fn listed_photo(f: &Fixture, actor: Uuid) -> Option<PictureView> {
+    listed_actor(f, actor, "photo actor").await.unwrap().photo
+}
+
+#[tokio::test]
+async fn an_actors_photo_is_listed_and_searched_and_keeps_the_newest_change() {
+    let f = Fixture::new();
+    let (actor, actor_created) = actor_created("Photo Actor");
+    f.deliver(&actor_created).await;
+    assert_eq!(listed_photo(&f, actor).await, None);
+
+    let (old, new) = (picture(300), picture(400));
+    let first = photo_changed(&actor_created, Some(old));
+    let second = photo_changed(&actor_created, Some(new));
+    f.deliver(&first).await;
+    assert_eq!(listed_photo(&f, actor).await, photo_view(actor, &old));
+    f.deliver(&second).await;
+    f.deliver(&first).await;
+    f.deliver(&second).await;
+    assert_eq!(listed_photo(&f, actor).await, photo_view(actor, &new));
+    // The creation once more (a late redelivery) leaves the photo.
+    f.deliver(&actor_created).await;
+    assert_eq!(listed_photo(&f, actor).await, photo_view(actor, &new));
+
+    let removed = photo_changed(&actor_created, None);
+    f.deliver(&removed).await;
+    f.deliver(&second).await;
+    assert_eq!(listed_photo(&f, actor).await, None);
+    let (listed, _) = actors_list::actors_page(f.store(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "one listing, however often it was written");
+}
+
+#[tokio::test]
+async fn a_photo_set_before_its_actor_is_listed_shows_once_it_is() {
+    let f = Fixture::new();
+    let (actor, actor_created) = actor_created("Early Photo");
+    let photo = picture(350);
+    f.deliver(&photo_changed(&actor_created, Some(photo))).await;
+    let (listed, _) = actors_list::actors_page(f.store(), None, 100)
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "not listed before it is created");
+    assert_eq!(listed_actor(&f, actor, "early").await, None);
+
+    f.deliver(&actor_created).await;
+    let listing = listed_actor(&f, actor, "early").await.unwrap();
+    assert_eq!(listing.photo, photo_view(actor, &photo));
+    assert_eq!(listing.name, "Early Photo");
+    let (listed, _) = actors_list::actors_page(f.store(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_photo_handled_while_its_actor_is_listed_meets_the_listing() {
+    for _ in 0..10 {
+        let f = Fixture::new();
+        let (actor, actor_created) = actor_created("Racing Photo");
+        let photo = picture(350);
+        let changed = photo_changed(&actor_created, Some(photo));
+        let (a, b) = (f.subs.clone(), f.subs.clone());
+        let (created, changed) = (actor_created.clone(), changed.clone());
+        let listing = tokio::spawn(async move { deliver(&a, &created).await });
+        let photo_set = tokio::spawn(async move { deliver(&b, &changed).await });
+        listing.await.unwrap();
+        photo_set.await.unwrap();
+        let (listed, _) = actors_list::actors_page(f.store(), None, 100)
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].photo, photo_view(actor, &photo));
+    }
+}
+
+#[tokio::test]
+async fn a_search_index_follows_photo_changes_it_sees_in_any_order() {
+    let f = Fixture::new();
+    let (actor, watched_created) = actor_created("Watched Actor");
+    f.deliver(&watched_created).await;
+    let index = ActorSearch::default();
+    index.rebuild_from(f.store()).await.unwrap();
+    let shown = |index: &ActorSearch| {
+        index.search("watched", None, 10).unwrap().0[0]
+            .photo
+            .clone()
+    };
+
+    let (old, new) = (picture(300), picture(400));
+    let first = photo_changed(&watched_created, Some(old));
+    let second = photo_changed(&watched_created, Some(new));
+    index.saw(&second);
+    index.saw(&first);
+    assert_eq!(shown(&index), photo_view(actor, &new));
+    index.saw(&watched_created);
+    assert_eq!(
+        shown(&index),
+        photo_view(actor, &new),
+        "a creation seen again"
+    );
+
+    // A photo seen before its actor's creation shows once the creation is seen.
+    let (later, later_created) = actor_created("Watched Later");
+    let photo = picture(500);
+    index.saw(&photo_changed(&later_created, Some(photo)));
+    index.saw(&later_created);
+    let found = index.search("later", None, 10).unwrap().0;
+    assert_eq!(found[0].id, later);
+    assert_eq!(found[0].photo, photo_view(later, &photo));
+
+    // A rebuild from a store that has not heard of the changes yet replays them.
+    let rebuilt = ActorSearch::default();
+    rebuilt.saw(&second);
+    rebuilt.rebuild_from(f.store()).await.unwrap();
+    assert_eq!(shown(&rebuilt), photo_view(actor, &new));
+}
+
+/// A store metric of one caller, as `/metrics` renders it.
+fn store_metric(
+    metrics: &metrics_exporter_prometheus::PrometheusHandle,
+    name: &str,
+    labels: &str,
+) -> u64 {
+    let series = format!("{name}{{{labels}}}");
+    metrics
+        .render()
+        .lines()
+        .find_map(|line| line.strip_prefix(series.as_str())?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_poster_or_photo_change_costs_one_read_and_one_item_write() {
+    let f = Fixture::new();
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let counted = metrics::with_local_recorder(&recorder, || {
+        projector::subscriptions(f.store.clone(), DEFAULT_MARKER_RETENTION)
+    });
+    let cast: Vec<(Uuid, Envelope)> = (0..5)
+        .map(|i| actor_created(&format!("Cast {i}")))
+        .collect();
+    for (_, created) in &cast {
+        deliver(&counted, created).await;
+    }
+    let roles: Vec<(Uuid, &str)> = cast.iter().map(|(actor, _)| (*actor, "Part")).collect();
+    let film = movie("Costed", 2005, &["drama", "noir"], secs(1), &roles);
+    deliver(&counted, &created(&film)).await;
+
+    let count = |operation: &str, caller: &str| {
+        store_metric(
+            &metrics,
+            "moviebook_store_requests_total",
+            &format!(r#"operation="{operation}",caller="{caller}""#),
+        )
+    };
+    let writes = |caller: &str| {
+        store_metric(
+            &metrics,
+            "moviebook_store_item_writes_total",
+            &format!(r#"caller="{caller}""#),
+        )
+    };
+    let before = (
+        count("get", "catalog"),
+        count("transact", "catalog"),
+        writes("catalog"),
+    );
+    let film_before = (count("transact", "filmography"), writes("filmography"));
+    for width in [100, 200, 300] {
+        deliver(&counted, &poster_changed(&film, Some(picture(width)))).await;
+    }
+    let after = (
+        count("get", "catalog"),
+        count("transact", "catalog"),
+        writes("catalog"),
+    );
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1, after.2 - before.2),
+        (3, 3, 3),
+        "per poster change: one get, one transaction of one write (no marker)"
+    );
+    assert_eq!(
+        (count("transact", "filmography"), writes("filmography")),
+        film_before,
+        "a poster change writes no filmography entry, whatever the cast"
+    );
+
+    let (_, keanu_created) = &cast[0];
+    let before = (
+        count("query", "actor-search"),
+        count("transact", "actor-search"),
+        writes("actor-search"),
+    );
+    for width in [100, 200] {
+        deliver(
+            &counted,
+            &photo_changed(keanu_created, Some(picture(width))),
+        )
+        .await;
+    }
+    let after = (
+        count("query", "actor-search"),
+        count("transact", "actor-search"),
+        writes("actor-search"),
+    );
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1, after.2 - before.2),
+        (2, 2, 2),
+        "per photo change: one query, one transaction of one write (no marker)"
+    );
 }

@@ -142,6 +142,16 @@ impl<L: Clone> WordIndex<L> {
         self.entries.insert(id, entry);
     }
 
+    /// The listing of `id`, if it is indexed.
+    pub fn listing(&self, id: &Uuid) -> Option<&L> {
+        self.entries.get(id).map(|entry| &entry.listing)
+    }
+
+    /// The listing of `id` to change, if it is indexed; its text stays.
+    pub fn listing_mut(&mut self, id: &Uuid) -> Option<&mut L> {
+        self.entries.get_mut(id).map(|entry| &mut entry.listing)
+    }
+
     /// Takes `id` out of the index, if it is there.
     pub fn remove(&mut self, id: &Uuid) {
         let Some(entry) = self.entries.remove(id) else {
