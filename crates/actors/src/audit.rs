@@ -1,6 +1,7 @@
 //! The actors service's part of `moviebook verify` (see `platform::audit`): it reads the
-//! actors it owns; it derives nothing itself.
+//! actors it owns, with their photos; it derives nothing itself.
 
+use pictures::audited_picture;
 use platform::audit::{self, ActorFacts, Finding, Records, Stored};
 use store::Record;
 
@@ -12,11 +13,12 @@ pub fn read_records(stored: &Stored, records: &mut Records) -> Vec<Finding> {
     for (key, attrs) in stored.under("actor#").filter(|(key, _)| key.sk == "actor") {
         match ActorRecord::from_attrs(attrs) {
             Ok(actor) => {
+                let photo_key = ActorRecord::photo_key(&actor.id);
                 let facts = ActorFacts {
                     name: actor.name,
                     thumbnail_url: actor.thumbnail_url,
                     created_at: actor.created_at,
-                    photo: None,
+                    photo: audited_picture(stored, "actors", &photo_key, &mut unreadable),
                 };
                 records.actors.insert(actor.id, facts);
             }

@@ -6,17 +6,17 @@
 //! deleted movie or user go, and each list's entries by time, each movie's watchers and
 //! each movie's count are recomputed from the rest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use uuid::Uuid;
 
-use pictures::PictureRecord;
+use pictures::{PictureRecord, audited_picture};
 use platform::audit::{self, Finding, Problem, Records, ReviewFacts, Stored};
 use store::{Attrs, Key, Record, StoreError, Write};
 
 use crate::records::{
     MovieRecord, RecentEntry, ReviewRecord, ReviewerName, ReviewerProfile, WatcherEntry,
-    WatchlistCount, WatchlistMembership, WatchlistOrderEntry,
+    WatchlistCount, WatchlistMembership, WatchlistOrderEntry, cast_photo_key,
 };
 use crate::review_plan;
 
@@ -30,14 +30,7 @@ pub fn read_records(stored: &Stored, records: &mut Records) -> Vec<Finding> {
         match MovieRecord::from_attrs(attrs) {
             Ok(movie) => {
                 let poster_key = MovieRecord::poster_key(&movie.id);
-                let poster = match stored.get(&poster_key).map(PictureRecord::from_attrs) {
-                    Some(Ok(record)) => record.picture,
-                    Some(Err(error)) => {
-                        unreadable.push(audit::unreadable("movies", &poster_key, error));
-                        None
-                    }
-                    None => None,
-                };
+                let poster = audited_picture(stored, "movies", &poster_key, &mut unreadable);
                 records.movies.insert(movie.id, movie.snapshot(poster));
             }
             Err(error) => unreadable.push(audit::unreadable("movies", key, error)),
@@ -78,6 +71,69 @@ pub fn check(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreEr
     findings.extend(reviewer_names(records, stored)?);
     findings.extend(orphans(records, stored)?);
     findings.extend(watchlists(records, stored)?);
+    findings.extend(cast_photos(records, stored)?);
+    Ok(findings)
+}
+
+/// The copies of actors' photos that casts on movie pages show: an actor with a photo has a
+/// copy naming it, and no copy names another picture. A repair keeps the copy's version (nil
+/// for a missing copy), so the actor's later changes still apply over it.
+fn cast_photos(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreError> {
+    const VIEW: &str = "cast photos";
+    let mut findings = Vec::new();
+    let mut copied = BTreeSet::new();
+    for (key, attrs) in stored.under("actorphoto#") {
+        let copy = match PictureRecord::from_attrs(attrs) {
+            Ok(copy) => copy,
+            Err(error) => {
+                findings.push(audit::unreadable(VIEW, key, error));
+                continue;
+            }
+        };
+        let actor = key
+            .pk
+            .strip_prefix("actorphoto#")
+            .and_then(|id| Uuid::try_parse(id).ok());
+        copied.extend(actor);
+        let expected = actor
+            .and_then(|id| records.actors.get(&id))
+            .and_then(|actor| actor.photo);
+        if copy.picture != expected {
+            let repaired = PictureRecord {
+                picture: expected,
+                version: copy.version,
+            };
+            let problem = Problem::Differs {
+                attributes: vec!["picture".into()],
+                actual: attrs.clone(),
+                expected: repaired.to_attrs()?,
+            };
+            let repair = Write::Put {
+                item: repaired.to_item(key.clone())?,
+                condition: PictureRecord::unchanged(Some(&copy)),
+            };
+            findings.push(Finding::one(VIEW, key.clone(), problem, vec![repair]));
+        }
+    }
+    for (id, actor) in &records.actors {
+        if let Some(photo) = actor.photo
+            && !copied.contains(id)
+        {
+            let key = cast_photo_key(id);
+            let copy = PictureRecord {
+                picture: Some(photo),
+                version: Uuid::nil(),
+            };
+            let problem = Problem::Missing {
+                expected: copy.to_attrs()?,
+            };
+            let repair = Write::Put {
+                item: copy.to_item(key.clone())?,
+                condition: PictureRecord::unchanged(None),
+            };
+            findings.push(Finding::one(VIEW, key, problem, vec![repair]));
+        }
+    }
     Ok(findings)
 }
 

@@ -27,7 +27,7 @@ use store::{Condition, Key, Record, StoreError, Write};
 use tokio::sync::Semaphore;
 
 pub use error::PicturesError;
-pub use record::PictureRecord;
+pub use record::{PictureRecord, audited_picture};
 
 /// How long an upload waits for its turn to be decoded before it is refused as busy.
 const DECODE_WAIT: Duration = Duration::from_secs(20);

@@ -1,6 +1,7 @@
 //! Which upload of a picture is current, stored in its owner's partition.
 
 use domain::picture::StoredPicture;
+use platform::audit::{self, Finding, Stored};
 use serde::{Deserialize, Serialize};
 use store::{Condition, Key, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
@@ -21,6 +22,23 @@ impl Record for PictureRecord {
 
 /// The attribute [`PictureRecord::version`] is stored in.
 const VERSION: &str = "version";
+
+/// The picture a stored picture record at `key` names, for `moviebook verify`: `None`
+/// without a record; a record that does not decode is a finding of `view` (and no picture).
+pub fn audited_picture(
+    stored: &Stored,
+    view: &'static str,
+    key: &Key,
+    unreadable: &mut Vec<Finding>,
+) -> Option<StoredPicture> {
+    match stored.get(key).map(PictureRecord::from_attrs)? {
+        Ok(record) => record.picture,
+        Err(error) => {
+            unreadable.push(audit::unreadable(view, key, error));
+            None
+        }
+    }
+}
 
 /// How many times a copy is written again when another change came in between.
 const COPY_ATTEMPTS: usize = 3;

@@ -11,6 +11,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::input::RequestBody;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -48,6 +49,10 @@ impl<S: Send + Sync, T: RequestBody> FromRequest<S> for JsonBody<T> {
 /// The most a picture upload's body may hold (API.md, "Pictures").
 pub const MAX_PICTURE_BYTES: usize = 10 * 1024 * 1024;
 
+/// How much of a too large picture upload is read (and dropped) before the 413; a body
+/// declared longer is refused at once.
+const DRAIN_LIMIT: usize = 2 * MAX_PICTURE_BYTES;
+
 /// A picture upload: the raw body with its declared content type, at most
 /// [`MAX_PICTURE_BYTES`] (else 413; a `Content-Length` over it is refused before anything
 /// is read). Which content types are pictures is the picture code's rule; a body without
@@ -77,36 +82,44 @@ impl<S: Send + Sync> FromRequest<S> for PictureBody {
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > MAX_PICTURE_BYTES as u64) {
+        if declared.is_some_and(|length| length > DRAIN_LIMIT as u64) {
             return Err(too_large());
         }
-        // Read here, past the JSON routes' smaller default limit, with the picture limit.
-        let bytes = axum::body::to_bytes(request.into_body(), MAX_PICTURE_BYTES)
-            .await
-            .map_err(|error| {
-                if is_length_limit(&error) {
-                    too_large()
-                } else {
-                    ApiError::UnreadableBody(error.to_string())
+        // Read here, past the JSON routes' smaller default limit, with the picture limit. A
+        // body over it is still read to its end (up to `DRAIN_LIMIT`) before the 413: a server
+        // that stops reading closes on a client that is still sending, which then sees a reset
+        // instead of the answer (through the gateway, every time).
+        let mut body = request.into_body();
+        let mut bytes = Vec::new();
+        let mut read = 0usize;
+        let mut over = declared.is_some_and(|length| length > MAX_PICTURE_BYTES as u64);
+        while let Some(frame) = body.frame().await {
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(_) if over => break,
+                Err(error) => return Err(ApiError::UnreadableBody(error.to_string())),
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            read += data.len();
+            over |= read > MAX_PICTURE_BYTES;
+            if over {
+                if read > DRAIN_LIMIT {
+                    break;
                 }
-            })?;
+            } else {
+                bytes.extend_from_slice(&data);
+            }
+        }
+        if over {
+            return Err(too_large());
+        }
         Ok(PictureBody {
             content_type,
-            bytes,
+            bytes: Bytes::from(bytes),
         })
     }
-}
-
-/// Whether reading a body stopped at its length limit.
-fn is_length_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(error) = source {
-        if error.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = error.source();
-    }
-    false
 }
 
 /// A query string read as `T`. Query types take each parameter as text (so reading them

@@ -559,3 +559,98 @@ async fn deleted_movies_and_users_leave_no_watch_list_items_and_verify_repairs_d
             .is_empty()
     );
 }
+
+/// A small PNG upload.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(width, height, image::Rgb([200, 100, 50]))
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .expect("a PNG");
+    bytes.into_inner()
+}
+
+#[tokio::test]
+async fn verify_repairs_the_copies_of_posters_and_photos() {
+    own_server_only!("it damages its own server's store");
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let actor = app.create_actor("Pictured Actor").await;
+    let actor_id = actor["id"].as_str().expect("an id").to_owned();
+    let movie = app
+        .create_movie("Pictured Movie", 2004, &["drama"], &[(&actor_id, "lead")])
+        .await;
+    let movie_id = movie["id"].as_str().expect("an id").to_owned();
+    for (path, size) in [
+        (format!("/api/v1/movies/{movie_id}/poster"), (20, 30)),
+        (format!("/api/v1/actors/{actor_id}/photo"), (30, 30)),
+    ] {
+        app.raw(
+            reqwest::Method::PUT,
+            &path,
+            admin,
+            Some("image/png"),
+            Some(png(size.0, size.1)),
+        )
+        .await
+        .expect(200);
+    }
+    let shown = async || {
+        let movie = app.get_ok(&format!("/movies/{movie_id}")).await;
+        let listed = app.get_ok("/genres/drama/movies").await;
+        let summary = listed["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["id"] == movie_id.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        (
+            movie["actors"][0]["photo"].clone(),
+            summary["poster"].clone(),
+        )
+    };
+    let (photo, poster) = eventually("the photo and poster copied", async || {
+        match shown().await {
+            (photo, poster) if !photo.is_null() && !poster.is_null() => Ok((photo, poster)),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let (clean, output) = verify(&app, &[]).await;
+    assert!(clean, "nothing to find before the damage:\n{output}");
+
+    // The movies service's copy of the photo deleted, the summary's poster altered.
+    let store = open_store(&app).await;
+    store
+        .transact(vec![Write::delete(Key::new(
+            format!("actorphoto#{actor_id}"),
+            "photo",
+        ))])
+        .await
+        .expect("the copy deleted");
+    let summary = store
+        .get(&Key::new(format!("summary#{movie_id}"), "summary"))
+        .await
+        .expect("a read")
+        .expect("the summary");
+    store
+        .transact(vec![altered(&summary, "poster", Value::Null)])
+        .await
+        .expect("the poster altered");
+
+    let (clean, output) = verify(&app, &[]).await;
+    assert!(!clean, "the damage is found:\n{output}");
+    assert!(
+        output.contains(&format!("actorphoto#{actor_id}")),
+        "{output}"
+    );
+    assert!(output.contains(&format!("summary#{movie_id}")), "{output}");
+    let (_, output) = verify(&app, &["--repair"]).await;
+    let (clean, after) = verify(&app, &[]).await;
+    assert!(clean, "repaired ({output}), nothing is left:\n{after}");
+    eventually("the photo and poster shown again", async || {
+        match shown().await {
+            (shown_photo, shown_poster) if shown_photo == photo && shown_poster == poster => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+}

@@ -123,6 +123,7 @@ async fn the_owner_sees_additions_at_once_newest_first_and_adding_again_changes_
             "genres": ["drama"],
             "score": null,
             "review_count": 0,
+            "poster": null,
             "thumbnail_url": null,
         }),
         "a watch list item is the movie's summary"

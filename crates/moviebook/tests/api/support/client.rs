@@ -264,7 +264,8 @@ impl TestApp {
 
     /// Sends an oversized body to `API + path`. A server may answer 413 and close the
     /// connection before it has read the whole body, which can surface as a transport error
-    /// on the client; such attempts are retried a few times.
+    /// on the client; such attempts are retried a few times. Each goes on a connection of its
+    /// own, so that the closed one is not handed to the next request of the test.
     pub async fn send_oversized(
         &self,
         method: Method,
@@ -275,9 +276,13 @@ impl TestApp {
     ) -> Resp {
         let mut errors = Vec::new();
         for _ in 0..5 {
+            let client = Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .build()
+                .expect("build a client");
             let result = self
                 .try_raw_with_client(
-                    &self.client,
+                    &client,
                     method.clone(),
                     &format!("{API}{path}"),
                     token,
