@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use aws_client::ClientConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use objects::{Object, ObjectError, ObjectKey, ObjectStore, check_content_type};
+use objects::{ContentType, Object, ObjectError, ObjectKey, ObjectStore};
 
 use errors::unavailable;
 
@@ -110,18 +110,17 @@ impl S3ObjectStore {
 
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
-    async fn put(
+    async fn put_checked(
         &self,
         key: &ObjectKey,
         bytes: Vec<u8>,
-        content_type: &str,
+        content_type: &ContentType,
     ) -> Result<(), ObjectError> {
-        check_content_type(content_type)?;
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
-            .content_type(content_type)
+            .content_type(content_type.as_str())
             .body(ByteStream::from(bytes))
             .send()
             .await
