@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use objects::{Object, ObjectError, ObjectKey, ObjectStore, check_content_type};
+use objects::{ContentType, Object, ObjectError, ObjectKey, ObjectStore};
 use uuid::Uuid;
 
 /// What every object file starts with, before its content type and a line break; a file that
@@ -76,7 +76,7 @@ impl FsObjectStore {
         &self,
         key: &ObjectKey,
         bytes: &[u8],
-        content_type: &str,
+        content_type: &ContentType,
     ) -> Result<(), ObjectError> {
         let (folder, file) = self.paths(key);
         fs::create_dir_all(&folder).map_err(|e| unavailable("creating", &folder, &e))?;
@@ -152,14 +152,13 @@ impl FsObjectStore {
 
 #[async_trait]
 impl ObjectStore for FsObjectStore {
-    async fn put(
+    async fn put_checked(
         &self,
         key: &ObjectKey,
         bytes: Vec<u8>,
-        content_type: &str,
+        content_type: &ContentType,
     ) -> Result<(), ObjectError> {
-        check_content_type(content_type)?;
-        let (store, key, content_type) = (self.clone(), key.clone(), content_type.to_owned());
+        let (store, key, content_type) = (self.clone(), key.clone(), content_type.clone());
         blocking(move || store.put_blocking(&key, &bytes, &content_type)).await
     }
 
@@ -201,10 +200,10 @@ fn unavailable(doing: &str, path: &Path, error: &io::Error) -> ObjectError {
 }
 
 /// Writes a new object file (the header line, then the bytes) and flushes it to disk.
-fn write_synced(path: &Path, content_type: &str, bytes: &[u8]) -> io::Result<()> {
+fn write_synced(path: &Path, content_type: &ContentType, bytes: &[u8]) -> io::Result<()> {
     let mut file = File::options().write(true).create_new(true).open(path)?;
     file.write_all(HEADER)?;
-    file.write_all(content_type.as_bytes())?;
+    file.write_all(content_type.as_str().as_bytes())?;
     file.write_all(b"\n")?;
     file.write_all(bytes)?;
     file.sync_all()
@@ -219,8 +218,8 @@ fn sync_folder(folder: &Path) -> io::Result<()> {
 fn decode(mut contents: Vec<u8>) -> Option<Object> {
     let rest = contents.strip_prefix(HEADER)?;
     let line_end = rest.iter().position(|&b| b == b'\n')?;
-    let content_type = std::str::from_utf8(&rest[..line_end]).ok()?.to_owned();
-    check_content_type(&content_type).ok()?;
+    let content_type = std::str::from_utf8(&rest[..line_end]).ok()?;
+    let content_type = ContentType::new(content_type).ok()?.into_string();
     let body_start = HEADER.len() + line_end + 1;
     contents.drain(..body_start);
     Some(Object {

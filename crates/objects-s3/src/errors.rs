@@ -6,6 +6,7 @@
 
 use std::error::Error;
 
+use aws_client::causes;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use objects::ObjectError;
 
@@ -25,20 +26,4 @@ where
         None => causes(&err),
     };
     ObjectError::Unavailable(format!("S3 {operation}: {reason}"))
-}
-
-/// An error and its causes on one line ("dispatch failure: io error: ... refused"), without
-/// the debug dump of the SDK's own report.
-fn causes(err: &(dyn Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(err);
-    while let Some(current) = next {
-        let text = current.to_string();
-        // Some layers repeat their cause's text in their own.
-        if !parts.last().is_some_and(|last| last.contains(&text)) {
-            parts.push(text);
-        }
-        next = current.source();
-    }
-    parts.join(": ")
 }

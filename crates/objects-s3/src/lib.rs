@@ -2,9 +2,9 @@
 //! object in one bucket, under the port's key as it is (keys need no encoding), with its
 //! content type as S3's `Content-Type`.
 //!
-//! The client is made the way the DynamoDB store's is (same SDK family, same hyper/rustls
-//! client): bounded connect, attempt and operation times and a few retries of what the SDK
-//! knows to be transient, so that an S3 that cannot be reached turns into
+//! The client is made the way the DynamoDB store's is, by `aws-client` (same SDK family, same
+//! hyper/rustls client): bounded connect, attempt and operation times and a few retries of what
+//! the SDK knows to be transient, so that an S3 that cannot be reached turns into
 //! [`ObjectError::Unavailable`] within seconds rather than a hung request. An endpoint
 //! override (a local S3-compatible server) uses path-style addressing
 //! (`http://host:port/bucket/key`), since a local server has no per-bucket host names. The
@@ -20,13 +20,10 @@ mod errors;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
+use aws_client::ClientConfig;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
-use objects::{Object, ObjectError, ObjectKey, ObjectStore, check_content_type};
+use objects::{ContentType, Object, ObjectError, ObjectKey, ObjectStore};
 
 use errors::unavailable;
 
@@ -38,23 +35,10 @@ const UNKNOWN_CONTENT_TYPE: &str = "application/octet-stream";
 pub struct S3Config {
     /// The bucket's name; it is created when missing.
     pub bucket: String,
-    /// Another endpoint than AWS's, such as a local S3-compatible server
-    /// (`http://127.0.0.1:9000`). With one, requests use path-style addressing and are signed
-    /// with fixed dummy credentials, and the region defaults to us-east-1; without one, region
-    /// and credentials come from the usual AWS chain (environment, profile, web identity,
-    /// container or instance role).
-    pub endpoint: Option<String>,
-    /// The AWS region, when it should not come from the environment.
-    pub region: Option<String>,
-    /// How long opening a connection may take.
-    pub connect_timeout: Duration,
-    /// How long one attempt of a call may take, answer included.
-    pub attempt_timeout: Duration,
-    /// How long a call may take in all, its retries and their back-off included; a get's body
-    /// is read within it too.
-    pub operation_timeout: Duration,
-    /// Attempts per call, the first included, for errors the SDK knows to be transient.
-    pub max_attempts: u32,
+    /// The endpoint (a local S3-compatible server's, which is then addressed path-style, or
+    /// none for AWS's), region, times and retries. A get's body is read within the operation
+    /// timeout too.
+    pub aws: ClientConfig,
 }
 
 impl S3Config {
@@ -64,69 +48,32 @@ impl S3Config {
     pub fn new(bucket: impl Into<String>) -> Self {
         S3Config {
             bucket: bucket.into(),
-            endpoint: None,
-            region: None,
-            connect_timeout: Duration::from_secs(1),
-            attempt_timeout: Duration::from_secs(8),
-            operation_timeout: Duration::from_secs(20),
-            max_attempts: 3,
+            aws: ClientConfig {
+                endpoint: None,
+                region: None,
+                connect_timeout: Duration::from_secs(1),
+                attempt_timeout: Duration::from_secs(8),
+                operation_timeout: Duration::from_secs(20),
+                max_attempts: 3,
+            },
         }
     }
 
     /// The same configuration against another endpoint, such as a local S3-compatible server.
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = Some(endpoint.into());
+        self.aws.endpoint = Some(endpoint.into());
         self
     }
 
     /// An SDK client as the store makes it, for tools and tests that manage the bucket.
     pub async fn client(&self) -> Result<Client, ObjectError> {
-        let retry = RetryConfig::standard()
-            .with_max_attempts(self.max_attempts.max(1))
-            // The SDK's default first back-off is a second; as for DynamoDB, that only makes
-            // an outage slower to report.
-            .with_initial_backoff(Duration::from_millis(50))
-            .with_max_backoff(Duration::from_secs(1));
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(self.connect_timeout)
-            .operation_attempt_timeout(self.attempt_timeout)
-            .operation_timeout(self.operation_timeout)
-            .build();
-        // Behaviour defaults follow the SDK version in Cargo.lock; upgrades are tested against
-        // the local S3 server like any change.
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(retry)
-            .timeout_config(timeouts);
-        let region = match (&self.region, &self.endpoint) {
-            (Some(region), _) => Some(region.clone()),
-            (None, Some(_)) => Some("us-east-1".to_owned()),
-            (None, None) => None,
-        };
-        if let Some(region) = region {
-            loader = loader.region(Region::new(region));
-        }
-        if let Some(endpoint) = &self.endpoint {
-            loader = loader
-                .endpoint_url(endpoint)
-                // Local servers take any key, as DynamoDB Local does.
-                .credentials_provider(Credentials::new(
-                    "moviebooklocal",
-                    "moviebooklocal",
-                    None,
-                    None,
-                    "moviebook-local-endpoint",
-                ));
-        }
-        let shared = loader.load().await;
-        if shared.region().is_none() {
-            return Err(ObjectError::Invalid(
-                "no AWS region: set AWS_REGION or the object store's region".into(),
-            ));
-        }
+        let shared = self.aws.load().await.map_err(|e| {
+            ObjectError::Invalid(format!("the S3 object store's configuration: {e}"))
+        })?;
         let s3 = aws_sdk_s3::config::Builder::from(&shared)
             // Virtual-host addressing (`bucket.host`) needs DNS for every bucket, which a
             // local server does not have; AWS itself takes either.
-            .force_path_style(self.endpoint.is_some())
+            .force_path_style(self.aws.endpoint.is_some())
             .build();
         Ok(Client::from_conf(s3))
     }
@@ -147,11 +94,11 @@ impl S3ObjectStore {
     /// bucket name another account owns).
     pub async fn connect(config: S3Config) -> Result<Self, ObjectError> {
         let client = config.client().await?;
-        bucket::ensure(&client, &config.bucket, config.region.as_deref()).await?;
+        bucket::ensure(&client, &config.bucket, config.aws.region.as_deref()).await?;
         Ok(S3ObjectStore {
             client,
             bucket: config.bucket,
-            operation_timeout: config.operation_timeout,
+            operation_timeout: config.aws.operation_timeout,
         })
     }
 
@@ -163,18 +110,17 @@ impl S3ObjectStore {
 
 #[async_trait]
 impl ObjectStore for S3ObjectStore {
-    async fn put(
+    async fn put_checked(
         &self,
         key: &ObjectKey,
         bytes: Vec<u8>,
-        content_type: &str,
+        content_type: &ContentType,
     ) -> Result<(), ObjectError> {
-        check_content_type(content_type)?;
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
-            .content_type(content_type)
+            .content_type(content_type.as_str())
             .body(ByteStream::from(bytes))
             .send()
             .await

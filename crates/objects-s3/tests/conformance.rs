@@ -59,9 +59,9 @@ fn key(text: &str) -> ObjectKey {
 /// Short times, so that an outage is reported in about a second.
 fn impatient(bucket: &str, endpoint: String) -> S3Config {
     let mut config = S3Config::new(bucket).with_endpoint(endpoint);
-    config.connect_timeout = Duration::from_millis(300);
-    config.attempt_timeout = Duration::from_millis(500);
-    config.operation_timeout = Duration::from_millis(1500);
+    config.aws.connect_timeout = Duration::from_millis(300);
+    config.aws.attempt_timeout = Duration::from_millis(500);
+    config.aws.operation_timeout = Duration::from_millis(1500);
     config
 }
 

@@ -5,8 +5,9 @@
 //! any object under its key at once: a reader sees the old bytes or the new ones, never a
 //! mixture or a part. Keys are checked by [`ObjectKey`] before any adapter sees them, so the
 //! same key is valid for every adapter and can never name anything outside the store (a file
-//! outside the data directory, another bucket). The `conformance` feature holds the suite that
-//! pins these semantics for every adapter.
+//! outside the data directory, another bucket); content types likewise by [`ContentType`],
+//! which is all an adapter's put takes. The `conformance` feature holds the suite that pins
+//! these semantics for every adapter.
 
 use std::fmt;
 
@@ -92,32 +93,57 @@ impl fmt::Display for ObjectKey {
     }
 }
 
-/// Checks a content type as stored with an object: a `type/subtype` media type, optionally
-/// with parameters, in visible ASCII, at most [`MAX_CONTENT_TYPE_BYTES`] long. It is sent back
-/// as a header, so anything that could break one (control characters, line breaks) is refused.
-pub fn check_content_type(content_type: &str) -> Result<(), ObjectError> {
-    let invalid = |reason: &str| {
-        Err(ObjectError::Invalid(format!(
-            "content type {content_type:?}: {reason}"
-        )))
-    };
-    if content_type.len() > MAX_CONTENT_TYPE_BYTES {
-        return invalid(&format!("is longer than {MAX_CONTENT_TYPE_BYTES} bytes"));
-    }
-    if !content_type
-        .bytes()
-        .all(|b| b.is_ascii_graphic() || b == b' ')
-    {
-        return invalid("holds a character other than visible ASCII and spaces");
-    }
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    match essence.split_once('/') {
-        Some((kind, subtype))
-            if !kind.is_empty() && !subtype.is_empty() && !subtype.contains('/') =>
-        {
-            Ok(())
+/// A content type as stored with an object: a `type/subtype` media type, optionally with
+/// parameters, in visible ASCII, at most [`MAX_CONTENT_TYPE_BYTES`] long. It is sent back as a
+/// header, so anything that could break one (control characters, line breaks) is refused. Like
+/// [`ObjectKey`], it is checked once, here, before any adapter sees it: an adapter's put takes
+/// only this type, so none can store an unchecked one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContentType(String);
+
+impl ContentType {
+    /// Checks `content_type` and wraps it; [`ObjectError::Invalid`] says what is wrong with it.
+    pub fn new(content_type: impl Into<String>) -> Result<Self, ObjectError> {
+        let content_type = content_type.into();
+        let invalid = |reason: &str| {
+            Err(ObjectError::Invalid(format!(
+                "content type {content_type:?}: {reason}"
+            )))
+        };
+        if content_type.len() > MAX_CONTENT_TYPE_BYTES {
+            return invalid(&format!("is longer than {MAX_CONTENT_TYPE_BYTES} bytes"));
         }
-        _ => invalid("is not a type/subtype media type"),
+        if !content_type
+            .bytes()
+            .all(|b| b.is_ascii_graphic() || b == b' ')
+        {
+            return invalid("holds a character other than visible ASCII and spaces");
+        }
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        match essence.split_once('/') {
+            Some((kind, subtype))
+                if !kind.is_empty() && !subtype.is_empty() && !subtype.contains('/') =>
+            {
+                Ok(ContentType(content_type))
+            }
+            _ => invalid("is not a type/subtype media type"),
+        }
+    }
+
+    /// The content type's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The content type's text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -135,13 +161,26 @@ pub struct Object {
 /// store that cannot be reached answers [`ObjectError::Unavailable`] within a bounded time.
 #[async_trait]
 pub trait ObjectStore: Send + Sync + fmt::Debug {
-    /// Stores `bytes` under `key` with its content type (checked by [`check_content_type`]),
-    /// replacing whatever the key held.
+    /// Stores `bytes` under `key` with its content type, replacing whatever the key held. A
+    /// content type [`ContentType::new`] refuses is [`ObjectError::Invalid`], and the key keeps
+    /// what it held. Adapters implement [`put_checked`](ObjectStore::put_checked) instead.
     async fn put(
         &self,
         key: &ObjectKey,
         bytes: Vec<u8>,
         content_type: &str,
+    ) -> Result<(), ObjectError> {
+        let content_type = ContentType::new(content_type)?;
+        self.put_checked(key, bytes, &content_type).await
+    }
+
+    /// Stores `bytes` under `key` with a content type checked already, replacing whatever the
+    /// key held: the adapter's part of [`put`](ObjectStore::put).
+    async fn put_checked(
+        &self,
+        key: &ObjectKey,
+        bytes: Vec<u8>,
+        content_type: &ContentType,
     ) -> Result<(), ObjectError>;
 
     /// The object under `key`, or `None` when there is none.
@@ -201,7 +240,10 @@ mod tests {
     #[test]
     fn content_types_are_media_types_that_fit_in_a_header() {
         for good in ["image/jpeg", "image/webp", "text/plain; charset=utf-8"] {
-            assert_eq!(check_content_type(good), Ok(()));
+            assert_eq!(
+                ContentType::new(good).map(|c| c.to_string()),
+                Ok(good.to_owned())
+            );
         }
         let long = format!("image/{}", "x".repeat(MAX_CONTENT_TYPE_BYTES));
         for bad in [
@@ -215,7 +257,7 @@ mod tests {
             long.as_str(),
         ] {
             assert!(
-                matches!(check_content_type(bad), Err(ObjectError::Invalid(_))),
+                matches!(ContentType::new(bad), Err(ObjectError::Invalid(_))),
                 "{bad:?} was accepted"
             );
         }

@@ -10,6 +10,7 @@
 
 use std::error::Error;
 
+use aws_client::causes;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use store::StoreError;
@@ -135,22 +136,6 @@ where
         // Timeouts, connections refused or dropped, answers that are not DynamoDB's.
         _ => Outcome::Fail(StoreError::Unavailable(message())),
     }
-}
-
-/// An error and its causes on one line ("dispatch failure: io error: ... refused"), without
-/// the debug dump of the SDK's own report.
-fn causes(err: &(dyn Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(err);
-    while let Some(current) = next {
-        let text = current.to_string();
-        // Some layers repeat their cause's text in their own.
-        if !parts.last().is_some_and(|last| last.contains(&text)) {
-            parts.push(text);
-        }
-        next = current.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -18,7 +18,8 @@
 //! hot counter) wrote nothing and is retried a few times with jittered back-off, then
 //! reported as unavailable.
 //!
-//! Calls are bounded in time (see [`DynamoConfig`]) so that a DynamoDB that cannot be
+//! Calls are bounded in time (see [`DynamoConfig`]; the SDK set-up is `aws-client`'s, which
+//! the S3 object store shares) so that a DynamoDB that cannot be
 //! reached turns into [`StoreError::Unavailable`] within seconds, not a hung request.
 //!
 //! Expiry (`store::EXPIRES_AT`) is the table's time to live, turned on at connect: DynamoDB
@@ -44,11 +45,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
+use aws_client::ClientConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
@@ -67,21 +65,8 @@ use range::{KeyRange, SkCondition};
 pub struct DynamoConfig {
     /// The table's name; it is created (on-demand billing) when missing.
     pub table: String,
-    /// Another endpoint than AWS's, such as DynamoDB Local (`http://127.0.0.1:8000`). With
-    /// one, the client signs with fixed dummy credentials (DynamoDB Local accepts any) and
-    /// the region defaults to us-east-1; without one, region and credentials come from the
-    /// usual AWS chain (environment, profile, web identity, container or instance role).
-    pub endpoint: Option<String>,
-    /// The AWS region, when it should not come from the environment.
-    pub region: Option<String>,
-    /// How long opening a connection may take.
-    pub connect_timeout: Duration,
-    /// How long one attempt of a call may take, answer included.
-    pub attempt_timeout: Duration,
-    /// How long a call may take in all, its retries and their back-off included.
-    pub operation_timeout: Duration,
-    /// Attempts per call, the first included, for errors the SDK knows to be transient.
-    pub max_attempts: u32,
+    /// The endpoint (DynamoDB Local's, or none for AWS's), region, times and retries.
+    pub aws: ClientConfig,
 }
 
 impl DynamoConfig {
@@ -90,65 +75,29 @@ impl DynamoConfig {
     pub fn new(table: impl Into<String>) -> Self {
         DynamoConfig {
             table: table.into(),
-            endpoint: None,
-            region: None,
-            connect_timeout: Duration::from_secs(1),
-            attempt_timeout: Duration::from_secs(2),
-            operation_timeout: Duration::from_secs(5),
-            max_attempts: 3,
+            aws: ClientConfig {
+                endpoint: None,
+                region: None,
+                connect_timeout: Duration::from_secs(1),
+                attempt_timeout: Duration::from_secs(2),
+                operation_timeout: Duration::from_secs(5),
+                max_attempts: 3,
+            },
         }
     }
 
     /// The same configuration against another endpoint, such as DynamoDB Local.
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = Some(endpoint.into());
+        self.aws.endpoint = Some(endpoint.into());
         self
     }
 
     /// An SDK client as the store makes it, for tools that manage the table.
     pub async fn client(&self) -> Result<Client, StoreError> {
-        let retry = RetryConfig::standard()
-            .with_max_attempts(self.max_attempts.max(1))
-            // The SDK's default first back-off is a second; for a local store reached in
-            // milliseconds that only makes an outage slower to report.
-            .with_initial_backoff(Duration::from_millis(50))
-            .with_max_backoff(Duration::from_secs(1));
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(self.connect_timeout)
-            .operation_attempt_timeout(self.attempt_timeout)
-            .operation_timeout(self.operation_timeout)
-            .build();
-        // Behaviour defaults follow the SDK version in Cargo.lock; upgrades are tested
-        // against DynamoDB Local like any change.
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(retry)
-            .timeout_config(timeouts);
-        let region = match (&self.region, &self.endpoint) {
-            (Some(region), _) => Some(region.clone()),
-            (None, Some(_)) => Some("us-east-1".to_owned()),
-            (None, None) => None,
-        };
-        if let Some(region) = region {
-            loader = loader.region(Region::new(region));
-        }
-        if let Some(endpoint) = &self.endpoint {
-            loader = loader
-                .endpoint_url(endpoint)
-                // DynamoDB Local takes any key made only of letters and digits.
-                .credentials_provider(Credentials::new(
-                    "moviebooklocal",
-                    "moviebooklocal",
-                    None,
-                    None,
-                    "moviebook-local-endpoint",
-                ));
-        }
-        let shared = loader.load().await;
-        if shared.region().is_none() {
-            return Err(StoreError::Invalid(
-                "no AWS region: set AWS_REGION or the store's region".into(),
-            ));
-        }
+        let shared =
+            self.aws.load().await.map_err(|e| {
+                StoreError::Invalid(format!("the DynamoDB store's configuration: {e}"))
+            })?;
         Ok(Client::new(&shared))
     }
 }

@@ -284,8 +284,8 @@ async fn an_endpoint_that_never_answers_is_unavailable_after_the_timeouts() {
     });
 
     let mut config = DynamoConfig::new("any").with_endpoint(format!("http://{address}"));
-    config.attempt_timeout = Duration::from_millis(500);
-    config.operation_timeout = Duration::from_secs(2);
+    config.aws.attempt_timeout = Duration::from_millis(500);
+    config.aws.operation_timeout = Duration::from_secs(2);
     let started = Instant::now();
     let result = DynamoStore::connect(config).await;
     let elapsed = started.elapsed();

@@ -73,7 +73,7 @@ pub async fn open_image_store(config: &Config) -> anyhow::Result<Option<Arc<dyn 
         }
         ImageStoreKind::S3 => {
             let mut s3 = S3Config::new(config.s3_bucket.clone());
-            s3.endpoint = config.s3_endpoint.clone();
+            s3.aws.endpoint = config.s3_endpoint.clone();
             let store =
                 while_unavailable(STORE_START_DEADLINE, || S3ObjectStore::connect(s3.clone()))
                     .await
@@ -137,7 +137,7 @@ fn consumers(config: &Config, store: &Arc<dyn Store>) -> Vec<(String, Vec<EventT
 
 async fn connect_dynamodb(config: &Config) -> anyhow::Result<DynamoStore> {
     let mut dynamo = DynamoConfig::new(config.dynamodb_table.clone());
-    dynamo.endpoint = config.dynamodb_endpoint.clone();
+    dynamo.aws.endpoint = config.dynamodb_endpoint.clone();
     while_unavailable(STORE_START_DEADLINE, || {
         DynamoStore::connect(dynamo.clone())
     })

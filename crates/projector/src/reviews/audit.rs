@@ -606,4 +606,25 @@ mod tests {
         let put = MostReviewedRecord { movie_id }.to_item(bucketed).unwrap();
         assert!(repair.contains(&Write::put(put)));
     }
+
+    #[test]
+    fn a_most_reviewed_entry_of_one_review_in_a_bucket_of_its_own_joins_the_first_bucket() {
+        // Bucket 0 (one review, sort key 62#…) no longer exists: 1 to 3 reviews share bucket 1.
+        let (records, stored, movie_id) = movie_counting(1, 5);
+        let bucketed = most_reviewed::entry_key(&movie_id, CountBucket::of(1).unwrap());
+        assert!(bucketed.sk.starts_with("61#"), "{bucketed:?}");
+        let old_key = Key::new(bucketed.pk.clone(), format!("62#{movie_id}"));
+        let entry = MostReviewedRecord { movie_id };
+        let mut items: Vec<Item> = stored
+            .under("")
+            .filter(|(key, _)| **key != bucketed)
+            .map(|(key, attrs)| Item::new(key.clone(), attrs.clone()))
+            .collect();
+        items.push(entry.to_item(old_key.clone()).unwrap());
+        let findings = check(&records, &Stored::new(items)).unwrap();
+        assert_eq!(findings.len(), 1);
+        let repair = &findings[0].repair;
+        assert!(repair.contains(&Write::delete(old_key)));
+        assert!(repair.contains(&Write::put(entry.to_item(bucketed).unwrap())));
+    }
 }

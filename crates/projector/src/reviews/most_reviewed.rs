@@ -2,11 +2,15 @@
 //! (then id), in shards. With the top-rated list it is the second sorted access of the
 //! weighted ranking (`weighted`), which reads it from either end.
 //!
-//! Bucket `k` holds the counts `2^k ..= 2^(k+1) − 1`. An entry keyed by the exact count
-//! would move (a delete and a put) with every review; keyed by its bucket it moves only
-//! when the count crosses a power of two — about `log2(v)` times over a movie's `v`
-//! reviews. For the same reason an entry carries no tally: the ranking reads the tally of a
-//! movie it meets only here from the movie's summary.
+//! The smallest bucket, 1, holds the counts `1 ..= 3`, and every bucket `k` above it the
+//! counts `2^k ..= 2^(k+1) − 1` (there is no bucket 0). An entry keyed by the exact count
+//! would move (a delete and a put) with every review; keyed by its bucket it moves only when
+//! the count reaches a power of two from 4 on — `⌊log2 v⌋ − 1` times over a movie's `v ≥ 2`
+//! reviews. Most movies have few reviews, so the first bucket is three counts wide rather
+//! than one: a movie's first three reviews never move its entry, at the price of a looser
+//! bound on an unread count of 1 to 3 in the weighted ranking. For the same reason an entry
+//! carries no tally: the ranking reads the tally of a movie it meets only here from the
+//! movie's summary.
 
 use serde::{Deserialize, Serialize};
 use store::{Key, Record, StoreError, Write};
@@ -19,6 +23,9 @@ pub(super) const MOST_REVIEWED: &str = "mostreviewed";
 /// The largest bucket: `i64::MAX` reviews lie in it.
 const LARGEST_BUCKET: u32 = 62;
 
+/// The smallest bucket: it holds the counts `1 ..= 3`, the first three reviews of a movie.
+const SMALLEST_BUCKET: u32 = 1;
+
 /// A movie's entry in the most-reviewed list: `mostreviewed#{s}` / the key of
 /// [`entry_key`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,19 +37,24 @@ impl Record for MostReviewedRecord {
     const KIND: &'static str = "most-reviewed entry";
 }
 
-/// The review counts that share a place in the list: bucket `k` holds `2^k ..= 2^(k+1) − 1`.
+/// The review counts that share a place in the list: bucket 1 holds `1 ..= 3`, and bucket
+/// `k > 1` holds `2^k ..= 2^(k+1) − 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct CountBucket(u32);
 
 impl CountBucket {
     /// The bucket of a review count; `None` for a movie without reviews, which is not listed.
     pub fn of(count: i64) -> Option<Self> {
-        (count >= 1).then(|| CountBucket(count.ilog2()))
+        (count >= 1).then(|| CountBucket(count.ilog2().max(SMALLEST_BUCKET)))
     }
 
     /// The fewest reviews a movie of this bucket has.
     pub fn smallest_count(self) -> i64 {
-        1 << self.0
+        if self.0 == SMALLEST_BUCKET {
+            1
+        } else {
+            1 << self.0
+        }
     }
 
     /// The most reviews a movie of this bucket has.
@@ -63,10 +75,11 @@ impl CountBucket {
             return None;
         }
         let bucket = LARGEST_BUCKET.checked_sub(place.parse().ok()?)?;
-        Some(CountBucket(bucket))
+        (bucket >= SMALLEST_BUCKET).then_some(CountBucket(bucket))
     }
 
-    /// A sort key after every entry of this bucket and before every entry of a smaller one:
+    /// A sort key after every entry of this bucket and before every entry of a smaller one (if
+    /// any):
     /// where a read of the list from its bottom starts to take this bucket in first.
     pub fn bottom_of(self) -> String {
         format!("{:02}", self.descending() + 1)
@@ -121,13 +134,15 @@ mod tests {
     }
 
     #[test]
-    fn buckets_hold_the_counts_between_two_powers_of_two() {
+    fn buckets_hold_the_counts_between_two_powers_of_two_and_the_first_one_to_three() {
         assert_eq!(CountBucket::of(0), None);
         assert_eq!(CountBucket::of(-3), None);
-        for (count, bucket) in [(1, 0), (2, 1), (3, 1), (4, 2), (7, 2), (8, 3), (1023, 9)] {
+        for (count, bucket) in [(1, 1), (2, 1), (3, 1), (4, 2), (7, 2), (8, 3), (1023, 9)] {
             assert_eq!(CountBucket::of(count), Some(CountBucket(bucket)), "{count}");
         }
-        for k in 0..=LARGEST_BUCKET {
+        assert_eq!(CountBucket(SMALLEST_BUCKET).smallest_count(), 1);
+        assert_eq!(CountBucket(SMALLEST_BUCKET).largest_count(), 3);
+        for k in SMALLEST_BUCKET..=LARGEST_BUCKET {
             let bucket = CountBucket(k);
             assert_eq!(CountBucket::of(bucket.smallest_count()), Some(bucket));
             assert_eq!(CountBucket::of(bucket.largest_count()), Some(bucket));
@@ -145,7 +160,9 @@ mod tests {
         let key = |count| entry_key(&id, CountBucket::of(count).unwrap()).sk;
         assert!(key(8) < key(7), "more reviews first");
         assert_eq!(key(4), key(7), "one bucket, one key");
-        for count in [1, 2, 5, 1000, i64::MAX] {
+        assert_eq!(key(1), key(3), "the first three reviews share one");
+        assert!(key(4) < key(3));
+        for count in [1, 2, 3, 4, 5, 1000, i64::MAX] {
             assert_eq!(
                 CountBucket::of_sort_key(&key(count)),
                 CountBucket::of(count)
@@ -154,15 +171,20 @@ mod tests {
         let old = format!("{:020}#{:020}#{id}", i64::MAX - 3, 5);
         assert_eq!(CountBucket::of_sort_key(&old), None, "keyed by the count");
         assert_eq!(CountBucket::of_sort_key(&format!("63#{id}")), None);
+        assert_eq!(
+            CountBucket::of_sort_key(&format!("62#{id}")),
+            None,
+            "no bucket 0"
+        );
     }
 
     #[test]
     fn the_bottom_of_a_bucket_lies_between_it_and_the_smaller_ones() {
         let id = Uuid::now_v7();
-        for k in 0..LARGEST_BUCKET {
+        for k in SMALLEST_BUCKET..LARGEST_BUCKET {
             let bottom = CountBucket(k).bottom_of();
             assert!(entry_key(&id, CountBucket(k)).sk < bottom);
-            if k > 0 {
+            if k > SMALLEST_BUCKET {
                 assert!(bottom < entry_key(&Uuid::nil(), CountBucket(k - 1)).sk);
             }
         }
@@ -173,7 +195,10 @@ mod tests {
         let id = Uuid::now_v7();
         let bucket = CountBucket::of;
         assert!(moves(&id, bucket(5), bucket(6)).unwrap().is_empty());
+        assert!(moves(&id, bucket(1), bucket(2)).unwrap().is_empty());
+        assert!(moves(&id, bucket(2), bucket(3)).unwrap().is_empty());
         assert_eq!(moves(&id, None, bucket(1)).unwrap().len(), 1, "put");
+        assert_eq!(moves(&id, bucket(3), bucket(4)).unwrap().len(), 2, "moved");
         assert_eq!(
             moves(&id, bucket(7), bucket(8)).unwrap(),
             [

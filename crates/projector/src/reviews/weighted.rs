@@ -5,12 +5,13 @@
 //! right. The read is instead Fagin's threshold algorithm over two orders that do not
 //! depend on `C` or `m`, each kept per shard: the top-rated list (exact mean `R`
 //! descending) and the most-reviewed list (count bucket descending — bucket `k` holds the
-//! counts `2^k ..= 2^(k+1) − 1` — which is read from its other end for buckets ascending).
+//! counts `lo(k) ..= 2^(k+1) − 1`, where `lo(k) = 2^k` but for the smallest bucket, 1, which
+//! holds `1 ..= 3` — which is read from its other end for buckets ascending).
 //! A top-rated entry carries its movie's tally, so a movie met there is rated exactly at
-//! once; a most-reviewed entry carries only the movie (it moves only when the count crosses
-//! a power of two, so it cannot hold a count that every review changes), and the movies met
-//! only there are rated from their summaries, read in one batch per round. The read stops
-//! when no movie not met yet can rank above the `limit`-th best one met.
+//! once; a most-reviewed entry carries only the movie (it moves only when the count reaches
+//! a power of two from 4 on, so it cannot hold a count that every review changes), and the
+//! movies met only there are rated from their summaries, read in one batch per round. The
+//! read stops when no movie not met yet can rank above the `limit`-th best one met.
 //!
 //! # Why the answer is exact
 //!
@@ -29,8 +30,8 @@
 //! sit in the bucket of the last entry read (the entries of one bucket are in id order, not
 //! by count): read from the top down to an entry of bucket `k`, X's bucket is at most `k`,
 //! so `v_X ≤ upper = 2^(k+1) − 1` (`upper` is ∞ before that end is read); read from the
-//! bottom up to an entry of bucket `j`, X's bucket is at least `j`, so `v_X ≥ 2^j`, and
-//! `v_X ≥ min_reviews` anyway: `v_X ≥ lower = max(2^j, min_reviews)` (`min_reviews` before
+//! bottom up to an entry of bucket `j`, X's bucket is at least `j`, so `v_X ≥ lo(j)`, and
+//! `v_X ≥ min_reviews` anyway: `v_X ≥ lower = max(lo(j), min_reviews)` (`min_reviews` before
 //! that end is read). Then `WR_X ≤ B`, the shard's bound:
 //! - `R_last > C`: `B = C + (R_last − C)·g(upper)` (`B = R_last` while `upper` is ∞). If
 //!   `R_X > C`, `(R_X − C)·g(v_X) ≤ (R_last − C)·g(upper)`; otherwise `WR_X ≤ C < B`.
@@ -48,8 +49,9 @@
 //! top while `R_last > C`, from the bottom once `R_last < C`. Every read moves a position
 //! on, and the lists are finite, so the read ends; at worst (an adversarial catalogue) it
 //! reads every entry, and then the answer is the brute-force one. Buckets make the count's
-//! bound coarser than the exact count (by less than a factor of two), so the read may go a
-//! little further down a list than with exact counts; it stays as exact.
+//! bound coarser than the exact count (by less than a factor of two, or of three in the
+//! smallest bucket), so the read may go a little further down a list than with exact counts;
+//! it stays as exact.
 //!
 //! Comparisons are exact (`domain::ranking`). The order of the top-rated list is the exact
 //! mean's for tallies of fewer than 10^7 reviews (see `ScoreTally::descending_mean_key`),
@@ -847,5 +849,36 @@ mod tests {
         let (actual, read) = ranked(store.as_ref(), 10, 1, PriorWeight::default());
         assert!(actual.is_empty());
         assert_eq!((read.entries, read.summaries), (0, 0));
+    }
+
+    #[test]
+    fn an_unread_movie_in_the_first_bucket_may_have_a_single_review() {
+        // C just below 5 (a big movie at 5, the rest below). Read from the bottom a page at a
+        // time, the most-reviewed list stops within bucket 1, which holds 1 to 3 reviews, not
+        // 2 to 3: an unread movie of it may have one review, which pulls it closest to C, and
+        // the bound must allow for that. (Found by a search: with 2 as the bucket's smallest
+        // count this ranking comes out wrong.)
+        let tallies = [
+            (10000, 2000),
+            (5, 1),
+            (3, 3),
+            (1, 1),
+            (5, 4),
+            (4, 1),
+            (4, 2),
+            (3, 3),
+            (11, 4),
+            (11, 4),
+        ];
+        let movies: Vec<(Uuid, ScoreTally)> = tallies
+            .into_iter()
+            .enumerate()
+            .map(|(i, (sum, count))| (in_shard(i, 0), ScoreTally { sum, count }))
+            .collect();
+        let (_dir, store) = catalogue_of(&movies, &[]);
+        let weight = PriorWeight::parse("2").unwrap();
+        let expected = brute_force(&movies, &[], 5, 1, &weight);
+        let (actual, _) = ranked_in_pages(store.as_ref(), 5, 1, weight, 1);
+        assert_eq!(actual, expected);
     }
 }
