@@ -645,3 +645,75 @@ async fn uploads_are_refused_by_the_rules_and_change_nothing() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn on_s3_a_replaced_posters_files_are_removed_and_the_current_ones_kept() {
+    own_server_only!("it reads the server's bucket");
+    let Ok(endpoint) = std::env::var("MOVIEBOOK_TEST_S3_ENDPOINT") else {
+        eprintln!(
+            "SKIPPED: MOVIEBOOK_TEST_S3_ENDPOINT is not set (scripts/s3-local start prints the \
+             endpoint; scripts/test sets it)"
+        );
+        return;
+    };
+    let bucket = format!("moviebook-test-pictures-{}", uuid::Uuid::now_v7());
+    let app = TestApp::spawn_with(&[
+        ("MOVIEBOOK_IMAGE_STORE", "s3"),
+        ("MOVIEBOOK_S3_ENDPOINT", &endpoint),
+        ("MOVIEBOOK_S3_BUCKET", &bucket),
+    ])
+    .await;
+    let admin = app.admin();
+    let movie = app
+        .create_movie(&format!("On S3 {}", tag()), 2015, &["drama"], &[])
+        .await;
+    let id = movie["id"].as_str().unwrap().to_owned();
+    let path = format!("/movies/{id}/poster");
+    let first = app
+        .upload(&path, admin, "image/png", picture(60, 90, ImageFormat::Png))
+        .await
+        .expect(200);
+    let second = app
+        .upload(&path, admin, "image/png", picture(90, 60, ImageFormat::Png))
+        .await
+        .expect(200);
+    assert_served(&app, second["url"].as_str().unwrap(), "image/png", 90, 60).await;
+
+    let mut s3 = objects_s3::S3Config::new(bucket);
+    s3.aws.endpoint = Some(endpoint);
+    let bucket = objects_s3::S3ObjectStore::connect(s3)
+        .await
+        .expect("the server's bucket");
+    let key = |uploaded: &Value, file: &str| {
+        let upload = uploaded["url"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth_back(1)
+            .unwrap();
+        objects::ObjectKey::new(format!("movies/{id}/{upload}/{file}.png")).unwrap()
+    };
+    use objects::ObjectStore;
+    eventually_within(
+        CONVERGES,
+        "the replaced poster's objects deleted",
+        async || {
+            for file in ["image", "thumb"] {
+                if bucket
+                    .get(&key(&first, file))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_some()
+                {
+                    return Err(format!("{file} of the replaced poster is still stored"));
+                }
+            }
+            Ok(())
+        },
+    )
+    .await;
+    for file in ["image", "thumb"] {
+        let object = bucket.get(&key(&second, file)).await.unwrap();
+        assert_eq!(object.map(|o| o.content_type).as_deref(), Some("image/png"));
+    }
+}
