@@ -190,17 +190,15 @@ pub struct UserDeleted {
     pub user_id: Uuid,
 }
 
-/// A movie's poster uploaded, replaced or deleted. It carries where the movie's list entries
-/// are (release year, creation time, cast), so projections update them without a lookup, and
-/// the poster it replaced, whose files are then removed. The event's id orders the changes.
+/// A movie's poster uploaded, replaced or deleted, with the poster it replaced (whose files are
+/// then removed) and the movie's cast (whose actor pages show the poster in their
+/// filmographies). The event's id orders the changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PosterChanged {
     pub movie_id: Uuid,
     /// The poster now; `None` once deleted.
     pub poster: Option<StoredPicture>,
     pub replaced: Option<StoredPicture>,
-    pub release_year: i32,
-    pub created_at: Micros,
     pub cast_ids: Vec<Uuid>,
 }
 

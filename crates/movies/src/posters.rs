@@ -60,8 +60,6 @@ impl MoviesService {
                 movie_id: movie.id,
                 poster,
                 replaced,
-                release_year: movie.release_year,
-                created_at: movie.created_at,
                 cast_ids: movie.cast.iter().map(|member| member.actor_id).collect(),
             })
         };

@@ -214,8 +214,6 @@ mod tests {
                 movie_id,
                 poster: Some(poster),
                 replaced: None,
-                release_year: movie.release_year,
-                created_at: movie.created_at,
                 cast_ids: vec![actor_id],
             })),
             Envelope::new(Event::PhotoChanged(PhotoChanged {

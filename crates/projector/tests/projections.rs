@@ -172,8 +172,6 @@ fn poster_changed(movie: &MovieSnapshot, poster: Option<StoredPicture>) -> Envel
         movie_id: movie.movie_id,
         poster,
         replaced: None,
-        release_year: movie.release_year,
-        created_at: movie.created_at,
         cast_ids: movie.cast.iter().map(|m| m.actor_id).collect(),
     }))
 }
