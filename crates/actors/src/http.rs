@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -156,11 +156,8 @@ async fn photo_file(
     Path((id, upload, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let if_none_match = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok());
     Ok(api
         .service
-        .photo_file(&actor_id(&id)?, &upload, &file, if_none_match)
+        .photo_file(&actor_id(&id)?, &upload, &file, &headers)
         .await?)
 }

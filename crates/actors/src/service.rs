@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::NewActor;
 use domain::events::{ActorCreated, Envelope, Event, PhotoChanged};
@@ -183,7 +184,7 @@ impl ActorsService {
         id: &Uuid,
         upload: &str,
         file_name: &str,
-        if_none_match: Option<&str>,
+        headers: &HeaderMap,
     ) -> Result<Response, ActorsError> {
         let current = self
             .store()
@@ -197,7 +198,7 @@ impl ActorsService {
                 current.as_ref(),
                 upload,
                 file_name,
-                if_none_match,
+                headers,
             )
             .await?)
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -360,11 +360,8 @@ async fn poster_file(
     Path((id, upload, file)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let if_none_match = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok());
     Ok(movies
-        .poster_file(&movie_id(&id)?, &upload, &file, if_none_match)
+        .poster_file(&movie_id(&id)?, &upload, &file, &headers)
         .await?)
 }
 

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::events::{Event, PosterChanged};
 use domain::picture::{PictureOwner, StoredPicture, UploadedPicture};
@@ -82,7 +83,7 @@ impl MoviesService {
         id: &Uuid,
         upload: &str,
         file_name: &str,
-        if_none_match: Option<&str>,
+        headers: &HeaderMap,
     ) -> Result<Response, MoviesError> {
         let current = self
             .store()
@@ -96,7 +97,7 @@ impl MoviesService {
                 current.as_ref(),
                 upload,
                 file_name,
-                if_none_match,
+                headers,
             )
             .await?)
     }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::http::{HeaderMap, header};
 use domain::events::{Envelope, Event};
 use domain::picture::{ImageType, PictureFile, PictureOwner, StoredPicture};
 use imaging::{EncodedPicture, PictureType, ProcessedPicture};
@@ -205,15 +206,19 @@ impl Pictures {
     }
 
     /// The answer to a `GET` of `file_name` of upload `upload` of `owner`, whose current
-    /// picture is `current`: the file when that upload is current, 404 otherwise.
+    /// picture is `current`, with the request's `headers` (`If-None-Match`): the file when
+    /// that upload is current, 404 otherwise.
     pub async fn serve(
         &self,
         owner: PictureOwner,
         current: Option<&StoredPicture>,
         upload: &str,
         file_name: &str,
-        if_none_match: Option<&str>,
+        headers: &HeaderMap,
     ) -> Result<axum::response::Response, PicturesError> {
+        let if_none_match = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|value| value.to_str().ok());
         let Some(picture) = current.filter(|p| p.upload_id.to_string() == upload) else {
             return Err(PicturesError::NotFound);
         };

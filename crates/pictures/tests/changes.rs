@@ -107,7 +107,7 @@ impl Fixture {
                 current,
                 &picture.upload_id.to_string(),
                 &name,
-                None,
+                &axum::http::HeaderMap::new(),
             )
             .await
         {

@@ -549,55 +549,83 @@ async fn uploads_are_refused_by_the_rules_and_change_nothing() {
     let png = picture(50, 50, ImageFormat::Png);
     let (_, user_token) = app.sign_up(&format!("Viewer {}", tag())).await;
 
-    app.upload(&path, None, "image/png", png.clone())
-        .await
-        .problem(401);
-    app.upload(&path, Some(&user_token), "image/png", png.clone())
-        .await
-        .problem(403);
-    app.upload(
-        &format!("/movies/{}/poster", uuid::Uuid::now_v7()),
-        admin,
-        "image/png",
-        png.clone(),
-    )
-    .await
-    .problem(404);
-    app.upload(
-        &format!("/actors/{}/photo", uuid::Uuid::now_v7()),
-        admin,
-        "image/png",
-        png.clone(),
-    )
-    .await
-    .problem(404);
-    // The body is judged before the movie is looked up (docs/api.md's order of checks).
-    app.upload(
-        &format!("/movies/{}/poster", uuid::Uuid::now_v7()),
-        admin,
-        "image/png",
-        b"not a picture".to_vec(),
-    )
-    .await
-    .problem(422);
-    app.upload(&path, admin, "image/gif", png.clone())
-        .await
-        .problem(415);
-    app.upload(&path, admin, "application/json", b"{}".to_vec())
-        .await
-        .problem(415);
-    // Bytes that are not the declared type, or not an image at all.
-    app.upload(&path, admin, "image/jpeg", png.clone())
-        .await
-        .problem(422);
-    app.upload(&path, admin, "image/png", b"not a picture".to_vec())
-        .await
-        .problem(422);
-    // Cut short.
     let whole = picture(300, 300, ImageFormat::Png);
-    app.upload(&path, admin, "image/png", whole[..whole.len() / 2].to_vec())
-        .await
-        .problem(422);
+    let unknown_movie = format!("/movies/{}/poster", uuid::Uuid::now_v7());
+    let unknown_actor = format!("/actors/{}/photo", uuid::Uuid::now_v7());
+    let refusals: [(&str, &str, Option<&str>, &str, Vec<u8>, u16); 10] = [
+        ("no token", &path, None, "image/png", png.clone(), 401),
+        (
+            "a user's token",
+            &path,
+            Some(&user_token),
+            "image/png",
+            png.clone(),
+            403,
+        ),
+        (
+            "an unknown movie",
+            &unknown_movie,
+            admin,
+            "image/png",
+            png.clone(),
+            404,
+        ),
+        (
+            "an unknown actor",
+            &unknown_actor,
+            admin,
+            "image/png",
+            png.clone(),
+            404,
+        ),
+        // The body is judged before the movie is looked up (docs/api.md's order of checks).
+        (
+            "a bad body for an unknown movie",
+            &unknown_movie,
+            admin,
+            "image/png",
+            b"not a picture".to_vec(),
+            422,
+        ),
+        ("a GIF", &path, admin, "image/gif", png.clone(), 415),
+        (
+            "JSON",
+            &path,
+            admin,
+            "application/json",
+            b"{}".to_vec(),
+            415,
+        ),
+        (
+            "a PNG declared as JPEG",
+            &path,
+            admin,
+            "image/jpeg",
+            png.clone(),
+            422,
+        ),
+        (
+            "no picture at all",
+            &path,
+            admin,
+            "image/png",
+            b"not a picture".to_vec(),
+            422,
+        ),
+        (
+            "a PNG cut short",
+            &path,
+            admin,
+            "image/png",
+            whole[..whole.len() / 2].to_vec(),
+            422,
+        ),
+    ];
+    for (what, path, token, content_type, body, status) in refusals {
+        let resp = app.upload(path, token, content_type, body).await;
+        assert_eq!(resp.status, status, "{what}: {}", resp.text);
+        resp.problem(status);
+    }
     // Over 8000 px on a side, and a decompression bomb: a tiny file claiming 100,000² px.
     app.upload(
         &path,
