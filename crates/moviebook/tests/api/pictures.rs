@@ -552,19 +552,26 @@ async fn uploads_are_refused_by_the_rules_and_change_nothing() {
     let whole = picture(300, 300, ImageFormat::Png);
     let unknown_movie = format!("/movies/{}/poster", uuid::Uuid::now_v7());
     let unknown_actor = format!("/actors/{}/photo", uuid::Uuid::now_v7());
-    let refusals: [(&str, &str, Option<&str>, &str, Vec<u8>, u16); 10] = [
-        ("no token", &path, None, "image/png", png.clone(), 401),
+    let refusals = [
+        (
+            "no token",
+            path.as_str(),
+            None,
+            "image/png",
+            png.clone(),
+            401,
+        ),
         (
             "a user's token",
-            &path,
-            Some(&user_token),
+            path.as_str(),
+            Some(user_token.as_str()),
             "image/png",
             png.clone(),
             403,
         ),
         (
             "an unknown movie",
-            &unknown_movie,
+            unknown_movie.as_str(),
             admin,
             "image/png",
             png.clone(),
@@ -572,7 +579,7 @@ async fn uploads_are_refused_by_the_rules_and_change_nothing() {
         ),
         (
             "an unknown actor",
-            &unknown_actor,
+            unknown_actor.as_str(),
             admin,
             "image/png",
             png.clone(),
@@ -581,16 +588,16 @@ async fn uploads_are_refused_by_the_rules_and_change_nothing() {
         // The body is judged before the movie is looked up (docs/api.md's order of checks).
         (
             "a bad body for an unknown movie",
-            &unknown_movie,
+            unknown_movie.as_str(),
             admin,
             "image/png",
             b"not a picture".to_vec(),
             422,
         ),
-        ("a GIF", &path, admin, "image/gif", png.clone(), 415),
+        ("a GIF", path.as_str(), admin, "image/gif", png.clone(), 415),
         (
             "JSON",
-            &path,
+            path.as_str(),
             admin,
             "application/json",
             b"{}".to_vec(),
@@ -598,7 +605,7 @@ async fn uploads_are_refused_by_the_rules_and_change_nothing() {
         ),
         (
             "a PNG declared as JPEG",
-            &path,
+            path.as_str(),
             admin,
             "image/jpeg",
             png.clone(),
@@ -606,7 +613,7 @@ async fn uploads_are_refused_by_the_rules_and_change_nothing() {
         ),
         (
             "no picture at all",
-            &path,
+            path.as_str(),
             admin,
             "image/png",
             b"not a picture".to_vec(),
@@ -614,7 +621,7 @@ async fn uploads_are_refused_by_the_rules_and_change_nothing() {
         ),
         (
             "a PNG cut short",
-            &path,
+            path.as_str(),
             admin,
             "image/png",
             whole[..whole.len() / 2].to_vec(),
