@@ -57,3 +57,6 @@ pub async fn html_not_found(request: Request, next: Next) -> Response {
     }
     respond::PageError::NotFound.into_response()
 }
+
+#[cfg(test)]
+mod tests;
