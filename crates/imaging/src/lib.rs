@@ -41,7 +41,7 @@ use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Li
 use sha2::{Digest, Sha256};
 
 pub use error::PictureError;
-pub use thumbnail::{THUMBNAIL_MAX_HEIGHT, THUMBNAIL_MAX_WIDTH};
+pub use thumbnail::{THUMBNAIL_MAX_HEIGHT, THUMBNAIL_MAX_WIDTH, size as thumbnail_size};
 
 /// The longest side, in pixels, a stored picture may have (API.md, "Pictures").
 pub const MAX_SIDE: u32 = 8000;

@@ -108,6 +108,12 @@ impl Application {
         let mut public = roles::with_fallback(api, gateway.clone());
         if roles::serves_the_api(&config) {
             public = roles::cached(public, &config, &shared).await?;
+            // The web pages are made from this very router (with its fallback and cache), so
+            // they show what the API answers; an unknown page path gets an HTML 404.
+            public = public
+                .clone()
+                .merge(web::pages(public))
+                .layer(axum::middleware::from_fn(web::html_not_found));
         }
         let operations = Operations {
             store: shared.store.labelled("readiness"),

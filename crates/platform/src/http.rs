@@ -170,10 +170,14 @@ pub async fn not_found() -> ApiError {
 /// problem+json, so that no error leaves the server without one.
 pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
+    // The web pages' own error pages (HTML) are answers for people and stay as they are.
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/problem+json")
+                || v.as_bytes().starts_with(b"text/html")
+        });
     if is_problem || !(response.status().is_client_error() || response.status().is_server_error()) {
         return response;
     }

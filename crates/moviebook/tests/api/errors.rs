@@ -10,14 +10,20 @@ fn sign_up_body() -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn unknown_routes_are_404_problem_json() {
+async fn unknown_api_routes_are_404_problem_json_and_unknown_pages_404_html() {
     let app = TestApp::spawn().await;
     app.get("/no-such-route").await.problem(404);
     app.get("/movies/top-rated/extra/segments")
         .await
         .problem(404);
-    app.root_get("/no-such-route").await.problem(404);
     app.root_get("/api/v2/movies").await.problem(404);
+    // Outside /api an unknown path is a page a person mistyped: the site's HTML 404.
+    let page = app.root_get("/no-such-route").await;
+    assert_eq!(page.status, 404);
+    assert_eq!(
+        page.header("content-type").as_deref(),
+        Some("text/html; charset=utf-8")
+    );
     app.post_json("/no-such-route", app.admin(), &json!({}))
         .await
         .problem(404);
