@@ -27,19 +27,13 @@ pub struct JsonBody<T>(pub T);
 impl<S: Send + Sync, T: RequestBody> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
         if !is_json(request.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::not_json());
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::json_too_large()
-                } else {
-                    ApiError::MalformedJson(rejection.body_text())
-                }
-            })?;
+        let bytes = read_body(request, MAX_BODY_BYTES)
+            .await?
+            .ok_or_else(ApiError::json_too_large)?;
         let body: Value = serde_json::from_slice(&bytes)
             .map_err(|error| ApiError::MalformedJson(error.to_string()))?;
         Ok(JsonBody(T::parse(&body)?))
@@ -49,14 +43,9 @@ impl<S: Send + Sync, T: RequestBody> FromRequest<S> for JsonBody<T> {
 /// The most a picture upload's body may hold (API.md, "Pictures").
 pub const MAX_PICTURE_BYTES: usize = 10 * 1024 * 1024;
 
-/// How much of a too large picture upload is read (and dropped) before the 413; a body
-/// declared longer is refused at once.
-const DRAIN_LIMIT: usize = 2 * MAX_PICTURE_BYTES;
-
 /// A picture upload: the raw body with its declared content type, at most
-/// [`MAX_PICTURE_BYTES`] (else 413; a `Content-Length` over it is refused before anything
-/// is read). Which content types are pictures is the picture code's rule; a body without
-/// one is 415 here.
+/// [`MAX_PICTURE_BYTES`] (else 413, see [`read_body`]). Which content types are pictures is
+/// the picture code's rule; a body without one is 415 here.
 pub struct PictureBody {
     pub content_type: String,
     pub bytes: Bytes,
@@ -66,7 +55,6 @@ impl<S: Send + Sync> FromRequest<S> for PictureBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
-        let too_large = || ApiError::PayloadTooLarge { limit: "10 MiB" };
         let headers = request.headers();
         let content_type = headers
             .get(header::CONTENT_TYPE)
@@ -79,47 +67,54 @@ impl<S: Send + Sync> FromRequest<S> for PictureBody {
                         .into(),
                 )
             })?;
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > DRAIN_LIMIT as u64) {
-            return Err(too_large());
-        }
-        // Read here, past the JSON routes' smaller default limit, with the picture limit. A
-        // body over it is still read to its end (up to `DRAIN_LIMIT`) before the 413: a server
-        // that stops reading closes on a client that is still sending, which then sees a reset
-        // instead of the answer (through the gateway, every time).
-        let mut body = request.into_body();
-        let mut bytes = Vec::new();
-        let mut read = 0usize;
-        let mut over = declared.is_some_and(|length| length > MAX_PICTURE_BYTES as u64);
-        while let Some(frame) = body.frame().await {
-            let frame = match frame {
-                Ok(frame) => frame,
-                Err(_) if over => break,
-                Err(error) => return Err(ApiError::UnreadableBody(error.to_string())),
-            };
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            read += data.len();
-            over |= read > MAX_PICTURE_BYTES;
-            if over {
-                if read > DRAIN_LIMIT {
-                    break;
-                }
-            } else {
-                bytes.extend_from_slice(&data);
-            }
-        }
-        if over {
-            return Err(too_large());
-        }
+        let bytes = read_body(request, MAX_PICTURE_BYTES)
+            .await?
+            .ok_or(ApiError::PayloadTooLarge { limit: "10 MiB" })?;
         Ok(PictureBody {
             content_type,
-            bytes: Bytes::from(bytes),
+            bytes,
         })
     }
+}
+
+/// Reads a request's body whole when it is at most `limit` bytes; `None` when it is longer.
+/// A body over the limit is still read to its end, up to twice the limit, before the caller
+/// answers 413: a server that stops reading closes on a client that is still sending, which
+/// then sees a reset instead of the answer (through the gateway, most of the time). A body
+/// declared longer than that is refused at once.
+async fn read_body(request: Request, limit: usize) -> Result<Option<Bytes>, ApiError> {
+    let drain_limit = 2 * limit;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > drain_limit as u64) {
+        return Ok(None);
+    }
+    let mut body = request.into_body();
+    let mut bytes = Vec::new();
+    let mut read = 0usize;
+    let mut over = declared.is_some_and(|length| length > limit as u64);
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(_) if over => break,
+            Err(error) => return Err(ApiError::UnreadableBody(error.to_string())),
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        read += data.len();
+        over |= read > limit;
+        if over {
+            if read > drain_limit {
+                break;
+            }
+        } else {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok((!over).then(|| Bytes::from(bytes)))
 }
 
 /// A query string read as `T`. Query types take each parameter as text (so reading them
