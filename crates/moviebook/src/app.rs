@@ -105,15 +105,13 @@ impl Application {
             roles::projector(&config, &shared).await?;
         }
         let gateway = roles::gateway(&config, &shared)?;
-        let mut public = roles::with_fallback(api, gateway.clone());
-        if roles::serves_the_api(&config) {
+        let serves_the_api = roles::serves_the_api(&config);
+        let mut public = roles::with_fallback(api, gateway.clone(), serves_the_api);
+        if serves_the_api {
             public = roles::cached(public, &config, &shared).await?;
             // The web pages are made from this very router (with its fallback and cache), so
-            // they show what the API answers; an unknown page path gets an HTML 404.
-            public = public
-                .clone()
-                .merge(web::pages(public))
-                .layer(axum::middleware::from_fn(web::html_not_found));
+            // they show what the API answers.
+            public = public.clone().merge(web::pages(public));
         }
         let operations = Operations {
             store: shared.store.labelled("readiness"),

@@ -299,16 +299,22 @@ pub fn gateway(config: &Config, shared: &Shared) -> anyhow::Result<Option<Arc<ga
 }
 
 /// `api` answering what it has no route for: forwarded by the gateway when there is one
-/// (it answers 404 itself for paths no service owns), 404 otherwise.
-pub fn with_fallback(api: Router, gateway: Option<Arc<gateway::Gateway>>) -> Router {
-    match gateway {
-        Some(gateway) => api.fallback_service(
-            Router::new()
-                .fallback(gateway::forward_or_not_found)
-                .with_state(gateway),
-        ),
-        None => api.fallback(platform::http::not_found),
-    }
+/// (it answers 404 itself for paths no service owns), 404 otherwise; with `pages`, a page
+/// path's 404 is the web site's HTML page (only what reaches the fallback pays for that
+/// check, not every API read).
+pub fn with_fallback(api: Router, gateway: Option<Arc<gateway::Gateway>>, pages: bool) -> Router {
+    let fallback = match gateway {
+        Some(gateway) => Router::new()
+            .fallback(gateway::forward_or_not_found)
+            .with_state(gateway),
+        None => Router::new().fallback(platform::http::not_found),
+    };
+    let fallback = if pages {
+        fallback.layer(axum::middleware::from_fn(web::html_not_found))
+    } else {
+        fallback
+    };
+    api.fallback_service(fallback)
 }
 
 /// How this process reaches a service it does not play.
