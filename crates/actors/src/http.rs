@@ -158,6 +158,6 @@ async fn photo_file(
 ) -> Result<Response, ApiError> {
     Ok(api
         .service
-        .photo_file(&actor_id(&id)?, &upload, &file, &headers)
+        .photo_file(&actor_id(&id)?, (&upload, &file), &headers)
         .await?)
 }

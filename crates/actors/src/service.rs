@@ -17,7 +17,7 @@ use projector::actors_list::{self, ActorListing};
 use projector::filmography::filmography;
 use projector::search::ActorSearch;
 use projector::searchable_list::SearchableList;
-use store::{Condition, Record, Store, StoreExt, Write};
+use store::{Condition, Key, Record, Store, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::ActorsError;
@@ -129,20 +129,35 @@ impl ActorsService {
         // and nothing is stored for an actor that does not exist.
         let processed = self.pictures.decode(content_type, body).await?;
         let actor = self.actor(id).await?;
-        let photo = self.pictures.store(owner, processed).await?;
-        match self.change_photo(&actor, Some(photo)).await {
-            Ok(()) => Ok(UploadedPicture::of(&photo, owner)),
-            Err(error) => {
-                self.pictures.discard(owner, &photo).await;
-                Err(error)
-            }
-        }
+        let photo = self
+            .pictures
+            .store_and_change(
+                &self.outbox,
+                owner,
+                photo_keys(id),
+                processed,
+                photo_changed(&actor),
+            )
+            .await?
+            .ok_or(ActorsError::NotFound)?;
+        Ok(UploadedPicture::of(&photo, owner))
     }
 
     /// Deletes the actor's photo (nothing to do without one).
     pub async fn delete_photo(&self, id: &Uuid) -> Result<(), ActorsError> {
         let actor = self.actor(id).await?;
-        self.change_photo(&actor, None).await
+        let (actor_key, photo_key) = photo_keys(id);
+        self.pictures
+            .change(
+                &self.outbox,
+                actor_key,
+                photo_key,
+                None,
+                photo_changed(&actor),
+            )
+            .await?
+            .ok_or(ActorsError::NotFound)?;
+        Ok(())
     }
 
     async fn actor(&self, id: &Uuid) -> Result<ActorRecord, ActorsError> {
@@ -152,52 +167,21 @@ impl ActorsService {
             .ok_or(ActorsError::NotFound)
     }
 
-    async fn change_photo(
-        &self,
-        actor: &ActorRecord,
-        photo: Option<StoredPicture>,
-    ) -> Result<(), ActorsError> {
-        let announce = |photo, replaced| {
-            Event::PhotoChanged(PhotoChanged {
-                actor_id: actor.id,
-                photo,
-                replaced,
-                created_at: actor.created_at,
-            })
-        };
-        self.pictures
-            .change(
-                &self.outbox,
-                ActorRecord::key(&actor.id),
-                ActorRecord::photo_key(&actor.id),
-                photo,
-                announce,
-            )
-            .await?
-            .ok_or(ActorsError::NotFound)?;
-        Ok(())
-    }
-
     /// The answer to a `GET` of one of the photo's files.
     pub async fn photo_file(
         &self,
         id: &Uuid,
-        upload: &str,
-        file_name: &str,
+        file: (&str, &str),
         headers: &HeaderMap,
     ) -> Result<Response, ActorsError> {
-        let current = self
-            .store()
-            .get_record::<PictureRecord>(&ActorRecord::photo_key(id))
-            .await?
-            .and_then(|record| record.picture);
+        let photo_key = ActorRecord::photo_key(id);
         Ok(self
             .pictures
-            .serve(
+            .serve_current(
+                self.store(),
+                &photo_key,
                 PictureOwner::Actor(*id),
-                current.as_ref(),
-                upload,
-                file_name,
+                file,
                 headers,
             )
             .await?)
@@ -216,6 +200,25 @@ impl ActorsService {
                 let (items, next) = self.names.search(&text, page.cursor.as_ref(), page.limit)?;
                 PageOf::new(items, next)
             }
+        })
+    }
+}
+
+/// The actor's item and its photo item.
+fn photo_keys(id: &Uuid) -> (Key, Key) {
+    (ActorRecord::key(id), ActorRecord::photo_key(id))
+}
+
+/// The event of a change of `actor`'s photo.
+fn photo_changed(
+    actor: &ActorRecord,
+) -> impl Fn(Option<StoredPicture>, Option<StoredPicture>) -> Event + '_ {
+    |photo, replaced| {
+        Event::PhotoChanged(PhotoChanged {
+            actor_id: actor.id,
+            photo,
+            replaced,
+            created_at: actor.created_at,
         })
     }
 }

@@ -361,7 +361,7 @@ async fn poster_file(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     Ok(movies
-        .poster_file(&movie_id(&id)?, &upload, &file, &headers)
+        .poster_file(&movie_id(&id)?, (&upload, &file), &headers)
         .await?)
 }
 

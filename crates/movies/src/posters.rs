@@ -10,19 +10,34 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::events::{Event, PosterChanged};
 use domain::picture::{PictureOwner, StoredPicture, UploadedPicture};
-use pictures::{PictureRecord, Pictures};
-use store::{Key, Record, StoreExt};
+use pictures::PictureRecord;
+use store::{Key, Record};
 use uuid::Uuid;
 
 use crate::MoviesService;
 use crate::error::MoviesError;
 use crate::records::{MovieRecord, cast_photo_key};
 
-impl MoviesService {
-    fn pictures(&self) -> &Pictures {
-        &self.pictures
-    }
+/// The movie's item and its poster item.
+fn poster_keys(id: &Uuid) -> (Key, Key) {
+    (MovieRecord::key(id), MovieRecord::poster_key(id))
+}
 
+/// The event of a change of `movie`'s poster.
+fn poster_changed(
+    movie: &MovieRecord,
+) -> impl Fn(Option<StoredPicture>, Option<StoredPicture>) -> Event + '_ {
+    |poster, replaced| {
+        Event::PosterChanged(PosterChanged {
+            movie_id: movie.id,
+            poster,
+            replaced,
+            cast_ids: movie.cast.iter().map(|member| member.actor_id).collect(),
+        })
+    }
+}
+
+impl MoviesService {
     /// Makes an upload the movie's poster (replacing any), and announces it.
     pub async fn set_poster(
         &self,
@@ -33,44 +48,33 @@ impl MoviesService {
         let owner = PictureOwner::Movie(*id);
         // The body is judged before the movie is looked up (docs/api.md's order of checks),
         // and nothing is stored for a movie that does not exist.
-        let processed = self.pictures().decode(content_type, body).await?;
+        let processed = self.pictures.decode(content_type, body).await?;
         let movie = self.movie(id).await?;
-        let poster = self.pictures().store(owner, processed).await?;
-        match self.change_poster(&movie, Some(poster)).await {
-            Ok(()) => Ok(UploadedPicture::of(&poster, owner)),
-            Err(error) => {
-                self.pictures().discard(owner, &poster).await;
-                Err(error)
-            }
-        }
+        let poster = self
+            .pictures
+            .store_and_change(
+                &self.outbox,
+                owner,
+                poster_keys(id),
+                processed,
+                poster_changed(&movie),
+            )
+            .await?
+            .ok_or(MoviesError::MovieNotFound)?;
+        Ok(UploadedPicture::of(&poster, owner))
     }
 
     /// Deletes the movie's poster (nothing to do without one).
     pub async fn delete_poster(&self, id: &Uuid) -> Result<(), MoviesError> {
         let movie = self.movie(id).await?;
-        self.change_poster(&movie, None).await
-    }
-
-    async fn change_poster(
-        &self,
-        movie: &MovieRecord,
-        poster: Option<StoredPicture>,
-    ) -> Result<(), MoviesError> {
-        let announce = |poster, replaced| {
-            Event::PosterChanged(PosterChanged {
-                movie_id: movie.id,
-                poster,
-                replaced,
-                cast_ids: movie.cast.iter().map(|member| member.actor_id).collect(),
-            })
-        };
-        self.pictures()
+        let (movie_key, poster_key) = poster_keys(id);
+        self.pictures
             .change(
                 &self.outbox,
-                MovieRecord::key(&movie.id),
-                MovieRecord::poster_key(&movie.id),
-                poster,
-                announce,
+                movie_key,
+                poster_key,
+                None,
+                poster_changed(&movie),
             )
             .await?
             .ok_or(MoviesError::MovieNotFound)?;
@@ -81,22 +85,17 @@ impl MoviesService {
     pub async fn poster_file(
         &self,
         id: &Uuid,
-        upload: &str,
-        file_name: &str,
+        file: (&str, &str),
         headers: &HeaderMap,
     ) -> Result<Response, MoviesError> {
-        let current = self
-            .store()
-            .get_record::<PictureRecord>(&MovieRecord::poster_key(id))
-            .await?
-            .and_then(|record| record.picture);
+        let poster_key = MovieRecord::poster_key(id);
         Ok(self
-            .pictures()
-            .serve(
+            .pictures
+            .serve_current(
+                self.store(),
+                &poster_key,
                 PictureOwner::Movie(*id),
-                current.as_ref(),
-                upload,
-                file_name,
+                file,
                 headers,
             )
             .await?)

@@ -23,7 +23,7 @@ use domain::picture::{ImageType, PictureFile, PictureOwner, StoredPicture};
 use imaging::{EncodedPicture, PictureType, ProcessedPicture};
 use objects::{ObjectKey, ObjectStore};
 use platform::outbox::Outbox;
-use store::{Condition, Key, Record, StoreError, Write};
+use store::{Condition, Key, Record, Store, StoreError, StoreExt, Write};
 
 use tokio::sync::Semaphore;
 
@@ -205,9 +205,52 @@ impl Pictures {
         Err(PicturesError::Contended)
     }
 
+    /// Stores a decoded upload and makes it the current picture, as [`Pictures::change`]
+    /// does; when that fails, or finds the owner gone (`Ok(None)`), the files are removed.
+    pub async fn store_and_change(
+        &self,
+        outbox: &Outbox,
+        owner: PictureOwner,
+        keys: (Key, Key),
+        processed: ProcessedPicture,
+        announce: impl Fn(Option<StoredPicture>, Option<StoredPicture>) -> Event,
+    ) -> Result<Option<StoredPicture>, PicturesError> {
+        let (owner_key, record_key) = keys;
+        let picture = self.store(owner, processed).await?;
+        let changed = self
+            .change(outbox, owner_key, record_key, Some(picture), announce)
+            .await;
+        match changed {
+            Ok(Some(_)) => Ok(Some(picture)),
+            other => {
+                self.discard(owner, &picture).await;
+                other.map(|_| None)
+            }
+        }
+    }
+
     /// The answer to a `GET` of `file_name` of upload `upload` of `owner`, whose current
-    /// picture is `current`, with the request's `headers` (`If-None-Match`): the file when
-    /// that upload is current, 404 otherwise.
+    /// picture the record at `record_key` in `store` names, with the request's `headers`
+    /// (`If-None-Match`): the file while that upload is current, 404 otherwise.
+    pub async fn serve_current(
+        &self,
+        store: &dyn Store,
+        record_key: &Key,
+        owner: PictureOwner,
+        file: (&str, &str),
+        headers: &HeaderMap,
+    ) -> Result<axum::response::Response, PicturesError> {
+        let current = store
+            .get_record::<PictureRecord>(record_key)
+            .await?
+            .and_then(|record| record.picture);
+        let (upload, file_name) = file;
+        self.serve(owner, current.as_ref(), upload, file_name, headers)
+            .await
+    }
+
+    /// The answer to a `GET` of `file_name` of upload `upload` of `owner`, whose current
+    /// picture is `current`: the file when that upload is current, 404 otherwise.
     pub async fn serve(
         &self,
         owner: PictureOwner,
