@@ -165,6 +165,19 @@ pub async fn log_in(
     }
 }
 
+/// `/logout` opened as a page (a typed address, a bookmark): a button that logs out, as
+/// logging out changes state and so is a form.
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogOutPage {
+    visitor: Visitor,
+}
+
+pub async fn log_out_page(visitor: Visitor) -> Response {
+    let page = LogOutPage { visitor };
+    respond::page(&page.visitor, StatusCode::OK, &page)
+}
+
 /// `POST /logout`: ends the session.
 pub async fn log_out(
     State(key): State<CsrfKey>,

@@ -72,7 +72,7 @@ pub fn pages(api: Router, secret: &[u8]) -> Router {
         .route("/users/{id}", get(pages::user))
         .route("/signup", get(account::sign_up_page).post(account::sign_up))
         .route("/login", get(account::log_in_page).post(account::log_in))
-        .route("/logout", post(account::log_out))
+        .route("/logout", get(account::log_out_page).post(account::log_out))
         .route("/watchlist", get(member::watchlist))
         .route("/movies/{id}/review", post(member::write_review))
         .route("/movies/{id}/review/delete", post(member::delete_review))
