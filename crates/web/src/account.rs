@@ -8,8 +8,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::Answer;
-use crate::forms::{self, FormState, Submission};
+use crate::api::{Answer, Api, Caller};
+use crate::forms::{self, Fields, FormState, Submission};
 use crate::respond::{self, PageError};
 use crate::session::{CsrfKey, Session, Visitor};
 use crate::site::Context;
@@ -95,16 +95,7 @@ pub async fn sign_up(
         }
         _ => return Err(answer.into_error()),
     }
-    let credentials = json!({"email": fields.text("email"), "password": fields.text("password")});
-    let answer = api
-        .send_json(
-            &caller,
-            Method::POST,
-            "/api/v1/auth/token",
-            None,
-            &credentials,
-        )
-        .await?;
+    let answer = request_token(&api, &caller, &fields).await?;
     match answer.status {
         StatusCode::OK => Ok(signed_in(visitor, &key, &answer, "/")?),
         // Signed up, but the log-in that follows was refused (throttled, say): the person
@@ -129,16 +120,7 @@ pub async fn log_in(
     Query(next): Query<Next>,
     Submission { visitor, fields }: Submission,
 ) -> Result<Response, PageError> {
-    let credentials = json!({"email": fields.text("email"), "password": fields.text("password")});
-    let answer = api
-        .send_json(
-            &caller,
-            Method::POST,
-            "/api/v1/auth/token",
-            None,
-            &credentials,
-        )
-        .await?;
+    let answer = request_token(&api, &caller, &fields).await?;
     match answer.status {
         StatusCode::OK => signed_in(visitor, &key, &answer, next.path()),
         status if status == StatusCode::UNAUTHORIZED || forms::is_for_the_form(status) => {
@@ -175,6 +157,19 @@ pub async fn log_out(
 ) -> Response {
     visitor.sign_out(&key);
     respond::see_other(&visitor, "/")
+}
+
+/// The API's answer to a log-in with the form's e-mail and password.
+async fn request_token(api: &Api, caller: &Caller, fields: &Fields) -> Result<Answer, PageError> {
+    let credentials = json!({"email": fields.text("email"), "password": fields.text("password")});
+    api.send_json(
+        caller,
+        Method::POST,
+        "/api/v1/auth/token",
+        None,
+        &credentials,
+    )
+    .await
 }
 
 /// Signs in the user of the log-in `answer` for as long as its token lasts, and goes on to
