@@ -23,11 +23,12 @@ mod site;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-pub use respond::{STYLESHEET_PATH, stylesheet_url};
+use respond::{ICON, STYLESHEET};
 
 use api::Api;
 use session::CsrfKey;
@@ -81,7 +82,18 @@ pub fn pages(api: Router, secret: &[u8]) -> Router {
             api: Api::new(api),
             csrf: CsrfKey::derive(secret),
         })
-        .route(STYLESHEET_PATH, get(respond::stylesheet))
+        .route(
+            STYLESHEET.path,
+            get(async |headers: HeaderMap| STYLESHEET.serve(&headers)),
+        )
+        .route(
+            ICON.path,
+            get(async |headers: HeaderMap| ICON.serve(&headers)),
+        )
+        .route(
+            "/favicon.ico",
+            get(async |headers: HeaderMap| ICON.serve(&headers)),
+        )
 }
 
 /// Turns the 404 of a page path into the site's HTML 404 page: a person who mistypes a

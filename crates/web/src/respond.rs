@@ -1,5 +1,5 @@
 //! How a page leaves the server: HTML with the site's security headers, the error pages, and
-//! the one stylesheet.
+//! the site's own files (its stylesheet and icon).
 
 use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -7,19 +7,78 @@ use axum::response::{IntoResponse, Response};
 
 use crate::session::Visitor;
 
-/// The site's own stylesheet, compiled in: the binary needs no files beside it.
-const STYLESHEET: &str = include_str!("../static/site.css");
+/// A file of the site's own, compiled in (the binary needs no files beside it), served at a
+/// URL carrying its version so that browsers may keep each version for a year.
+pub struct Asset {
+    /// Where it is served.
+    pub path: &'static str,
+    body: &'static str,
+    content_type: &'static str,
+    /// A hash of its text: a changed file gets a new URL.
+    version: u64,
+}
 
-/// Where the stylesheet is served.
-pub const STYLESHEET_PATH: &str = "/static/site.css";
+/// The one stylesheet.
+pub const STYLESHEET: Asset = Asset::new(
+    "/static/site.css",
+    include_str!("../static/site.css"),
+    "text/css; charset=utf-8",
+);
 
-/// The stylesheet's version: a hash of its text, so that a changed stylesheet gets a new
-/// URL and browsers may keep each version for a year.
-const STYLESHEET_VERSION: u64 = fnv1a(STYLESHEET.as_bytes());
+/// The site's icon, linked from every page; also served at `/favicon.ico`, which browsers
+/// ask for on their own.
+pub const ICON: Asset = Asset::new(
+    "/static/icon.svg",
+    include_str!("../static/icon.svg"),
+    "image/svg+xml",
+);
 
-/// The stylesheet's URL with its version, as pages link it.
-pub fn stylesheet_url() -> String {
-    format!("{STYLESHEET_PATH}?v={STYLESHEET_VERSION:016x}")
+impl Asset {
+    const fn new(path: &'static str, body: &'static str, content_type: &'static str) -> Self {
+        Asset {
+            path,
+            body,
+            content_type,
+            version: fnv1a(body.as_bytes()),
+        }
+    }
+
+    /// Its URL with its version, as pages link it.
+    pub fn url(&self) -> String {
+        format!("{}?v={:016x}", self.path, self.version)
+    }
+
+    /// The file, cached for a year (its URL changes with it), and a 304 to a revalidation
+    /// with its ETag.
+    pub fn serve(&self, headers: &HeaderMap) -> Response {
+        let etag = format!("\"{:016x}\"", self.version);
+        let fresh = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        let mut response = if fresh {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            self.body.into_response()
+        };
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+        if let Ok(value) = HeaderValue::from_str(&etag) {
+            headers.insert(header::ETAG, value);
+        }
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        response
+    }
 }
 
 /// FNV-1a, 64 bits: computed at compile time; only a version tag, not a security measure.
@@ -32,43 +91,6 @@ const fn fnv1a(bytes: &[u8]) -> u64 {
         i += 1;
     }
     hash
-}
-
-/// `GET /static/site.css`: the stylesheet, cached for a year (its URL changes with it), and
-/// a 304 to a revalidation with its ETag.
-pub async fn stylesheet(headers: HeaderMap) -> Response {
-    let etag = format!("\"{STYLESHEET_VERSION:016x}\"");
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let status = if fresh {
-        StatusCode::NOT_MODIFIED
-    } else {
-        StatusCode::OK
-    };
-    let mut response = if fresh {
-        status.into_response()
-    } else {
-        STYLESHEET.into_response()
-    };
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, value);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
 }
 
 /// Whether `response` is one of the site's HTML pages.

@@ -313,4 +313,21 @@ async fn the_stylesheet_is_served_by_the_binary_and_cached_by_version() {
         .get_with_headers("/static/site.css", &[("if-none-match", &etag)])
         .await;
     assert_eq!(again.status, 304);
+
+    // The icon, linked from every page and at the address browsers ask for on their own.
+    let start = home
+        .find("<link rel=\"icon\" type=\"image/svg+xml\" href=\"")
+        .expect("an icon link")
+        + "<link rel=\"icon\" type=\"image/svg+xml\" href=\"".len();
+    let href = &home[start..start + home[start..].find('"').expect("the link's end")];
+    assert!(href.starts_with("/static/icon.svg?v="), "{href}");
+    for path in [href, "/favicon.ico"] {
+        let icon = app.root_get(path).await;
+        assert_eq!(icon.status, 200, "{path}");
+        assert_eq!(
+            icon.header("content-type").as_deref(),
+            Some("image/svg+xml")
+        );
+        assert!(icon.text.starts_with("<svg"), "{}", icon.text);
+    }
 }
