@@ -1,6 +1,6 @@
-//! The actors service: creating and deleting actors, and reading an actor's page and the actor lists.
-//! It owns the actor record (`crate::record`) and reads the filmography and the actor lists
-//! from the projector's read models.
+//! The actors service: creating and deleting actors, and reading an actor's page and the
+//! actor lists. It owns the actor record (`crate::record`) and reads the filmography and the
+//! actor lists from the projector's read models.
 
 use std::sync::Arc;
 

@@ -2,9 +2,9 @@
 //! records it owns — movies and reviews — and audits what it derives itself: each movie's
 //! index of reviews by time, the copies of reviewers' names (the name copy and the name on
 //! each review), and reviews whose movie or author is gone, which it removes as a deletion
-//! would, announcing each; casts naming a deleted actor, and the cast index. Of the watch lists, the memberships are the truth: those of a
-//! deleted movie or user go, and each list's entries by time, each movie's watchers and
-//! each movie's count are recomputed from the rest.
+//! would, announcing each; casts naming a deleted actor, and the cast index. Of the watch
+//! lists, the memberships are the truth: those of a deleted movie or user go, and each list's
+//! entries by time, each movie's watchers and each movie's count are recomputed from the rest.
 
 use std::collections::{BTreeMap, BTreeSet};
 

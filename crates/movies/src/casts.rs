@@ -58,7 +58,10 @@ impl MoviesService {
         let found = match self.actors.actors(&ids).await {
             Ok(found) => found,
             Err(error) => {
-                tracing::warn!(movie = %movie.id, %error, "the new movie's cast was not checked again");
+                tracing::warn!(
+                    movie = %movie.id, %error,
+                    "the new movie's cast was not checked again"
+                );
                 return;
             }
         };
@@ -69,7 +72,10 @@ impl MoviesService {
             match self.leave_cast(actor_id, &movie.id).await {
                 Ok(()) => movie.cast.retain(|member| member.actor_id != *actor_id),
                 Err(error) => {
-                    tracing::warn!(movie = %movie.id, actor = %actor_id, %error, "a deleted actor stays in a new movie's cast");
+                    tracing::warn!(
+                        movie = %movie.id, actor = %actor_id, %error,
+                        "a deleted actor stays in a new movie's cast"
+                    );
                 }
             }
         }

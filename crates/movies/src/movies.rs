@@ -171,8 +171,8 @@ impl MoviesService {
         }
     }
 
-    /// Deletes a movie with its poster record and its cast index entries; its reviews, every list entry and the
-    /// poster's files follow through the event, which carries the poster.
+    /// Deletes a movie with its poster record and its cast index entries; its reviews, every
+    /// list entry and the poster's files follow through the event, which carries the poster.
     pub async fn delete(&self, id: &Uuid) -> Result<(), MoviesError> {
         for _ in 0..DELETE_ATTEMPTS {
             let mut found = self

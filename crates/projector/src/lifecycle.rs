@@ -1,7 +1,7 @@
 //! The plan every projection that lists movies shares, and each such projection's own
-//! record of whether it has listed a movie (or an actor) or seen it deleted. Events may arrive out of
-//! order: a "created" delivered after the "deleted" must not bring the movie back, and a
-//! "deleted" must undo only what this projection had written.
+//! record of whether it has listed a movie (or seen an actor) or seen it deleted. Events may
+//! arrive out of order: a "created" delivered after the "deleted" must not bring the movie
+//! back, and a "deleted" must undo only what this projection had written.
 
 use async_trait::async_trait;
 use domain::events::{Envelope, Event, EventType, MovieSnapshot};
