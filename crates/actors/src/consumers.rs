@@ -1,5 +1,6 @@
 //! The actors service's consumer: it removes the files of a photo that stopped being
-//! current (replaced or deleted), once the change that did so is committed.
+//! current (replaced, deleted, or its actor deleted), once the change that did so is
+//! committed.
 
 use std::sync::Arc;
 
@@ -9,13 +10,16 @@ use domain::events::{Envelope, Event, EventType};
 use domain::picture::PictureOwner;
 use pictures::Pictures;
 
-/// Removes the files of replaced and deleted photos.
+/// Removes the files of replaced and deleted photos, and of deleted actors' photos.
 pub struct PhotoFilesConsumer {
     pictures: Pictures,
 }
 
 /// The consumer's name and the events it takes.
-pub const PHOTO_FILES: (&str, &[EventType]) = ("actors-photo-files", &[EventType::PhotoChanged]);
+pub const PHOTO_FILES: (&str, &[EventType]) = (
+    "actors-photo-files",
+    &[EventType::PhotoChanged, EventType::ActorDeleted],
+);
 
 /// The subscriptions of the actors service.
 pub fn subscriptions(pictures: Pictures) -> Vec<Subscription> {
@@ -31,15 +35,17 @@ pub fn subscriptions(pictures: Pictures) -> Vec<Subscription> {
 #[async_trait]
 impl Handler for PhotoFilesConsumer {
     async fn handle(&self, envelope: &Envelope) -> Outcome {
-        let Event::PhotoChanged(changed) = &envelope.event else {
-            return Outcome::Done;
+        let (actor_id, gone) = match &envelope.event {
+            Event::PhotoChanged(changed) => (changed.actor_id, changed.replaced),
+            Event::ActorDeleted(actor) => (actor.actor_id, actor.photo),
+            _ => return Outcome::Done,
         };
-        let Some(gone) = changed.replaced else {
+        let Some(gone) = gone else {
             return Outcome::Done;
         };
         match self
             .pictures
-            .remove(PictureOwner::Actor(changed.actor_id), &gone)
+            .remove(PictureOwner::Actor(actor_id), &gone)
             .await
         {
             Ok(()) => Outcome::Done,

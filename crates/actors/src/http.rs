@@ -1,4 +1,5 @@
-//! The actor endpoints of API.md: `POST /actors`, `GET /actors`, `GET /actors/{id}`.
+//! The actor endpoints of API.md: `POST /actors`, `GET /actors`, `GET /actors/{id}`,
+//! `DELETE /actors/{id}`, and the photo's.
 //! Handlers only read the request and call [`ActorsService`]; this is also the one place
 //! where an [`ActorsError`] becomes a problem+json.
 
@@ -28,7 +29,7 @@ use crate::{ActorView, ActorsError, ActorsService};
 pub struct ActorsApi {
     /// What every handler calls.
     pub service: ActorsService,
-    /// Reads the admin token of `POST /actors`.
+    /// Reads the admin token of the writes.
     pub auth: Arc<Authenticator>,
 }
 
@@ -42,7 +43,7 @@ impl FromRef<ActorsApi> for Arc<Authenticator> {
 pub fn router(api: ActorsApi) -> Router {
     Router::new()
         .route("/api/v1/actors", get(list_actors).post(create_actor))
-        .route("/api/v1/actors/{id}", get(get_actor))
+        .route("/api/v1/actors/{id}", get(get_actor).delete(delete_actor))
         .route(
             "/api/v1/actors/{id}/photo",
             put(set_photo).delete(delete_photo),
@@ -58,6 +59,7 @@ pub fn router(api: ActorsApi) -> Router {
         create_actor,
         list_actors,
         get_actor,
+        delete_actor,
         set_photo,
         delete_photo,
         photo_file
@@ -110,6 +112,19 @@ async fn get_actor(
     Path(id): Path<String>,
 ) -> Result<Json<ActorView>, ApiError> {
     Ok(Json(api.service.get(&actor_id(&id)?).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/actors/{id}", tag = "actors", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 503, body = Problem)))]
+async fn delete_actor(
+    State(api): State<ActorsApi>,
+    _: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    api.service.delete(&actor_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(put, path = "/api/v1/actors/{id}/photo", tag = "actors", params(("id" = Uuid, Path)),

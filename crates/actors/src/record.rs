@@ -27,7 +27,7 @@ impl Record for ActorRecord {
 impl ActorRecord {
     /// Where the actor `id` is stored.
     pub fn key(id: &Uuid) -> Key {
-        Key::new(format!("actor#{id}"), "actor")
+        platform::directory::actor_record_key(id)
     }
 
     /// Where the actor's photo is recorded (a `pictures::PictureRecord`), beside the actor.

@@ -1,6 +1,6 @@
-//! The actors service: creating actors, and reading an actor's page and the actor lists.
-//! It owns the actor record (`crate::record`) and reads the filmography and the actor lists
-//! from the projector's read models.
+//! The actors service: creating and deleting actors, and reading an actor's page and the
+//! actor lists. It owns the actor record (`crate::record`) and reads the filmography and the
+//! actor lists from the projector's read models.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::NewActor;
-use domain::events::{ActorCreated, Envelope, Event, PhotoChanged};
+use domain::events::{ActorCreated, ActorDeleted, Envelope, Event, PhotoChanged};
 use domain::picture::{PictureOwner, StoredPicture, UploadedPicture};
 use pictures::{PictureRecord, Pictures};
 use platform::outbox::Outbox;
@@ -17,12 +17,15 @@ use projector::actors_list::{self, ActorListing};
 use projector::filmography::filmography;
 use projector::search::ActorSearch;
 use projector::searchable_list::SearchableList;
-use store::{Condition, Key, Record, Store, StoreExt, Write};
+use store::{Condition, Key, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::ActorsError;
 use crate::record::ActorRecord;
 use crate::view::ActorView;
+
+/// How many times a delete reads again when the actor's photo changed under it.
+const DELETE_ATTEMPTS: usize = 5;
 
 /// The actors service's commands and queries.
 #[derive(Clone)]
@@ -86,6 +89,38 @@ impl ActorsService {
         Ok(ActorView::of(record, None, Vec::new()))
     }
 
+    /// Deletes an actor with its photo record; its listings, filmography, places in casts
+    /// and the photo's files follow through the event, which carries the photo.
+    pub async fn delete(&self, id: &Uuid) -> Result<(), ActorsError> {
+        for _ in 0..DELETE_ATTEMPTS {
+            let (actor, photo) = self.actor_and_photo_record(id).await?;
+            let actor = actor.ok_or(ActorsError::NotFound)?;
+            let event = Envelope::new(Event::ActorDeleted(ActorDeleted {
+                actor_id: actor.id,
+                name: actor.name,
+                created_at: actor.created_at,
+                photo: photo.as_ref().and_then(|photo| photo.picture),
+            }));
+            let writes = vec![
+                Write::Delete {
+                    key: ActorRecord::key(id),
+                    condition: Condition::Exists,
+                },
+                // A photo uploaded since it was read would outlive the actor: read again.
+                Write::Delete {
+                    key: ActorRecord::photo_key(id),
+                    condition: PictureRecord::unchanged(photo.as_ref()),
+                },
+            ];
+            match self.outbox.commit(writes, &[event]).await {
+                // Gone meanwhile, or its photo changed: the next read tells which.
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                other => return Ok(other?),
+            }
+        }
+        Err(ActorsError::Pictures(pictures::PicturesError::Contended))
+    }
+
     /// An actor with its photo and filmography.
     pub async fn get(&self, id: &Uuid) -> Result<ActorView, ActorsError> {
         let ((actor, photo), movies) = futures::try_join!(self.actor_and_photo(id), async {
@@ -100,6 +135,16 @@ impl ActorsService {
         &self,
         id: &Uuid,
     ) -> Result<(Option<ActorRecord>, Option<StoredPicture>), ActorsError> {
+        let (actor, photo) = self.actor_and_photo_record(id).await?;
+        Ok((actor, photo.and_then(|photo| photo.picture)))
+    }
+
+    /// The actor (if any) and its photo record (with the version a change is conditional
+    /// on), in one request.
+    async fn actor_and_photo_record(
+        &self,
+        id: &Uuid,
+    ) -> Result<(Option<ActorRecord>, Option<PictureRecord>), ActorsError> {
         let mut found = self
             .store()
             .batch_get(&[ActorRecord::key(id), ActorRecord::photo_key(id)])
@@ -110,10 +155,11 @@ impl ActorsService {
             .flatten()
             .map(|item| ActorRecord::from_item(&item))
             .transpose()?;
-        let photo = match found.next().flatten() {
-            Some(item) => PictureRecord::from_item(&item)?.picture,
-            None => None,
-        };
+        let photo = found
+            .next()
+            .flatten()
+            .map(|item| PictureRecord::from_item(&item))
+            .transpose()?;
         Ok((actor, photo))
     }
 

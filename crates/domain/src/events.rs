@@ -47,6 +47,7 @@ pub struct TraceContext {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     ActorCreated(ActorCreated),
+    ActorDeleted(ActorDeleted),
     MovieCreated(MovieSnapshot),
     MovieDeleted(MovieSnapshot),
     ReviewUpserted(ReviewUpserted),
@@ -61,6 +62,7 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventType {
     ActorCreated,
+    ActorDeleted,
     MovieCreated,
     MovieDeleted,
     ReviewUpserted,
@@ -76,6 +78,7 @@ impl EventType {
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::ActorCreated => "actor.created",
+            EventType::ActorDeleted => "actor.deleted",
             EventType::MovieCreated => "movie.created",
             EventType::MovieDeleted => "movie.deleted",
             EventType::ReviewUpserted => "review.upserted",
@@ -93,6 +96,7 @@ impl Event {
     pub fn event_type(&self) -> EventType {
         match self {
             Event::ActorCreated(_) => EventType::ActorCreated,
+            Event::ActorDeleted(_) => EventType::ActorDeleted,
             Event::MovieCreated(_) => EventType::MovieCreated,
             Event::MovieDeleted(_) => EventType::MovieDeleted,
             Event::ReviewUpserted(_) => EventType::ReviewUpserted,
@@ -110,6 +114,7 @@ impl Event {
     pub fn partition_key(&self) -> Uuid {
         match self {
             Event::ActorCreated(actor) => actor.actor_id,
+            Event::ActorDeleted(actor) => actor.actor_id,
             Event::MovieCreated(movie) | Event::MovieDeleted(movie) => movie.movie_id,
             Event::ReviewUpserted(review) => review.movie_id,
             Event::ReviewDeleted(review) => review.movie_id,
@@ -126,6 +131,17 @@ pub struct ActorCreated {
     pub actor_id: Uuid,
     pub name: String,
     pub thumbnail_url: Option<String>,
+}
+
+/// An actor deleted, with what its consumers need to find what it leaves behind: its
+/// name (the name index's entry), its creation time (where the actor list keyed its
+/// listing) and the photo whose files go with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorDeleted {
+    pub actor_id: Uuid,
+    pub name: String,
+    pub created_at: Micros,
+    pub photo: Option<StoredPicture>,
 }
 
 /// A movie as its lists show it; sent when it is created and again when it is deleted,
@@ -279,6 +295,23 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(carried["cast_ids"], serde_json::json!([actor]));
+    }
+
+    #[test]
+    fn an_actor_deletion_round_trips_and_is_partitioned_by_its_actor() {
+        let actor_id = crate::ids::new_id();
+        let envelope = Envelope::new(Event::ActorDeleted(ActorDeleted {
+            actor_id,
+            name: "Keanu Reeves".into(),
+            created_at: 7,
+            photo: None,
+        }));
+        let json = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(json["event"]["type"], "actor_deleted");
+        let back: Envelope = serde_json::from_value(json).unwrap();
+        assert_eq!(back, envelope);
+        assert_eq!(back.event.event_type().as_str(), "actor.deleted");
+        assert_eq!(back.event.partition_key(), actor_id);
     }
 
     #[test]

@@ -2,35 +2,54 @@
 //! records it owns — movies and reviews — and audits what it derives itself: each movie's
 //! index of reviews by time, the copies of reviewers' names (the name copy and the name on
 //! each review), and reviews whose movie or author is gone, which it removes as a deletion
-//! would, announcing each. Of the watch lists, the memberships are the truth: those of a
-//! deleted movie or user go, and each list's entries by time, each movie's watchers and
-//! each movie's count are recomputed from the rest.
+//! would, announcing each; casts naming a deleted actor, and the cast index. Of the watch
+//! lists, the memberships are the truth: those of a deleted movie or user go, and each list's
+//! entries by time, each movie's watchers and each movie's count are recomputed from the rest.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use domain::events::CastMember;
 use uuid::Uuid;
 
 use pictures::{PictureRecord, audited_picture};
 use platform::audit::{self, Finding, Problem, Records, ReviewFacts, Stored};
 use store::{Attrs, Key, Record, StoreError, Write};
 
+use crate::casts::cast_kept;
 use crate::records::{
-    MovieRecord, RecentEntry, ReviewRecord, ReviewerName, ReviewerProfile, WatcherEntry,
-    WatchlistCount, WatchlistMembership, WatchlistOrderEntry, cast_photo_key,
+    CAST, CastIndexEntry, MovieCast, MovieRecord, RecentEntry, ReviewRecord, ReviewerName,
+    ReviewerProfile, WatcherEntry, WatchlistCount, WatchlistMembership, WatchlistOrderEntry,
+    cast_photo_key,
 };
 use crate::review_plan;
 
 /// The service's name in the outbox: the removals verify makes are this service's events.
 const SERVICE: &str = "movies";
 
+/// Every stored movie: `movie#{id}` / `movie`.
+fn movies(stored: &Stored) -> impl Iterator<Item = (&Key, &Attrs)> {
+    stored.under("movie#").filter(|(key, _)| key.sk == "movie")
+}
+
+/// Whether the actor of a cast member still exists: its record is stored (decoding or not,
+/// so that an actor whose record is damaged is not taken for a deleted one).
+fn actor_exists(stored: &Stored, member: &CastMember) -> bool {
+    stored
+        .get(&platform::directory::actor_record_key(&member.actor_id))
+        .is_some()
+}
+
 /// Reads the movies and reviews into `records`; a record that does not decode is a finding.
+/// A movie's cast there holds only actors that exist: a deleted actor's place in a cast is
+/// taken out by this service (and [`check`] finds any left), and counts in no view.
 pub fn read_records(stored: &Stored, records: &mut Records) -> Vec<Finding> {
     let mut unreadable = Vec::new();
-    for (key, attrs) in stored.under("movie#").filter(|(key, _)| key.sk == "movie") {
+    for (key, attrs) in movies(stored) {
         match MovieRecord::from_attrs(attrs) {
-            Ok(movie) => {
+            Ok(mut movie) => {
                 let poster_key = MovieRecord::poster_key(&movie.id);
                 let poster = audited_picture(stored, "movies", &poster_key, &mut unreadable);
+                movie.cast.retain(|member| actor_exists(stored, member));
                 records.movies.insert(movie.id, movie.snapshot(poster));
             }
             Err(error) => unreadable.push(audit::unreadable("movies", key, error)),
@@ -72,6 +91,53 @@ pub fn check(records: &Records, stored: &Stored) -> Result<Vec<Finding>, StoreEr
     findings.extend(orphans(records, stored)?);
     findings.extend(watchlists(records, stored)?);
     findings.extend(cast_photos(records, stored)?);
+    findings.extend(casts(stored)?);
+    Ok(findings)
+}
+
+/// Casts and the cast index: a cast names only actors that exist — a deleted actor left
+/// in one is taken out as its deletion's consumer would, on condition that the cast is as
+/// read — and the index lists each movie under each actor of its cast, and nothing else.
+fn casts(stored: &Stored) -> Result<Vec<Finding>, StoreError> {
+    const VIEW: &str = "casts";
+    let mut findings = Vec::new();
+    let mut index = BTreeMap::new();
+    for (key, attrs) in movies(stored) {
+        // One that does not decode is a finding of `read_records`.
+        let Ok(movie) = MovieRecord::from_attrs(attrs) else {
+            continue;
+        };
+        let exists = |member: &CastMember| actor_exists(stored, member);
+        let kept: Vec<CastMember> = movie
+            .cast
+            .iter()
+            .filter(|member| exists(member))
+            .cloned()
+            .collect();
+        if kept.len() < movie.cast.len() {
+            let mut expected = attrs.clone();
+            expected.extend(store::attrs_of(&MovieCast { cast: &kept }, VIEW)?);
+            let problem = Problem::Differs {
+                attributes: vec![CAST.into()],
+                actual: attrs.clone(),
+                expected,
+            };
+            let repair = cast_kept(&movie, exists)?;
+            findings.push(Finding::one(VIEW, key.clone(), problem, vec![repair]));
+        }
+        let entry = CastIndexEntry { movie_id: movie.id }.to_attrs()?;
+        for member in &kept {
+            index.insert(
+                CastIndexEntry::key(&member.actor_id, &movie.id),
+                entry.clone(),
+            );
+        }
+    }
+    findings.extend(audit::compare_entries(
+        "cast index",
+        &index,
+        stored.under("castof#"),
+    ));
     Ok(findings)
 }
 

@@ -43,8 +43,13 @@ pub struct CastPhotosConsumer {
     movies: MoviesService,
 }
 
+/// Takes deleted actors out of the casts.
+pub struct CastsConsumer {
+    movies: MoviesService,
+}
+
 /// The movies service's consumers and the events each takes.
-pub const CONSUMERS: [(&str, &[EventType]); 5] = [
+pub const CONSUMERS: [(&str, &[EventType]); 6] = [
     (
         "movies-reviewers",
         &[EventType::UserRenamed, EventType::UserDeleted],
@@ -59,6 +64,7 @@ pub const CONSUMERS: [(&str, &[EventType]); 5] = [
         &[EventType::PosterChanged, EventType::MovieDeleted],
     ),
     ("movies-cast-photos", &[EventType::PhotoChanged]),
+    ("movies-casts", &[EventType::ActorDeleted]),
 ];
 
 /// The subscriptions of the movies service, each counting its store requests under its
@@ -70,6 +76,7 @@ pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
         (watchlists, watchlist_events),
         (poster_files, poster_file_events),
         (cast_photos, cast_photo_events),
+        (casts, cast_events),
     ] = CONSUMERS;
     let reviews = movies.reviews();
     vec![
@@ -111,6 +118,14 @@ pub fn subscriptions(movies: MoviesService) -> Vec<Subscription> {
             partitioned: false,
             handler: Arc::new(CastPhotosConsumer {
                 movies: movies.labelled(cast_photos),
+            }),
+        },
+        Subscription {
+            consumer: casts.into(),
+            event_types: cast_events.to_vec(),
+            partitioned: false,
+            handler: Arc::new(CastsConsumer {
+                movies: movies.labelled(casts),
             }),
         },
     ]
@@ -198,5 +213,15 @@ impl Handler for CastPhotosConsumer {
                 .copy_cast_photo(&changed.actor_id, changed.photo, envelope.id)
                 .await,
         )
+    }
+}
+
+#[async_trait]
+impl Handler for CastsConsumer {
+    async fn handle(&self, envelope: &Envelope) -> Outcome {
+        let Event::ActorDeleted(actor) = &envelope.event else {
+            return Outcome::Done;
+        };
+        outcome(self.movies.remove_actor(&actor.actor_id, envelope.id).await)
     }
 }

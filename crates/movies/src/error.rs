@@ -40,6 +40,10 @@ pub enum MoviesError {
     /// being done ("removing a movie", "emptying a deleted user's list").
     #[error("the watch list kept changing while {0}")]
     WatchlistKeptChanging(&'static str),
+    /// Every attempt found a movie's cast changed since it was read, while a deleted actor
+    /// was taken out of it.
+    #[error("the cast kept changing while a deleted actor was taken out of it")]
+    CastKeptChanging,
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The title index cannot answer yet.
@@ -59,6 +63,7 @@ impl MoviesError {
             self,
             MoviesError::KeptChanging(_)
                 | MoviesError::WatchlistKeptChanging(_)
+                | MoviesError::CastKeptChanging
                 | MoviesError::Store(StoreError::Unavailable(_))
                 | MoviesError::Search(
                     SearchError::NotBuilt | SearchError::Store(StoreError::Unavailable(_))

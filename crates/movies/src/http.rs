@@ -71,7 +71,9 @@ impl From<MoviesError> for ApiError {
             MoviesError::Forbidden(why) => ApiError::Forbidden(why),
             MoviesError::UserGone => ApiError::Unauthenticated("the token's user no longer exists"),
             MoviesError::Invalid(errors) => ApiError::Validation(errors),
-            kept @ (MoviesError::KeptChanging(_) | MoviesError::WatchlistKeptChanging(_)) => {
+            kept @ (MoviesError::KeptChanging(_)
+            | MoviesError::WatchlistKeptChanging(_)
+            | MoviesError::CastKeptChanging) => {
                 ApiError::unavailable(kept.to_string(), kept.to_string())
             }
             MoviesError::Store(error) => error.into(),

@@ -3,7 +3,8 @@
 //! each movie's reviews by time and its copy of each reviewer's name, and consumes the users'
 //! events to rename and delete reviewers' reviews, and its own movie deletions to remove a
 //! deleted movie's reviews. It also keeps each user's watch list, and takes deleted
-//! movies and users off the lists.
+//! movies and users off the lists; and it takes deleted actors out of the casts, which its
+//! cast index finds.
 //!
 //! | record (`records`) | key |
 //! |---|---|
@@ -15,8 +16,10 @@
 //! | `WatchlistOrderEntry`: a user's list newest first | `watchlist#{user}` / `at#{added_at}#{movie}` |
 //! | `WatcherEntry`: a movie's watchers | `watchers#{movie}` / `{user}` |
 //! | `WatchlistCount`: on how many lists a movie is | `movie#{id}` / `watchlist` |
+//! | `CastIndexEntry`: a movie an actor plays in | `castof#{actor}` / `{movie}` |
 
 pub mod audit;
+mod casts;
 pub mod consumers;
 mod directory;
 mod error;

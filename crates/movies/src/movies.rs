@@ -21,7 +21,7 @@ use store::{Condition, Record, Store, StoreError, StoreExt, Write};
 use uuid::Uuid;
 
 use crate::error::MoviesError;
-use crate::records::{MovieRecord, WatchlistCount};
+use crate::records::{CastIndexEntry, MovieRecord, WatchlistCount};
 use crate::reviews::ReviewsService;
 use crate::views::MovieView;
 use crate::watchlist::WatchlistService;
@@ -36,7 +36,7 @@ const DELETE_ATTEMPTS: usize = 5;
 #[derive(Clone)]
 pub struct MoviesService {
     pub(crate) outbox: Outbox,
-    actors: Arc<dyn ActorDirectory>,
+    pub(crate) actors: Arc<dyn ActorDirectory>,
     reviews: ReviewsService,
     watchlists: WatchlistService,
     /// This process's index of titles; it answers searches once it has been built (the
@@ -94,10 +94,11 @@ impl MoviesService {
         self.outbox.store().as_ref()
     }
 
-    /// Creates a movie after checking that every cast member is a known actor.
+    /// Creates a movie after checking that every cast member is a known actor, listed under
+    /// each of them in the cast index.
     pub async fn create(&self, movie: NewMovie) -> Result<MovieView, MoviesError> {
         let cast = self.resolve_cast(&movie).await?;
-        let record = MovieRecord {
+        let mut record = MovieRecord {
             id: domain::ids::new_id(),
             title: movie.title,
             release_year: movie.release_year,
@@ -109,11 +110,18 @@ impl MoviesService {
             created_at: domain::timestamp::now_micros(),
         };
         let event = Envelope::new(Event::MovieCreated(record.snapshot(None)));
-        let write = Write::Put {
+        let mut writes = vec![Write::Put {
             item: record.to_item(MovieRecord::key(&record.id))?,
             condition: Condition::NotExists,
+        }];
+        let listed = CastIndexEntry {
+            movie_id: record.id,
         };
-        self.outbox.commit(vec![write], &[event]).await?;
+        for key in record.cast_index() {
+            writes.push(Write::put(listed.to_item(key)?));
+        }
+        self.outbox.commit(writes, &[event]).await?;
+        self.recheck_cast(&mut record).await;
         Ok(MovieView::new(
             record,
             None,
@@ -163,8 +171,8 @@ impl MoviesService {
         }
     }
 
-    /// Deletes a movie with its poster record; its reviews, every list entry and the
-    /// poster's files follow through the event, which carries the poster.
+    /// Deletes a movie with its poster record and its cast index entries; its reviews, every
+    /// list entry and the poster's files follow through the event, which carries the poster.
     pub async fn delete(&self, id: &Uuid) -> Result<(), MoviesError> {
         for _ in 0..DELETE_ATTEMPTS {
             let mut found = self
@@ -182,7 +190,7 @@ impl MoviesService {
             let event = Envelope::new(Event::MovieDeleted(
                 movie.snapshot(poster.as_ref().and_then(|p| p.picture)),
             ));
-            let writes = vec![
+            let mut writes = vec![
                 Write::Delete {
                     key: MovieRecord::key(id),
                     condition: Condition::Exists,
@@ -193,6 +201,7 @@ impl MoviesService {
                     condition: PictureRecord::unchanged(poster.as_ref()),
                 },
             ];
+            writes.extend(movie.cast_index().map(Write::delete));
             match self.outbox.commit(writes, &[event]).await {
                 // Gone meanwhile, or its poster changed: the next read tells which.
                 Err(StoreError::ConditionFailed { .. }) => continue,

@@ -52,6 +52,13 @@ impl MovieRecord {
         Key::new(movie_partition(id), "poster")
     }
 
+    /// Where the movie is listed under each cast member.
+    pub fn cast_index(&self) -> impl Iterator<Item = Key> + '_ {
+        self.cast
+            .iter()
+            .map(|member| CastIndexEntry::key(&member.actor_id, &self.id))
+    }
+
     /// The movie as its events carry it, with its current poster.
     pub fn snapshot(&self, poster: Option<StoredPicture>) -> MovieSnapshot {
         MovieSnapshot {
@@ -64,6 +71,45 @@ impl MovieRecord {
             cast: self.cast.clone(),
             poster,
         }
+    }
+}
+
+/// The attribute holding a movie's cast; taking a deleted actor out of it is conditional on
+/// it still being what was read.
+pub(crate) const CAST: &str = "cast";
+
+/// What taking an actor out of a cast sets: the attribute of [`MovieRecord`] of that name.
+#[derive(Debug, Serialize)]
+pub(crate) struct MovieCast<'a> {
+    pub cast: &'a [CastMember],
+}
+
+/// A movie an actor plays in: `castof#{actor}` / `{movie}`, written in the transaction that
+/// creates the movie and deleted in the one that deletes it, so that an actor's deletion
+/// finds the casts it leaves in one walk of its partition (and a movie created since is
+/// in it: no projection's lag hides it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CastIndexEntry {
+    pub movie_id: Uuid,
+}
+
+impl Record for CastIndexEntry {
+    const KIND: &'static str = "cast index entry";
+}
+
+impl CastIndexEntry {
+    /// Where `movie_id` is listed under `actor_id`.
+    pub fn key(actor_id: &Uuid, movie_id: &Uuid) -> Key {
+        Key::new(Self::partition(actor_id), movie_id.to_string())
+    }
+
+    /// The first `limit` movies listed under an actor, in key order.
+    pub fn of_actor(actor_id: &Uuid, limit: usize) -> Query {
+        Query::prefix(Self::partition(actor_id), "", limit)
+    }
+
+    fn partition(actor_id: &Uuid) -> String {
+        format!("castof#{actor_id}")
     }
 }
 
@@ -331,6 +377,10 @@ mod tests {
         names.iter().map(|name| (*name).to_owned()).collect()
     }
 
+    fn set_of(names: &[&str]) -> BTreeSet<String> {
+        set(names)
+    }
+
     fn review() -> ReviewRecord {
         ReviewRecord {
             movie_id: Uuid::now_v7(),
@@ -364,6 +414,16 @@ mod tests {
         );
         // An absent overview is stored as null, as it always was.
         assert_eq!(movie.to_attrs().unwrap()["overview"], json!(null));
+    }
+
+    #[test]
+    fn a_cast_change_sets_the_movies_cast_and_a_cast_index_entry_names_its_movie() {
+        let movie = MovieRecord::example();
+        let set = store::attrs_of(&MovieCast { cast: &[] }, "cast").unwrap();
+        assert_eq!(set.keys().collect::<Vec<_>>(), [CAST]);
+        assert!(names(&movie).contains(CAST));
+        let entry = CastIndexEntry { movie_id: movie.id };
+        assert_eq!(names(&entry), set_of(&["movie_id"]));
     }
 
     #[test]
@@ -492,6 +552,11 @@ mod tests {
         assert_eq!(
             WatchlistCount::key(&movie),
             Key::new(format!("movie#{movie}"), "watchlist")
+        );
+        let actor = Uuid::now_v7();
+        assert_eq!(
+            CastIndexEntry::key(&actor, &movie),
+            Key::new(format!("castof#{actor}"), movie.to_string())
         );
     }
 }

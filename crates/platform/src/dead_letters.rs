@@ -23,7 +23,7 @@ const PAGE: usize = 100;
 /// there, where that service's relay finds it.
 fn publisher(event_type: EventType) -> &'static str {
     match event_type {
-        EventType::ActorCreated | EventType::PhotoChanged => "actors",
+        EventType::ActorCreated | EventType::ActorDeleted | EventType::PhotoChanged => "actors",
         EventType::MovieCreated
         | EventType::MovieDeleted
         | EventType::ReviewUpserted

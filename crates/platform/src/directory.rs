@@ -45,6 +45,13 @@ pub fn user_record_key(id: &Uuid) -> Key {
     Key::new(format!("user#{id}"), "user")
 }
 
+/// Where the actors service keeps an actor's record. Other services never read it; the
+/// movies service's audit (`moviebook verify`) asks whether it is there, which tells an
+/// actor deleted from one whose record does not decode.
+pub fn actor_record_key(id: &Uuid) -> Key {
+    Key::new(format!("actor#{id}"), "actor")
+}
+
 /// Answers questions about users; owned by the users service.
 #[async_trait]
 pub trait UserDirectory: Send + Sync + 'static {

@@ -1,7 +1,9 @@
 //! The list of all actors, newest first (`GET /actors` without a search), and what the actor
-//! name search is rebuilt from (`crate::search`). Actors are never deleted, and their listed
-//! facts never change once created; their photo does, and is set on their listing from each
-//! photo change newer than the one it holds.
+//! name search is rebuilt from (`crate::search`). An actor's listed facts never change once
+//! created; their photo does, and is set on their listing from each photo change newer than
+//! the one it holds. A deleted actor's listing is removed, and its lifecycle record
+//! (`crate::lifecycle`, under this projection's name) keeps a creation or photo change
+//! arriving after the deletion from listing it again.
 //!
 //! A listing is written in two parts, in either order: the actor's facts when it is created
 //! and its photo on each change. Both find the listing's key the same way
@@ -9,7 +11,7 @@
 //! meets the listing at one key: each part is an update that leaves the other alone.
 
 use async_trait::async_trait;
-use domain::events::{ActorCreated, Envelope, Event, EventType, PhotoChanged};
+use domain::events::{ActorCreated, ActorDeleted, Envelope, Event, EventType, PhotoChanged};
 use domain::picture::{PictureOwner, PictureView, StoredPicture};
 use domain::timestamp::Micros;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +23,7 @@ use serde_json::Value;
 use store::{Attrs, Condition, Item, Key, Query, Record, Store, StoreError, Write};
 use uuid::Uuid;
 
+use crate::lifecycle::{self, Lifecycle};
 use crate::{decode_or_skip, sharded};
 
 /// The consumer's name, from when it also wrote a name index to the store: it names its
@@ -182,31 +185,71 @@ impl Projection for ActorListProjection {
     }
 
     fn event_types(&self) -> Vec<EventType> {
-        vec![EventType::ActorCreated, EventType::PhotoChanged]
+        vec![
+            EventType::ActorCreated,
+            EventType::ActorDeleted,
+            EventType::PhotoChanged,
+        ]
     }
 
     /// A photo change's write is conditional on the photo's version; a creation's sets the
-    /// same facts however often it comes.
+    /// same facts however often it comes, and a deletion's is conditional on the actor's
+    /// lifecycle record.
     fn marks(&self, envelope: &Envelope) -> bool {
         !matches!(envelope.event, Event::PhotoChanged(_))
     }
 
     async fn plan(&self, store: &dyn Store, envelope: &Envelope) -> Result<Vec<Write>, StoreError> {
-        match &envelope.event {
+        let actor_id = match &envelope.event {
+            Event::ActorCreated(actor) => actor.actor_id,
+            Event::ActorDeleted(actor) => actor.actor_id,
+            Event::PhotoChanged(change) => change.actor_id,
+            _ => return Ok(Vec::new()),
+        };
+        // Nothing lists a deleted actor again, whatever arrives after its deletion.
+        if lifecycle::read(store, ACTOR_LIST, &actor_id).await? == Lifecycle::Deleted {
+            return Ok(Vec::new());
+        }
+        let mut writes = match &envelope.event {
             Event::ActorCreated(actor) => {
                 let key = listing_key(store, &actor.actor_id, envelope.occurred_at).await?;
                 // An update, not a put: a photo set before the actor was listed stays.
-                Ok(vec![Write::Update {
+                vec![Write::Update {
                     key: key.key,
                     set: store::attrs_of(&ListedActor::of(actor), ActorListingRecord::KIND)?,
                     add: Vec::new(),
                     condition: Condition::Always,
-                }])
+                }]
             }
-            Event::PhotoChanged(change) => photo_writes(store, envelope.id, change).await,
-            _ => Ok(Vec::new()),
+            Event::ActorDeleted(actor) => return deletion_writes(store, actor).await,
+            Event::PhotoChanged(change) => photo_writes(store, envelope.id, change).await?,
+            _ => Vec::new(),
+        };
+        if !writes.is_empty() {
+            // A deletion committed since the lifecycle was read makes this plan read again.
+            writes.push(lifecycle::still_unseen(ACTOR_LIST, &actor_id));
         }
+        Ok(writes)
     }
+}
+
+/// The writes that unlist a deleted actor: its lifecycle record, read as unseen, and its
+/// listing (with or without its facts) if there is one.
+async fn deletion_writes(
+    store: &dyn Store,
+    actor: &ActorDeleted,
+) -> Result<Vec<Write>, StoreError> {
+    let found = listing_key(store, &actor.actor_id, actor.created_at).await?;
+    let mut writes = vec![lifecycle::transition(
+        ACTOR_LIST,
+        &actor.actor_id,
+        Lifecycle::Unseen,
+        Lifecycle::Deleted,
+    )?];
+    if found.item.is_some() {
+        writes.push(Write::delete(found.key));
+    }
+    Ok(writes)
 }
 
 /// The write that sets a photo change on its actor's listing, if it is newer than the photo
@@ -414,8 +457,8 @@ mod tests {
         let (_dir, store) = store();
         let envelope = Envelope::new(Event::ActorCreated(actor.clone()));
         let writes = ActorListProjection.plan(&store, &envelope).await.unwrap();
-        let [Write::Update { key, set, .. }] = writes.as_slice() else {
-            panic!("one listing: {writes:?}");
+        let [Write::Update { key, set, .. }, Write::Check { .. }] = writes.as_slice() else {
+            panic!("one listing, while the actor is not deleted: {writes:?}");
         };
         assert!(key.pk.starts_with("actors#"));
         let time = id_time(&actor.actor_id).unwrap();
@@ -458,6 +501,91 @@ mod tests {
         let only_photo = ActorListingRecord::from_attrs(&photo.to_attrs().unwrap()).unwrap();
         assert_eq!(only_photo.facts, None);
         assert_eq!(only_photo.into_listing(), None);
+    }
+
+    async fn apply(store: &store_sqlite::SqliteStore, envelope: &Envelope) {
+        let writes = ActorListProjection.plan(store, envelope).await.unwrap();
+        store.transact(writes).await.unwrap();
+    }
+
+    fn deletion(actor: &ActorCreated) -> Envelope {
+        Envelope::new(Event::ActorDeleted(ActorDeleted {
+            actor_id: actor.actor_id,
+            name: actor.name.clone(),
+            created_at: id_time(&actor.actor_id).unwrap(),
+            photo: None,
+        }))
+    }
+
+    fn photo_change(actor: &ActorCreated) -> Envelope {
+        Envelope::new(Event::PhotoChanged(PhotoChanged {
+            actor_id: actor.actor_id,
+            photo: None,
+            replaced: None,
+            created_at: id_time(&actor.actor_id).unwrap(),
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_deleted_actor_is_unlisted_and_nothing_arriving_later_lists_it_again() {
+        let (_dir, store) = store();
+        let (kept, gone) = (actor(), actor());
+        let created = Envelope::new(Event::ActorCreated(gone.clone()));
+        apply(&store, &Envelope::new(Event::ActorCreated(kept.clone()))).await;
+        apply(&store, &created).await;
+        apply(&store, &photo_change(&gone)).await;
+        let deleted = deletion(&gone);
+        apply(&store, &deleted).await;
+        assert_eq!(
+            every_actor(&store).await.unwrap(),
+            [VersionedListing::of(&kept)]
+        );
+        // Redelivered or late: the creation, a photo change, the deletion itself.
+        for late in [created, photo_change(&gone), deleted] {
+            let writes = ActorListProjection.plan(&store, &late).await.unwrap();
+            assert_eq!(writes, []);
+        }
+        assert_eq!(
+            store
+                .query(&Query::prefix(
+                    sharded::partition(ALL_ACTORS, &gone.actor_id),
+                    "",
+                    10
+                ))
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .filter(|item| item.key.sk.ends_with(&gone.actor_id.to_string()))
+                .count(),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deletion_arriving_first_keeps_the_actor_from_being_listed() {
+        let (_dir, store) = store();
+        let gone = actor();
+        apply(&store, &deletion(&gone)).await;
+        let created = Envelope::new(Event::ActorCreated(gone.clone()));
+        assert_eq!(
+            ActorListProjection.plan(&store, &created).await.unwrap(),
+            []
+        );
+        assert!(every_actor(&store).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_creation_planned_before_a_deletion_commits_fails_on_the_lifecycle() {
+        let (_dir, store) = store();
+        let gone = actor();
+        let created = Envelope::new(Event::ActorCreated(gone.clone()));
+        let stale = ActorListProjection.plan(&store, &created).await.unwrap();
+        apply(&store, &deletion(&gone)).await;
+        assert!(matches!(
+            store.transact(stale).await,
+            Err(StoreError::ConditionFailed { .. })
+        ));
     }
 
     #[tokio::test]

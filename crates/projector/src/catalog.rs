@@ -357,7 +357,7 @@ impl ListsMovies for CatalogProjection {
         &[EventType::PosterChanged]
     }
 
-    async fn plan_versioned(
+    async fn plan_other(
         &self,
         store: &dyn Store,
         envelope: &Envelope,

@@ -1,8 +1,10 @@
 //! Filmographies: each actor's movies, newest release first, with the role played. Scores
 //! and posters are not copied here; the read joins the movies' summaries, so neither a
-//! review nor a poster change has to touch every cast member's filmography.
+//! review nor a poster change has to touch every cast member's filmography. A deleted
+//! actor's filmography is removed, and its lifecycle record (`lifecycle#{actor}` /
+//! [`ACTOR_LIFECYCLE`]) keeps a movie's creation arriving later from listing it again.
 
-use domain::events::MovieSnapshot;
+use domain::events::{Envelope, Event, EventType, MovieSnapshot};
 use domain::picture::PictureView;
 use serde::{Deserialize, Serialize};
 use store::{Key, Query, Record, Store, StoreError, Write};
@@ -11,6 +13,14 @@ use uuid::Uuid;
 use crate::catalog::{release_sort_key, summaries};
 use crate::decode_or_skip;
 use crate::lifecycle::{self, ListsMovies};
+
+/// The sort key of an actor's lifecycle record in this projection, apart from the movies'
+/// (`filmography`), which its audit reads as movies.
+const ACTOR_LIFECYCLE: &str = "filmography-actor";
+
+/// How many of a deleted actor's entries one transaction removes, beside its lifecycle
+/// record and the consumer's marker.
+const REMOVED_PER_TRANSACTION: usize = 97;
 
 /// The most movies an actor page lists.
 pub const FILMOGRAPHY_MAX: usize = 100;
@@ -78,6 +88,82 @@ impl ListsMovies for FilmographyProjection {
                 lifecycle::entry(entry_key(&member.actor_id, movie), &record, remove)
             })
             .collect()
+    }
+
+    /// The entries of the cast members that are not deleted, each with a check that its
+    /// actor is still not deleted when the plan commits (while the checks fit in the
+    /// transaction: beside a cast of 49 or more, a deletion racing the creation is left
+    /// to `moviebook verify`).
+    async fn listing(
+        &self,
+        store: &dyn Store,
+        movie: &MovieSnapshot,
+    ) -> Result<Vec<Write>, StoreError> {
+        let mut live = Vec::with_capacity(movie.cast.len());
+        for chunk in movie.cast.chunks(store::MAX_BATCH_GET_KEYS) {
+            let keys: Vec<Key> = chunk
+                .iter()
+                .map(|member| lifecycle::key(ACTOR_LIFECYCLE, &member.actor_id))
+                .collect();
+            let records = store.batch_get(&keys).await?;
+            live.extend(
+                chunk
+                    .iter()
+                    .zip(records)
+                    .filter(|(_, record)| record.is_none())
+                    .map(|(member, _)| member.clone()),
+            );
+        }
+        let listed = MovieSnapshot {
+            cast: live,
+            ..movie.clone()
+        };
+        let mut writes = self.entries(&listed, false)?;
+        // The movie's lifecycle record, these entries and the marker come first.
+        let room = (store::MAX_TRANSACTION_WRITES - 2).saturating_sub(writes.len());
+        if room >= listed.cast.len() {
+            writes.extend(
+                listed
+                    .cast
+                    .iter()
+                    .map(|member| lifecycle::still_unseen(ACTOR_LIFECYCLE, &member.actor_id)),
+            );
+        }
+        Ok(writes)
+    }
+
+    fn marked_events(&self) -> &'static [EventType] {
+        &[EventType::ActorDeleted]
+    }
+
+    /// A deleted actor's filmography goes: its lifecycle record first, so that no movie
+    /// lists the actor again, then its entries, as many transactions as they take; the
+    /// last batch is the plan, committed with the marker. A crash or a race part-way
+    /// leaves what is left to the event's redelivery, which finds fewer entries.
+    async fn plan_other(
+        &self,
+        store: &dyn Store,
+        envelope: &Envelope,
+    ) -> Result<Vec<Write>, StoreError> {
+        let Event::ActorDeleted(actor) = &envelope.event else {
+            return Ok(Vec::new());
+        };
+        let deleted = lifecycle::deleted(ACTOR_LIFECYCLE, &actor.actor_id)?;
+        loop {
+            let page = store
+                .query(&Query::prefix(
+                    partition(&actor.actor_id),
+                    "",
+                    REMOVED_PER_TRANSACTION,
+                ))
+                .await?;
+            let mut writes = vec![deleted.clone()];
+            writes.extend(page.items.into_iter().map(|item| Write::delete(item.key)));
+            if !page.more {
+                return Ok(writes);
+            }
+            store.transact(writes).await?;
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The plan every projection that lists movies shares, and each such projection's own
-//! record of whether it has listed a movie or seen it deleted. Events may arrive out of
-//! order: a "created" delivered after the "deleted" must not bring the movie back, and a
-//! "deleted" must undo only what this projection had written.
+//! record of whether it has listed a movie (or seen an actor) or seen it deleted. Events may
+//! arrive out of order: a "created" delivered after the "deleted" must not bring the movie
+//! back, and a "deleted" must undo only what this projection had written.
 
 use async_trait::async_trait;
 use domain::events::{Envelope, Event, EventType, MovieSnapshot};
@@ -48,7 +48,11 @@ pub(crate) fn key(projection: &str, id: &Uuid) -> Key {
 }
 
 /// Reads where `id` stands for `projection`.
-async fn read(store: &dyn Store, projection: &str, id: &Uuid) -> Result<Lifecycle, StoreError> {
+pub(crate) async fn read(
+    store: &dyn Store,
+    projection: &str,
+    id: &Uuid,
+) -> Result<Lifecycle, StoreError> {
     let item = store.get(&key(projection, id)).await?;
     Ok(state(item.as_ref().map(|item| &item.attrs)))
 }
@@ -82,6 +86,27 @@ pub(crate) fn recorded<'a>(
         .under("lifecycle#")
         .filter(move |(key, _)| key.sk == projection)
         .filter_map(|(key, _)| key.pk.strip_prefix("lifecycle#")?.parse().ok())
+}
+
+/// The check a write that may only happen while `id` is not deleted for `projection`
+/// carries, when it read it unseen: a deletion committed meanwhile makes the plan read
+/// again.
+pub(crate) fn still_unseen(projection: &str, id: &Uuid) -> Write {
+    Write::Check {
+        key: key(projection, id),
+        condition: Condition::NotExists,
+    }
+}
+
+/// The write that records `id` deleted for `projection` whatever it was: for a deletion
+/// applied in several transactions, each of which may be the first to land.
+pub(crate) fn deleted(projection: &str, id: &Uuid) -> Result<Write, StoreError> {
+    Ok(Write::put(
+        LifecycleRecord {
+            status: Status::Deleted,
+        }
+        .to_item(key(projection, id))?,
+    ))
 }
 
 /// The write that moves `id` from `from` to `to`, conditional on `from` still holding.
@@ -133,6 +158,16 @@ pub(crate) trait ListsMovies: Send + Sync + 'static {
     /// The writes that list `movie` or, with `remove`, take its entries away again.
     fn entries(&self, movie: &MovieSnapshot, remove: bool) -> Result<Vec<Write>, StoreError>;
 
+    /// The writes that list a created `movie`: its [`ListsMovies::entries`] unless the
+    /// projection must read the store to know which to write.
+    async fn listing(
+        &self,
+        _store: &dyn Store,
+        movie: &MovieSnapshot,
+    ) -> Result<Vec<Write>, StoreError> {
+        self.entries(movie, false)
+    }
+
     /// Other events it follows, whose writes are each conditional on a version that the
     /// event moves past (an event not newer than what it holds changes nothing), so they
     /// take no processed-event marker and no lifecycle.
@@ -140,8 +175,14 @@ pub(crate) trait ListsMovies: Send + Sync + 'static {
         &[]
     }
 
-    /// The writes of one of [`ListsMovies::versioned_events`].
-    async fn plan_versioned(
+    /// Other events it follows that are applied once each, with a processed-event marker.
+    fn marked_events(&self) -> &'static [EventType] {
+        &[]
+    }
+
+    /// The writes of one of [`ListsMovies::versioned_events`] or
+    /// [`ListsMovies::marked_events`].
+    async fn plan_other(
         &self,
         _store: &dyn Store,
         _envelope: &Envelope,
@@ -162,6 +203,7 @@ impl<L: ListsMovies> Projection for MovieListing<L> {
     fn event_types(&self) -> Vec<EventType> {
         let mut types = vec![EventType::MovieCreated, EventType::MovieDeleted];
         types.extend_from_slice(self.0.versioned_events());
+        types.extend_from_slice(self.0.marked_events());
         types
     }
 
@@ -176,8 +218,11 @@ impl<L: ListsMovies> Projection for MovieListing<L> {
         let (movie, remove) = match &envelope.event {
             Event::MovieCreated(movie) => (movie, false),
             Event::MovieDeleted(movie) => (movie, true),
-            other if self.0.versioned_events().contains(&other.event_type()) => {
-                return self.0.plan_versioned(store, envelope).await;
+            other
+                if self.0.versioned_events().contains(&other.event_type())
+                    || self.0.marked_events().contains(&other.event_type()) =>
+            {
+                return self.0.plan_other(store, envelope).await;
             }
             _ => return Ok(Vec::new()),
         };
@@ -187,8 +232,10 @@ impl<L: ListsMovies> Projection for MovieListing<L> {
             return Ok(Vec::new());
         };
         let mut writes = vec![transition(name, &movie.movie_id, state, to)?];
-        if touch_entries {
-            writes.extend(self.0.entries(movie, remove)?);
+        if touch_entries && remove {
+            writes.extend(self.0.entries(movie, true)?);
+        } else if touch_entries {
+            writes.extend(self.0.listing(store, movie).await?);
         }
         Ok(writes)
     }

@@ -3,8 +3,8 @@
 //! by the events its process watches on the bus and rebuilt from the store's lists of every
 //! movie and actor when the watch (re)starts. Movies' results are joined with their current
 //! summaries (scores change with reviews), which also leaves out a movie deleted since the
-//! index last heard of it; actors' listings change only by their photo, which the index
-//! follows, so it holds them.
+//! index last heard of it; actors' listings change only by their photo and their
+//! deletion, which the index follows, so it holds them.
 
 mod index;
 
@@ -238,7 +238,11 @@ pub struct PhotoAmendment {
 impl Indexed for ActorNames {
     type Listing = VersionedListing;
     type Amendment = PhotoAmendment;
-    const EVENT_TYPES: &'static [EventType] = &[EventType::ActorCreated, EventType::PhotoChanged];
+    const EVENT_TYPES: &'static [EventType] = &[
+        EventType::ActorCreated,
+        EventType::ActorDeleted,
+        EventType::PhotoChanged,
+    ];
 
     fn change(envelope: &Envelope) -> Option<Change<Self>> {
         match &envelope.event {
@@ -247,6 +251,7 @@ impl Indexed for ActorNames {
                 text: actor.name.clone(),
                 listing: VersionedListing::of(actor),
             }),
+            Event::ActorDeleted(actor) => Some(Change::Removed(actor.actor_id)),
             Event::PhotoChanged(change) => Some(Change::Amended {
                 id: change.actor_id,
                 amendment: PhotoAmendment {
@@ -593,6 +598,35 @@ mod tests {
             (found, next),
             (vec![VersionedListing::of(&actor).listing], None)
         );
+    }
+
+    #[tokio::test]
+    async fn a_deleted_actor_leaves_the_index_and_the_list_it_is_rebuilt_from() {
+        let (_dir, store) = store();
+        let actor = ActorCreated {
+            actor_id: domain::ids::new_id(),
+            name: "Carrie-Anne Moss".into(),
+            thumbnail_url: None,
+        };
+        let created = project(&store, Event::ActorCreated(actor.clone())).await;
+        let index = ActorSearch::default();
+        index.rebuild_from(store.as_ref()).await.unwrap();
+        index.saw(&created);
+        let deleted = project(
+            &store,
+            Event::ActorDeleted(domain::events::ActorDeleted {
+                actor_id: actor.actor_id,
+                name: actor.name.clone(),
+                created_at: created.occurred_at,
+                photo: None,
+            }),
+        )
+        .await;
+        index.saw(&deleted);
+        assert!(index.search("moss", None, 10).unwrap().0.is_empty());
+        let rebuilt = ActorSearch::default();
+        rebuilt.rebuild_from(store.as_ref()).await.unwrap();
+        assert!(rebuilt.search("moss", None, 10).unwrap().0.is_empty());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use bus::{Outcome, Subscription};
 use domain::events::{
-    ActorCreated, CastMember, Envelope, Event, MovieSnapshot, PhotoChanged, PosterChanged,
-    ReviewDeleted, ReviewUpserted,
+    ActorCreated, ActorDeleted, CastMember, Envelope, Event, MovieSnapshot, PhotoChanged,
+    PosterChanged, ReviewDeleted, ReviewUpserted,
 };
 use domain::picture::{ImageType, PictureOwner, PictureView, StoredPicture};
 use domain::timestamp::Micros;
@@ -1726,6 +1726,97 @@ async fn listed_actor(f: &Fixture, actor: Uuid, name: &str) -> Option<ActorListi
 
 async fn listed_photo(f: &Fixture, actor: Uuid) -> Option<PictureView> {
     listed_actor(f, actor, "photo actor").await.unwrap().photo
+}
+
+/// The deletion of the actor that `created` announced, with its photo.
+fn actor_deleted(created: &Envelope, photo: Option<StoredPicture>) -> Envelope {
+    let Event::ActorCreated(actor) = &created.event else {
+        panic!("an actor's creation");
+    };
+    Envelope::new(Event::ActorDeleted(ActorDeleted {
+        actor_id: actor.actor_id,
+        name: actor.name.clone(),
+        created_at: created.occurred_at - 35,
+        photo,
+    }))
+}
+
+/// Every stored entry of an actor's filmography (the read stops at 100).
+async fn filmography_entries(f: &Fixture, actor: Uuid) -> usize {
+    let mut count = 0;
+    let mut after = None;
+    loop {
+        let page = f
+            .store()
+            .query(&store::Query::prefix(format!("filmography#{actor}"), "", 100).after(after))
+            .await
+            .unwrap();
+        count += page.items.len();
+        after = page.items.last().map(|item| item.key.sk.clone());
+        if !page.more {
+            return count;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_actor_leaves_the_lists_and_its_filmography_whatever_comes_twice_or_late() {
+    let f = Fixture::new();
+    let (gone, gone_created) = actor_created("Gone Actor");
+    let (kept, kept_created) = actor_created("Kept Actor");
+    let photo = picture(300);
+    let photo_set = photo_changed(&gone_created, Some(photo));
+    f.deliver_all(&[gone_created.clone(), kept_created, photo_set.clone()])
+        .await;
+    // More movies than one transaction of the deletion removes.
+    let played: Vec<MovieSnapshot> = (0..130)
+        .map(|i| {
+            movie(
+                &format!("Played {i}"),
+                1950 + i32::try_from(i % 50).unwrap(),
+                &["drama"],
+                secs(i + 1),
+                &[(gone, "lead"), (kept, "support")],
+            )
+        })
+        .collect();
+    for movie in &played {
+        f.deliver(&created(movie)).await;
+    }
+    assert_eq!(filmography_entries(&f, gone).await, 130);
+    assert!(listed_actor(&f, gone, "gone").await.is_some());
+
+    let deletion = actor_deleted(&gone_created, Some(photo));
+    f.deliver(&deletion).await;
+    f.deliver(&deletion).await;
+    // Late: its creation, a photo change, and a movie created before the deletion.
+    let late = movie(
+        "Played Late",
+        2001,
+        &["drama"],
+        secs(200),
+        &[(gone, "lead"), (kept, "support")],
+    );
+    f.deliver_all(&[gone_created, photo_set, created(&late)])
+        .await;
+
+    assert_eq!(filmography_entries(&f, gone).await, 0);
+    assert!(
+        filmography::filmography(f.store(), &gone)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(listed_actor(&f, gone, "gone").await, None);
+    let (listed, _) = actors_list::actors_page(f.store(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [kept],
+        "no listing of the deleted actor, not even one holding only a photo"
+    );
+    assert_eq!(filmography_entries(&f, kept).await, 131);
 }
 
 #[tokio::test]

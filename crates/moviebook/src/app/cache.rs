@@ -40,8 +40,9 @@ fn tag(depends: Depends) -> Tag {
 }
 
 /// Every event a cached answer can depend on.
-pub const WATCHED: [EventType; 9] = [
+pub const WATCHED: [EventType; 10] = [
     EventType::ActorCreated,
+    EventType::ActorDeleted,
     EventType::MovieCreated,
     EventType::MovieDeleted,
     EventType::ReviewUpserted,
@@ -110,6 +111,13 @@ fn api_segments(path: &str) -> Option<Vec<&str>> {
 fn stale_after(event: &Event) -> Vec<Tag> {
     let depends = match event {
         Event::ActorCreated(actor) => vec![Depends::ActorLists, Depends::Actor(actor.actor_id)],
+        // A deleted actor leaves its page, the actor lists and the cast of every movie it
+        // played in, which the event does not name (the movies service finds them).
+        Event::ActorDeleted(actor) => vec![
+            Depends::Actor(actor.actor_id),
+            Depends::ActorLists,
+            Depends::EveryMoviePage,
+        ],
         Event::MovieCreated(movie) | Event::MovieDeleted(movie) => {
             [Depends::Catalogue, Depends::Movie(movie.movie_id)]
                 .into_iter()
@@ -292,6 +300,25 @@ mod tests {
         ] {
             assert!(touches(&stale, &path), "{path}");
         }
+    }
+
+    #[test]
+    fn an_actor_deletion_makes_its_page_the_actor_lists_and_every_movie_page_stale() {
+        let stale = stale_after(&Event::ActorDeleted(domain::events::ActorDeleted {
+            actor_id: id(ACTOR),
+            name: "A".into(),
+            created_at: 0,
+            photo: None,
+        }));
+        for path in [
+            format!("/api/v1/actors/{ACTOR}"),
+            "/api/v1/actors".into(),
+            format!("/api/v1/movies/{MOVIE}"),
+        ] {
+            assert!(touches(&stale, &path), "{path}");
+        }
+        assert!(!touches(&stale, &format!("/api/v1/actors/{OTHER_ACTOR}")));
+        assert!(!touches(&stale, "/api/v1/movies"));
     }
 
     #[test]

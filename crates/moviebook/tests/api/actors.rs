@@ -1,4 +1,4 @@
-//! Actors: creation, validation, reads, search on names, filmographies.
+//! Actors: creation, validation, reads, search on names, filmographies, deletion.
 
 use serde_json::{Value, json};
 
@@ -341,6 +341,138 @@ async fn filmography_lists_movies_newest_release_first_with_role_score_and_count
         }
     })
     .await;
+}
+
+#[tokio::test]
+async fn deleting_an_actor_is_204_for_the_admin_only_and_get_is_404_at_once() {
+    let app = TestApp::spawn().await;
+    let actor = app.create_actor(&format!("Doomed Actor {}", tag())).await;
+    let id = actor["id"].as_str().unwrap();
+    let path = format!("/actors/{id}");
+    // Read (and so kept by the read cache) right before the deletion.
+    app.get(&path).await.expect(200);
+    app.delete(&path, None).await.problem(401);
+    app.delete(&path, Some("not-a-token")).await.problem(401);
+    let (_, user) = app.sign_up("Not An Admin").await;
+    app.delete(&path, Some(&user)).await.problem(403);
+    app.get(&path).await.expect(200);
+
+    let resp = app.delete(&path, app.admin()).await;
+    resp.expect(204);
+    assert!(resp.text.is_empty(), "204 with a body: {:?}", resp.text);
+    app.get(&path).await.problem(404);
+    app.delete(&path, app.admin()).await.problem(404);
+    app.delete(&format!("/actors/{}", uuid::Uuid::now_v7()), app.admin())
+        .await
+        .problem(404);
+    app.delete("/actors/not-a-uuid", app.admin())
+        .await
+        .problem(404);
+    // The photo of an actor that is gone cannot be set or deleted.
+    app.delete(&format!("{path}/photo"), app.admin())
+        .await
+        .problem(404);
+}
+
+#[tokio::test]
+async fn a_deleted_actor_leaves_the_lists_the_search_and_every_cast() {
+    let app = TestApp::spawn().await;
+    let tag = tag();
+    let gone = app.create_actor(&format!("Gone Actor {tag}")).await;
+    let gone_id = gone["id"].as_str().unwrap().to_owned();
+    let kept = app.create_actor(&format!("Kept Actor {tag}")).await;
+    let kept_id = kept["id"].as_str().unwrap().to_owned();
+    let both = app
+        .create_movie(
+            &format!("Both {tag}"),
+            2001,
+            &["drama"],
+            &[(&gone_id, "lead"), (&kept_id, "support")],
+        )
+        .await;
+    let alone = app
+        .create_movie(
+            &format!("Alone {tag}"),
+            2002,
+            &["drama"],
+            &[(&gone_id, "lead")],
+        )
+        .await;
+    let (both_id, alone_id) = (
+        both["id"].as_str().unwrap().to_owned(),
+        alone["id"].as_str().unwrap().to_owned(),
+    );
+    let search = format!("/actors?search={}", enc(&tag));
+    let mut both_listed = vec![gone_id.clone(), kept_id.clone()];
+    both_listed.sort();
+    eventually_equals("both actors are found", &both_listed, async || {
+        let mut found = ids(&app.all(&search).await);
+        found.sort();
+        found
+    })
+    .await;
+    eventually_equals(
+        "the actor's filmography lists both movies",
+        &2,
+        async || array(&app.get_ok(&format!("/actors/{gone_id}")).await["movies"]).len(),
+    )
+    .await;
+    // Read (and so kept by the read cache) right before the deletion.
+    app.get_ok(&format!("/movies/{both_id}")).await;
+
+    app.delete(&format!("/actors/{gone_id}"), app.admin())
+        .await
+        .expect(204);
+    app.get(&format!("/actors/{gone_id}")).await.problem(404);
+
+    eventually_equals(
+        "the search finds only the kept actor",
+        &vec![kept_id.clone()],
+        async || ids(&app.all(&search).await),
+    )
+    .await;
+    if app.owns_server() {
+        eventually_equals(
+            "GET /actors lists only the kept actor",
+            &vec![kept_id.clone()],
+            async || ids(&app.all("/actors").await),
+        )
+        .await;
+    }
+    let kept_cast = json!([{ "id": kept_id, "name": format!("Kept Actor {tag}"), "role": "support", "photo": null }]);
+    eventually_equals(
+        "the movie's cast no longer lists the deleted actor",
+        &kept_cast,
+        async || app.get_ok(&format!("/movies/{both_id}")).await["actors"].clone(),
+    )
+    .await;
+    eventually_equals(
+        "the movie it played in alone has no cast",
+        &json!([]),
+        async || app.get_ok(&format!("/movies/{alone_id}")).await["actors"].clone(),
+    )
+    .await;
+    // The kept actor's filmography is as it was.
+    let movies = app.get_ok(&format!("/actors/{kept_id}")).await["movies"].clone();
+    assert_eq!(ids(array(&movies)), vec![both_id.clone()]);
+
+    // A movie naming the deleted actor is refused like one naming an actor that never was.
+    let resp = app
+        .post_json(
+            "/movies",
+            app.admin(),
+            &json!({
+                "title": format!("Too Late {tag}"), "release_year": 2003, "genres": ["drama"],
+                "actors": [{"actor_id": kept_id, "role": "lead"}, {"actor_id": gone_id, "role": "cameo"}],
+            }),
+        )
+        .await;
+    assert_eq!(resp.invalid_fields(), ["actors[1].actor_id"]);
+
+    // Deleting a movie of the deleted actor afterwards still works.
+    app.delete(&format!("/movies/{alone_id}"), app.admin())
+        .await
+        .expect(204);
 }
 
 /// Filmography entries equal, comparing scores as numbers.

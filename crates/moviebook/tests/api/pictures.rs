@@ -402,6 +402,62 @@ async fn a_deleted_movie_takes_its_poster_files_with_it() {
 }
 
 #[tokio::test]
+async fn a_deleted_actor_takes_its_photo_files_with_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let actor = app.create_actor(&format!("Gone {}", tag())).await;
+    let id = actor["id"].as_str().unwrap();
+    let photo = app
+        .upload(
+            &format!("/actors/{id}/photo"),
+            admin,
+            "image/png",
+            picture(300, 450, ImageFormat::Png),
+        )
+        .await
+        .expect(200);
+    let upload_id = photo["url"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .nth_back(1)
+        .unwrap()
+        .to_owned();
+    if app.owns_server() {
+        assert_eq!(
+            files_naming(&app, &upload_id).len(),
+            2,
+            "the picture and its thumbnail"
+        );
+    }
+    app.delete(&format!("/actors/{id}"), admin)
+        .await
+        .expect(204);
+    for url in [&photo["url"], &photo["thumbnail_url"]] {
+        assert_gone(&app, url.as_str().unwrap()).await;
+    }
+    app.upload(
+        &format!("/actors/{id}/photo"),
+        admin,
+        "image/png",
+        picture(3, 3, ImageFormat::Png),
+    )
+    .await
+    .problem(404);
+    if app.owns_server() {
+        eventually_within(
+            CONVERGES,
+            "the deleted actor's files are removed",
+            async || match files_naming(&app, &upload_id) {
+                found if found.is_empty() => Ok(()),
+                found => Err(format!("still stored: {found:?}")),
+            },
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
 async fn posters_and_photos_follow_into_lists_filmographies_and_casts() {
     let app = TestApp::spawn().await;
     let admin = app.admin();

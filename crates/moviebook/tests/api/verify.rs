@@ -645,3 +645,106 @@ async fn verify_repairs_the_copies_of_posters_and_photos() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_deleted_actor_leaves_nothing_to_report_and_verify_takes_one_left_in_a_cast_out() {
+    own_server_only!("it damages its own server's store");
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let [gone, kept] = [
+        app.create_actor("Verified Gone").await,
+        app.create_actor("Verified Kept").await,
+    ]
+    .map(|actor| actor["id"].as_str().expect("an id").to_owned());
+    let movie = app
+        .create_movie(
+            "Verified Cast",
+            2005,
+            &["drama"],
+            &[(&gone, "lead"), (&kept, "support")],
+        )
+        .await;
+    let movie_id = movie["id"].as_str().expect("an id").to_owned();
+    app.raw(
+        reqwest::Method::PUT,
+        &format!("/api/v1/actors/{gone}/photo"),
+        admin,
+        Some("image/png"),
+        Some(png(30, 30)),
+    )
+    .await
+    .expect(200);
+    eventually(
+        "the photo shows in the cast and the filmography is made",
+        async || {
+            let cast = app.get_ok(&format!("/movies/{movie_id}")).await["actors"].clone();
+            let filmography = app.get_ok(&format!("/actors/{gone}")).await["movies"].clone();
+            match (&cast[0]["photo"], array(&filmography).len()) {
+                (photo, 1) if !photo.is_null() => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+
+    app.delete(&format!("/actors/{gone}"), admin)
+        .await
+        .expect(204);
+    let kept_cast =
+        json!([{ "id": kept, "name": "Verified Kept", "role": "support", "photo": null }]);
+    eventually_equals(
+        "the cast without the deleted actor",
+        &kept_cast,
+        async || app.get_ok(&format!("/movies/{movie_id}")).await["actors"].clone(),
+    )
+    .await;
+    let store = open_store(&app).await;
+    eventually(
+        "the deleted actor's filmography and index entries gone",
+        async || {
+            let mut left = partition(store.as_ref(), format!("filmography#{gone}")).await;
+            left.extend(partition(store.as_ref(), format!("castof#{gone}")).await);
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{left:?}"))
+            }
+        },
+    )
+    .await;
+    let (clean, output) = verify(&app, &[]).await;
+    assert!(
+        clean,
+        "a converged deletion leaves nothing to report:\n{output}"
+    );
+
+    // The deleted actor put back into the cast, and the kept actor's index entry deleted.
+    let movie_key = Key::new(format!("movie#{movie_id}"), "movie");
+    let stored = store
+        .get(&movie_key)
+        .await
+        .expect("a read")
+        .expect("the movie");
+    let cast = json!([
+        { "actor_id": gone, "name": "Verified Gone", "role": "lead" },
+        { "actor_id": kept, "name": "Verified Kept", "role": "support" },
+    ]);
+    store
+        .transact(vec![
+            altered(&stored, "cast", cast),
+            Write::delete(Key::new(format!("castof#{kept}"), movie_id.clone())),
+        ])
+        .await
+        .expect("the damage");
+    let (clean, output) = verify(&app, &[]).await;
+    assert!(!clean, "the damage is found:\n{output}");
+    assert!(output.contains(&format!("movie#{movie_id}")), "{output}");
+    assert!(output.contains(&format!("castof#{kept}")), "{output}");
+    let (_, output) = verify(&app, &["--repair"]).await;
+    let (clean, after) = verify(&app, &[]).await;
+    assert!(clean, "repaired ({output}), nothing is left:\n{after}");
+    eventually_equals("the repaired cast shown", &kept_cast, async || {
+        app.get_ok(&format!("/movies/{movie_id}")).await["actors"].clone()
+    })
+    .await;
+}
