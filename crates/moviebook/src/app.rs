@@ -111,7 +111,9 @@ impl Application {
             public = roles::cached(public, &config, &shared).await?;
             // The web pages are made from this very router (with its fallback and cache), so
             // they show what the API answers.
-            public = public.clone().merge(web::pages(public));
+            public = public
+                .clone()
+                .merge(web::pages(public, secrets.jwt_secret.expose().as_bytes()));
         }
         let operations = Operations {
             store: shared.store.labelled("readiness"),

@@ -20,6 +20,9 @@ pub enum MoviesError {
     /// No user has this id (or they were deleted).
     #[error("no such user")]
     UserNotFound,
+    /// The movie is not on the user's watch list.
+    #[error("the movie is not on the watch list")]
+    NotOnWatchlist,
     /// The caller may not do this; the reason says why.
     #[error("{0}")]
     Forbidden(&'static str),

@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::error::MoviesError;
 use crate::reviews::ReviewsService;
 use crate::views::{CastView, MovieView, ReviewView};
+use crate::watchlist::WatchlistEntry;
 use crate::{MoviesService, WatchlistService, Written};
 
 /// What the movie handlers share.
@@ -66,6 +67,7 @@ impl From<MoviesError> for ApiError {
             MoviesError::MovieNotFound => ApiError::NotFound("no such movie"),
             MoviesError::ReviewNotFound => ApiError::NotFound("no such review"),
             MoviesError::UserNotFound => ApiError::NotFound("no such user"),
+            MoviesError::NotOnWatchlist => ApiError::NotFound("the movie is not on the watch list"),
             MoviesError::Forbidden(why) => ApiError::Forbidden(why),
             MoviesError::UserGone => ApiError::Unauthenticated("the token's user no longer exists"),
             MoviesError::Invalid(errors) => ApiError::Validation(errors),
@@ -108,7 +110,9 @@ pub fn router(api: MoviesApi) -> Router {
         .route("/api/v1/users/{id}/watchlist", get(watchlist))
         .route(
             "/api/v1/users/{id}/watchlist/{movie_id}",
-            put(add_to_watchlist).delete(remove_from_watchlist),
+            get(watchlist_entry)
+                .put(add_to_watchlist)
+                .delete(remove_from_watchlist),
         )
         .with_state(api)
 }
@@ -132,6 +136,7 @@ pub fn router(api: MoviesApi) -> Router {
         get_review,
         delete_review,
         watchlist,
+        watchlist_entry,
         add_to_watchlist,
         remove_from_watchlist
     ),
@@ -149,7 +154,8 @@ pub fn router(api: MoviesApi) -> Router {
         SummaryList,
         RankedSummary,
         RankBy,
-        GenreList
+        GenreList,
+        WatchlistEntry
     ))
 )]
 pub struct MoviesDoc;
@@ -492,6 +498,21 @@ async fn watchlist(
 ) -> Result<Json<PageOf<MovieSummary>>, ApiError> {
     let id = owner_id(&id)?;
     Ok(Json(watchlists.page(&id, principal, page.read()?).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}/watchlist/{movie_id}", tag = "watchlist",
+    params(("id" = Uuid, Path), ("movie_id" = Uuid, Path)), security(("bearer" = [])),
+    responses((status = 200, body = WatchlistEntry, description = "the movie is on the list"),
+              (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem, description = "the movie is not on the list, or no such user")))]
+async fn watchlist_entry(
+    State(watchlists): State<WatchlistService>,
+    principal: Principal,
+    Path((id, movie)): Path<(String, String)>,
+) -> Result<Json<WatchlistEntry>, ApiError> {
+    let id = owner_id(&id)?;
+    let movie = movie_id(&movie).map_err(|_| MoviesError::NotOnWatchlist)?;
+    Ok(Json(watchlists.entry(&id, &movie, principal).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/users/{id}/watchlist/{movie_id}", tag = "watchlist",

@@ -24,6 +24,14 @@ use crate::watchlist_plan::{self, Listed, MAX_REMOVALS, MEMBERSHIP, MOVIE_CHECK}
 /// How often a removal whose reads went stale is tried again before giving up with 503.
 const ATTEMPTS: usize = 20;
 
+/// A movie on a user's watch list.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct WatchlistEntry {
+    pub movie_id: Uuid,
+    /// When it was added (RFC 3339).
+    pub added_at: String,
+}
+
 /// The watch list service's commands and queries.
 #[derive(Clone)]
 pub struct WatchlistService {
@@ -119,6 +127,40 @@ impl WatchlistService {
         Err(MoviesError::WatchlistKeptChanging("removing a movie"))
     }
 
+    /// Whether a movie is on a user's list, and since when: for the user, or the admin.
+    pub async fn entry(
+        &self,
+        user_id: &Uuid,
+        movie_id: &Uuid,
+        by: Principal,
+    ) -> Result<WatchlistEntry, MoviesError> {
+        self.may_read(user_id, by).await?;
+        let membership = self
+            .store()
+            .get_record::<WatchlistMembership>(&WatchlistMembership::key(user_id, movie_id))
+            .await?
+            .ok_or(MoviesError::NotOnWatchlist)?;
+        Ok(WatchlistEntry {
+            movie_id: membership.movie_id,
+            added_at: domain::timestamp::to_rfc3339(membership.added_at),
+        })
+    }
+
+    /// Refuses `by` unless it may read `user_id`'s list: the user, or the admin (for a user
+    /// who exists).
+    async fn may_read(&self, user_id: &Uuid, by: Principal) -> Result<(), MoviesError> {
+        match by {
+            Principal::User(id) if id == *user_id => Ok(()),
+            Principal::Admin => match self.users.user(*user_id).await? {
+                Some(_) => Ok(()),
+                None => Err(MoviesError::UserNotFound),
+            },
+            Principal::User(_) => Err(MoviesError::Forbidden(
+                "only that user or the admin may see a watch list",
+            )),
+        }
+    }
+
     /// A page of a user's list, most recently added first, as movie summaries with their
     /// current scores: for the user, or the admin.
     pub async fn page(
@@ -127,19 +169,7 @@ impl WatchlistService {
         by: Principal,
         page: PageRequest<String>,
     ) -> Result<PageOf<MovieSummary>, MoviesError> {
-        match by {
-            Principal::User(id) if id == *user_id => {}
-            Principal::Admin => {
-                if self.users.user(*user_id).await?.is_none() {
-                    return Err(MoviesError::UserNotFound);
-                }
-            }
-            Principal::User(_) => {
-                return Err(MoviesError::Forbidden(
-                    "only that user or the admin may see a watch list",
-                ));
-            }
-        }
+        self.may_read(user_id, by).await?;
         let found = self
             .store()
             .query(&WatchlistOrderEntry::newest_first(

@@ -18,7 +18,7 @@ use platform::problem::Problem;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
-use crate::{PasswordError, TokenResponse, UserView, UsersError, UsersService};
+use crate::{PasswordError, TokenHolder, TokenResponse, UserView, UsersError, UsersService};
 
 /// What the user handlers share.
 #[derive(Clone)]
@@ -46,14 +46,15 @@ pub fn router(api: UsersApi) -> Router {
             get(get_user).patch(rename_user).delete(delete_user),
         )
         .route("/api/v1/auth/token", post(log_in))
+        .route("/api/v1/auth/me", get(token_holder))
         .with_state(api)
 }
 
 /// The user part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(sign_up, get_user, rename_user, delete_user, log_in),
-    components(schemas(UserView, TokenResponse, NewUser, Credentials, Rename))
+    paths(sign_up, get_user, rename_user, delete_user, log_in, token_holder),
+    components(schemas(UserView, TokenResponse, TokenHolder, NewUser, Credentials, Rename))
 )]
 pub struct UsersDoc;
 
@@ -99,6 +100,12 @@ async fn log_in(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let client = api.addressing.client(peer.ip(), &headers);
     Ok(Json(api.service.log_in(credentials, client).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = TokenHolder), (status = 401, body = Problem), (status = 503, body = Problem)))]
+async fn token_holder(principal: Principal) -> Json<TokenHolder> {
+    Json(principal.into())
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)),

@@ -17,4 +17,4 @@ pub use error::UsersError;
 pub use passwords::{PasswordError, Passwords};
 pub use service::UsersService;
 pub use throttle::LoginThrottle;
-pub use view::{TokenResponse, UserView};
+pub use view::{TokenHolder, TokenResponse, UserView};

@@ -40,3 +40,28 @@ pub struct TokenResponse {
     pub expires_in: u64,
     pub user_id: Uuid,
 }
+
+/// Who a bearer token makes its request: the answer to `GET /auth/me`, which lets a client
+/// (the web site's admin log-in) check a token without changing anything.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenHolder {
+    /// `admin` or `user`.
+    pub role: &'static str,
+    /// The user, for a user token.
+    pub user_id: Option<Uuid>,
+}
+
+impl From<platform::auth::Principal> for TokenHolder {
+    fn from(principal: platform::auth::Principal) -> Self {
+        match principal {
+            platform::auth::Principal::Admin => TokenHolder {
+                role: "admin",
+                user_id: None,
+            },
+            platform::auth::Principal::User(id) => TokenHolder {
+                role: "user",
+                user_id: Some(id),
+            },
+        }
+    }
+}

@@ -47,24 +47,36 @@ impl Api {
         Api { router }
     }
 
-    /// `GET path` (from `/api/v1/...`, query included) read as `T`. A 404 is
-    /// [`PageError::NotFound`], a 503 [`PageError::Unavailable`] with the API's
-    /// `Retry-After`, a 422 (a malformed cursor or search) [`PageError::BadRequest`].
-    pub async fn get<T: DeserializeOwned>(
+    /// Sends `method path` (from `/api/v1/...`, query included) with `token` as the bearer
+    /// and `body` of `content_type`, and reads the whole answer.
+    pub async fn send(
         &self,
         caller: &Caller,
+        method: Method,
         path: &str,
-    ) -> Result<T, PageError> {
+        token: Option<&str>,
+        body: Option<(&str, Body)>,
+    ) -> Result<Answer, PageError> {
         let mut request = Request::builder()
-            .method(Method::GET)
+            .method(method.clone())
             .uri(path)
             .header(header::ACCEPT, "application/json");
         if let Some(id) = &caller.request_id {
             request = request.header("x-request-id", id.clone());
         }
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some((content_type, body)) => {
+                request = request.header(header::CONTENT_TYPE, content_type);
+                body
+            }
+            None => Body::empty(),
+        };
         let mut request = request
-            .body(Body::empty())
-            .map_err(|e| PageError::Internal(format!("building GET {path}: {e}")))?;
+            .body(body)
+            .map_err(|e| PageError::Internal(format!("building {method} {path}: {e}")))?;
         if let Some(client) = caller.client {
             request.extensions_mut().insert(client);
         }
@@ -76,41 +88,143 @@ impl Api {
         let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
         let body = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| PageError::Internal(format!("reading GET {path}: {e}")))?;
-        match status {
-            StatusCode::OK => serde_json::from_slice(&body)
-                .map_err(|e| PageError::Internal(format!("the answer to GET {path}: {e}"))),
-            StatusCode::NOT_FOUND => Err(PageError::NotFound),
+            .map_err(|e| PageError::Internal(format!("reading {method} {path}: {e}")))?;
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+            what: format!("{method} {path}"),
+        })
+    }
+
+    /// `GET path` read as `T`, with `token` when given. A 404 is [`PageError::NotFound`], a
+    /// 503 or 429 [`PageError::Unavailable`] with the API's `Retry-After`, a 422 (a malformed
+    /// cursor or search) [`PageError::BadRequest`].
+    pub async fn get_as<T: DeserializeOwned>(
+        &self,
+        caller: &Caller,
+        token: Option<&str>,
+        path: &str,
+    ) -> Result<T, PageError> {
+        let answer = self.send(caller, Method::GET, path, token, None).await?;
+        match answer.status {
+            StatusCode::OK => answer.json(),
+            _ => Err(answer.into_error()),
+        }
+    }
+
+    /// Sends `value` as JSON to `method path`, with `token` as the bearer when given.
+    pub async fn send_json(
+        &self,
+        caller: &Caller,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        value: &serde_json::Value,
+    ) -> Result<Answer, PageError> {
+        let body = Body::from(value.to_string());
+        self.send(
+            caller,
+            method,
+            path,
+            token,
+            Some(("application/json", body)),
+        )
+        .await
+    }
+
+    /// `GET path` read as `T` when it exists (`None` for a 404), with `token` when given. A
+    /// refused token (401) is [`PageError::SessionEnded`].
+    pub async fn find<T: DeserializeOwned>(
+        &self,
+        caller: &Caller,
+        token: Option<&str>,
+        path: &str,
+    ) -> Result<Option<T>, PageError> {
+        let answer = self.send(caller, Method::GET, path, token, None).await?;
+        match answer.status {
+            StatusCode::OK => answer.json().map(Some),
+            StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::UNAUTHORIZED => Err(PageError::SessionEnded),
+            _ => Err(answer.into_error()),
+        }
+    }
+
+    /// `GET path` read as `T`, as anyone reads it.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        caller: &Caller,
+        path: &str,
+    ) -> Result<T, PageError> {
+        self.get_as(caller, None, path).await
+    }
+}
+
+/// An answer of the API, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub retry_after: Option<axum::http::HeaderValue>,
+    body: axum::body::Bytes,
+    /// The request it answers, for the log.
+    what: String,
+}
+
+impl Answer {
+    /// The answer's body read as `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, PageError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| PageError::Internal(format!("the answer to {}: {e}", self.what)))
+    }
+
+    /// The problem+json of an error answer: its detail and its failing fields.
+    pub fn problem(&self) -> Problem {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| Problem {
+            detail: None,
+            errors: Vec::new(),
+        })
+    }
+
+    /// What a page shows for an answer it cannot use.
+    pub fn into_error(self) -> PageError {
+        match self.status {
+            StatusCode::NOT_FOUND => PageError::NotFound,
+            StatusCode::UNAUTHORIZED => PageError::SessionEnded,
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => {
-                Err(PageError::Unavailable { retry_after })
+                PageError::Unavailable {
+                    retry_after: self.retry_after,
+                }
             }
-            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => Err(
-                PageError::BadRequest(problem_detail(&body).unwrap_or_else(|| status.to_string())),
-            ),
-            other => Err(PageError::Internal(format!("GET {path} answered {other}"))),
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+                let problem = self.problem();
+                PageError::BadRequest(
+                    problem
+                        .errors
+                        .into_iter()
+                        .next()
+                        .map(|e| e.message)
+                        .or(problem.detail)
+                        .unwrap_or_else(|| self.status.to_string()),
+                )
+            }
+            other => PageError::Internal(format!("{} answered {other}", self.what)),
         }
     }
 }
 
-/// The `detail` of a problem+json answer, or of its first failing field.
-fn problem_detail(body: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Problem {
-        detail: Option<String>,
-        #[serde(default)]
-        errors: Vec<FieldError>,
-    }
-    #[derive(Deserialize)]
-    struct FieldError {
-        message: String,
-    }
-    let problem: Problem = serde_json::from_slice(body).ok()?;
-    problem
-        .errors
-        .into_iter()
-        .next()
-        .map(|e| e.message)
-        .or(problem.detail)
+/// An API error answer (problem+json): the fields a form shows.
+#[derive(Debug, Deserialize)]
+pub struct Problem {
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub errors: Vec<FieldError>,
+}
+
+/// One failing field of a problem.
+#[derive(Debug, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
 }
 
 /// A page of a list: `{"items": [...], "next_cursor": ...}`.
@@ -195,6 +309,7 @@ pub struct ActorSummary {
 /// `GET /actors/{id}`.
 #[derive(Debug, Deserialize)]
 pub struct Actor {
+    pub id: String,
     pub name: String,
     pub date_of_birth: Option<String>,
     pub bio: Option<String>,

@@ -13,7 +13,9 @@ use crate::api::{
     Actor, ActorSummary, Api, Caller, FilmographyEntry, Genre, Movie, MovieSummary, Page, Picture,
     Review, User,
 };
-use crate::respond::{PageError, html};
+use crate::forms::FormState;
+use crate::respond::{self, PageError};
+use crate::session::{CsrfKey, Session, Visitor};
 
 /// How many movies the home page's two lists show.
 const HOME_LIST: usize = 10;
@@ -35,11 +37,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
     /// The search (`/search`).
-    q: Option<String>,
+    pub q: Option<String>,
     /// Where the list goes on: the API's cursor, as it gave it.
-    cursor: Option<String>,
+    pub cursor: Option<String>,
     /// Where the actor results of a search go on.
-    actors_cursor: Option<String>,
+    pub actors_cursor: Option<String>,
 }
 
 /// `text` percent-encoded for a URL's path segment or query value: everything but the
@@ -119,6 +121,9 @@ impl MovieSummary {
 }
 
 impl Movie {
+    pub fn href(&self) -> String {
+        format!("/movies/{}", enc(&self.id))
+    }
     pub fn poster_thumb(&self) -> Option<Thumb> {
         thumb(&self.poster)
     }
@@ -191,30 +196,35 @@ impl Genre {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct Home {
+    visitor: Visitor,
     top_rated: Vec<MovieSummary>,
     newest: Vec<MovieSummary>,
 }
 
-pub async fn home(State(api): State<Api>, caller: Caller) -> Result<Response, PageError> {
+pub async fn home(
+    State(api): State<Api>,
+    caller: Caller,
+    visitor: Visitor,
+) -> Result<Response, PageError> {
     let top_path = format!("/api/v1/movies/top-rated?limit={HOME_LIST}");
     let newest_path = format!("/api/v1/movies?limit={HOME_LIST}");
     let (top, newest) = tokio::join!(
         api.get::<Page<MovieSummary>>(&caller, &top_path),
         api.get::<Page<MovieSummary>>(&caller, &newest_path),
     );
-    Ok(html(
-        StatusCode::OK,
-        &Home {
-            top_rated: top?.items,
-            newest: newest?.items,
-        },
-    ))
+    let page = Home {
+        visitor,
+        top_rated: top?.items,
+        newest: newest?.items,
+    };
+    Ok(respond::page(&page.visitor, StatusCode::OK, &page))
 }
 
 /// `/search?q=`: the movies and actors the API's search finds.
 #[derive(Template)]
 #[template(path = "search.html")]
 struct Search {
+    visitor: Visitor,
     q: String,
     movies: Vec<MovieSummary>,
     actors: Vec<ActorSummary>,
@@ -225,10 +235,12 @@ struct Search {
 pub async fn search(
     State(api): State<Api>,
     caller: Caller,
+    visitor: Visitor,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, PageError> {
     let q = query.q.unwrap_or_default();
     let mut page = Search {
+        visitor,
         q: q.clone(),
         movies: Vec::new(),
         actors: Vec::new(),
@@ -261,41 +273,54 @@ pub async fn search(
         page.movies = movies.items;
         page.actors = actors.items;
     }
-    Ok(html(StatusCode::OK, &page))
+    Ok(respond::page(&page.visitor, StatusCode::OK, &page))
 }
 
 /// `/top-rated`.
 #[derive(Template)]
 #[template(path = "top_rated.html")]
 struct TopRated {
+    visitor: Visitor,
     movies: Vec<MovieSummary>,
 }
 
-pub async fn top_rated(State(api): State<Api>, caller: Caller) -> Result<Response, PageError> {
+pub async fn top_rated(
+    State(api): State<Api>,
+    caller: Caller,
+    visitor: Visitor,
+) -> Result<Response, PageError> {
     let path = format!("/api/v1/movies/top-rated?limit={TOP_RATED}");
     let movies = api.get::<Page<MovieSummary>>(&caller, &path).await?.items;
-    Ok(html(StatusCode::OK, &TopRated { movies }))
+    let page = TopRated { visitor, movies };
+    Ok(respond::page(&page.visitor, StatusCode::OK, &page))
 }
 
 /// `/genres`.
 #[derive(Template)]
 #[template(path = "genres.html")]
 struct Genres {
+    visitor: Visitor,
     genres: Vec<Genre>,
 }
 
-pub async fn genres(State(api): State<Api>, caller: Caller) -> Result<Response, PageError> {
+pub async fn genres(
+    State(api): State<Api>,
+    caller: Caller,
+    visitor: Visitor,
+) -> Result<Response, PageError> {
     let genres = api
         .get::<Page<Genre>>(&caller, "/api/v1/genres")
         .await?
         .items;
-    Ok(html(StatusCode::OK, &Genres { genres }))
+    let page = Genres { visitor, genres };
+    Ok(respond::page(&page.visitor, StatusCode::OK, &page))
 }
 
 /// `/genres/{genre}`.
 #[derive(Template)]
 #[template(path = "genre.html")]
 struct GenrePage {
+    visitor: Visitor,
     genre: String,
     movies: Vec<MovieSummary>,
     more: Option<String>,
@@ -304,6 +329,7 @@ struct GenrePage {
 pub async fn genre(
     State(api): State<Api>,
     caller: Caller,
+    visitor: Visitor,
     Path(genre): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, PageError> {
@@ -316,90 +342,185 @@ pub async fn genre(
     let more = page
         .next_cursor
         .map(|c| with_param(format!("/genres/{}", enc(&genre)), "cursor", Some(&c)));
-    Ok(html(
-        StatusCode::OK,
-        &GenrePage {
-            genre,
-            movies: page.items,
-            more,
-        },
-    ))
+    let page = GenrePage {
+        visitor,
+        genre,
+        movies: page.items,
+        more,
+    };
+    Ok(respond::page(&page.visitor, StatusCode::OK, &page))
 }
 
-/// `/movies/{id}`: the movie, its cast and a page of its reviews.
+/// `/movies/{id}`: the movie, its cast and a page of its reviews; for a signed-in user also
+/// their review's form and the watch-list button, for the admin the picture and delete forms.
 #[derive(Template)]
 #[template(path = "movie.html")]
 struct MoviePage {
+    visitor: Visitor,
     movie: Movie,
     reviews: Vec<Review>,
     more: Option<String>,
     /// Whether this is a later page of the reviews.
     paged: bool,
+    /// The signed-in user's review form: their review, or what they sent and why it was
+    /// refused.
+    review_form: FormState,
+    /// Whether the signed-in user has a review of the movie.
+    has_review: bool,
+    /// Whether the movie is on the signed-in user's watch list.
+    listed: bool,
 }
 
 pub async fn movie(
     State(api): State<Api>,
+    State(key): State<CsrfKey>,
     caller: Caller,
+    visitor: Visitor,
     Path(id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let movie_path = format!("/api/v1/movies/{}", enc(&id));
+    let shown = MovieShown {
+        id: &id,
+        cursor: query.cursor.as_deref(),
+    };
+    movie_page(&api, &key, &caller, visitor, shown, None).await
+}
+
+/// Which movie page to show.
+pub struct MovieShown<'a> {
+    pub id: &'a str,
+    /// Where the reviews go on from.
+    pub cursor: Option<&'a str>,
+}
+
+/// The movie page `shown` for `visitor`; with `refused`, their review form as they sent it
+/// and the status of its refusal.
+pub async fn movie_page(
+    api: &Api,
+    key: &CsrfKey,
+    caller: &Caller,
+    mut visitor: Visitor,
+    shown: MovieShown<'_>,
+    refused: Option<(StatusCode, FormState)>,
+) -> Result<Response, PageError> {
+    let id = shown.id;
+    let movie_path = format!("/api/v1/movies/{}", enc(id));
     let reviews_path = with_param(
-        format!("/api/v1/movies/{}/reviews?limit={PAGE_SIZE}", enc(&id)),
+        format!("/api/v1/movies/{}/reviews?limit={PAGE_SIZE}", enc(id)),
         "cursor",
-        query.cursor.as_deref(),
+        shown.cursor,
     );
-    let (movie, reviews) = tokio::join!(
-        api.get::<Movie>(&caller, &movie_path),
-        api.get::<Page<Review>>(&caller, &reviews_path),
+    let (movie, reviews, mine) = tokio::join!(
+        api.get::<Movie>(caller, &movie_path),
+        api.get::<Page<Review>>(caller, &reviews_path),
+        Mine::read(api, caller, &visitor, id),
     );
     let (movie, reviews) = (movie?, reviews?);
+    let mine = match mine {
+        Err(PageError::SessionEnded) => {
+            visitor.sign_out(key);
+            Mine::default()
+        }
+        mine => mine?,
+    };
     let more = reviews
         .next_cursor
-        .map(|c| with_param(format!("/movies/{}", enc(&movie.id)), "cursor", Some(&c)));
-    Ok(html(
-        StatusCode::OK,
-        &MoviePage {
-            movie,
-            reviews: reviews.items,
-            more,
-            paged: query.cursor.is_some(),
-        },
-    ))
+        .map(|c| with_param(movie.href(), "cursor", Some(&c)));
+    let has_review = mine.review.is_some();
+    let (status, review_form) = match (refused, mine.review) {
+        (Some((status, form)), _) => (status, form),
+        (None, Some(review)) => (
+            StatusCode::OK,
+            FormState::with_values([
+                ("score", review.score.to_string().as_str()),
+                ("comment", review.comment.as_deref().unwrap_or_default()),
+            ]),
+        ),
+        (None, None) => (StatusCode::OK, FormState::default()),
+    };
+    let page = MoviePage {
+        visitor,
+        movie,
+        reviews: reviews.items,
+        more,
+        paged: shown.cursor.is_some(),
+        review_form,
+        has_review,
+        listed: mine.listed,
+    };
+    Ok(respond::page(&page.visitor, status, &page))
+}
+
+/// What of a movie is the signed-in user's own: their review, and whether it is on their
+/// watch list.
+#[derive(Default)]
+struct Mine {
+    review: Option<Review>,
+    listed: bool,
+}
+
+impl Mine {
+    /// The signed-in user's parts of movie `id`; nothing for anyone else.
+    async fn read(
+        api: &Api,
+        caller: &Caller,
+        visitor: &Visitor,
+        id: &str,
+    ) -> Result<Mine, PageError> {
+        let Some(Session::User { id: user, token }) = visitor.session() else {
+            return Ok(Mine::default());
+        };
+        let review_path = format!("/api/v1/movies/{}/reviews/{user}", enc(id));
+        let listed_path = format!("/api/v1/users/{user}/watchlist/{}", enc(id));
+        let (review, listed) = tokio::join!(
+            api.find::<Review>(caller, None, &review_path),
+            api.find::<serde_json::Value>(caller, Some(token), &listed_path),
+        );
+        Ok(Mine {
+            review: review?,
+            listed: listed?.is_some(),
+        })
+    }
 }
 
 /// `/actors/{id}`: the actor and their filmography.
 #[derive(Template)]
 #[template(path = "actor.html")]
 struct ActorPage {
+    visitor: Visitor,
     actor: Actor,
 }
 
 pub async fn actor(
     State(api): State<Api>,
     caller: Caller,
+    visitor: Visitor,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let actor = api
         .get::<Actor>(&caller, &format!("/api/v1/actors/{}", enc(&id)))
         .await?;
-    Ok(html(StatusCode::OK, &ActorPage { actor }))
+    let page = ActorPage { visitor, actor };
+    Ok(respond::page(&page.visitor, StatusCode::OK, &page))
 }
 
 /// `/users/{id}`: the user's reviews.
 #[derive(Template)]
 #[template(path = "user.html")]
 struct UserPage {
+    visitor: Visitor,
     user: User,
 }
 
 pub async fn user(
     State(api): State<Api>,
     caller: Caller,
+    visitor: Visitor,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let user = api
         .get::<User>(&caller, &format!("/api/v1/users/{}", enc(&id)))
         .await?;
-    Ok(html(StatusCode::OK, &UserPage { user }))
+    let page = UserPage { visitor, user };
+    Ok(respond::page(&page.visitor, StatusCode::OK, &page))
 }

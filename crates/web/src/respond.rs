@@ -5,6 +5,8 @@ use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::session::Visitor;
+
 /// The site's own stylesheet, compiled in: the binary needs no files beside it.
 const STYLESHEET: &str = include_str!("../static/site.css");
 
@@ -93,6 +95,28 @@ pub fn html(status: StatusCode, page: &impl Template) -> Response {
     }
 }
 
+/// A page rendered for `visitor`, with the cookies their visit sets.
+pub fn page(visitor: &Visitor, status: StatusCode, page: &impl Template) -> Response {
+    with_cookies(visitor, html(status, page))
+}
+
+/// A `303 See Other` to `location` (a local path), with the cookies of the visit: where a
+/// form goes after it was done.
+pub fn see_other(visitor: &Visitor, location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    with_cookies(visitor, response)
+}
+
+fn with_cookies(visitor: &Visitor, mut response: Response) -> Response {
+    for cookie in visitor.cookies() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
 fn with_headers(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
@@ -106,12 +130,20 @@ fn with_headers(status: StatusCode, body: String) -> Response {
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self'"),
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
     );
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
+    // A page may show who is signed in: no shared cache keeps it, and a browser asks again.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
 
@@ -125,6 +157,14 @@ pub enum PageError {
     /// `Retry-After`.
     #[error("unavailable")]
     Unavailable { retry_after: Option<HeaderValue> },
+    /// A form came without this visitor's CSRF token (from another site, or a page older
+    /// than the visitor's session): nothing was done.
+    #[error("form without its CSRF token")]
+    FormExpired,
+    /// The API refused the session's token (expired, or its user deleted): the handler signs
+    /// the person out. Shown as a page only if one does not.
+    #[error("the session's token was refused")]
+    SessionEnded,
     /// The address's parameters were refused by the API (a malformed cursor, a search too
     /// long), with its message.
     #[error("bad request: {0}")]
@@ -155,6 +195,18 @@ impl IntoResponse for PageError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Unavailable for now",
                 "MovieBook cannot show this page right now. Please try again in a moment."
+                    .to_owned(),
+            ),
+            PageError::SessionEnded => (
+                StatusCode::UNAUTHORIZED,
+                "Signed out",
+                "Your session has ended. Please log in again.".to_owned(),
+            ),
+            PageError::FormExpired => (
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "This form was not sent from this site's current page, so nothing was done. \
+                 Go back, reload the page and send it again."
                     .to_owned(),
             ),
             PageError::BadRequest(detail) => (

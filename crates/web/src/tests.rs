@@ -12,7 +12,7 @@ use tower::ServiceExt;
 /// The site over `api`, as the binary assembles it.
 fn site(api: Router) -> Router {
     api.clone()
-        .merge(crate::pages(api))
+        .merge(crate::pages(api, b"test secret"))
         .layer(axum::middleware::from_fn(crate::html_not_found))
 }
 
