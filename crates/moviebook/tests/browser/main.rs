@@ -31,7 +31,7 @@ use crate::support::{TestApp, external_mode};
 
 /// The longest the whole browser run may take: its seven scenarios take about 50 s on two
 /// cores; past this it hangs. Shorter than the runner's limit for it (.config/nextest.toml),
-/// so that node's output is printed.
+/// so that the test says so itself.
 const RUN_DEADLINE: Duration = Duration::from_secs(300);
 
 /// The repository's root (the scripts and `target/` are there).
@@ -66,26 +66,22 @@ async fn people_browse_sign_up_review_keep_a_watch_list_and_administer_in_chromi
         .env("ADMIN_TOKEN", &app.admin_token)
         .env("BROWSER_MODULES", modules.trim())
         .env("DEPLOYMENT", deployment)
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // Straight to the test's own output, which the runner keeps: what node printed is
+        // there even when it has to be stopped for hanging.
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
     let mut node = tokio::process::Command::from(node);
     node.kill_on_drop(true);
-    let run = tokio::time::timeout(RUN_DEADLINE, node.output()).await;
-    let output = match run {
-        Ok(output) => {
-            output.unwrap_or_else(|error| panic!("cannot run node {}: {error}", script.display()))
+    let status = match tokio::time::timeout(RUN_DEADLINE, node.status()).await {
+        Ok(status) => {
+            status.unwrap_or_else(|error| panic!("cannot run node {}: {error}", script.display()))
         }
         Err(_) => panic!("node {} still ran after {RUN_DEADLINE:?}", script.display()),
     };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    // Printed either way: nextest shows it for a failure, and `--no-capture` shows the
-    // summary of a pass.
-    println!("{stdout}");
-    eprintln!("{stderr}");
     assert!(
-        output.status.success(),
-        "the browser test failed ({}) against {} ({deployment}); its output is above",
-        output.status,
+        status.success(),
+        "the browser test failed ({status}) against {} ({deployment}); its output is above",
         app.base_url
     );
 }
