@@ -32,6 +32,7 @@ mod traces;
 mod users_auth;
 mod verify;
 mod watchlist;
+mod web_forms;
 mod web_pages;
 
 /// This binary runs the suite on the default deployment: SQLite and the in-process bus.

@@ -687,3 +687,26 @@ async fn a_client_cannot_choose_the_address_its_logins_are_counted_under() {
         .expect(200);
     assert_eq!(login["user_id"], json!(eve.id));
 }
+
+#[tokio::test]
+async fn auth_me_names_the_holder_of_a_token() {
+    let app = TestApp::spawn().await;
+    let user = app.sign_up_user("Mia").await;
+    let me = app
+        .get_auth("/auth/me", Some(&user.token))
+        .await
+        .expect(200);
+    assert_eq!(me, json!({"role": "user", "user_id": user.id}));
+    let me = app.get_auth("/auth/me", app.admin()).await.expect(200);
+    assert_eq!(me, json!({"role": "admin", "user_id": null}));
+    for token in [None, Some("not-a-token")] {
+        app.get_auth("/auth/me", token).await.problem(401);
+    }
+    // A deleted user's token names no one.
+    app.delete(&format!("/users/{}", user.id), Some(&user.token))
+        .await
+        .expect(204);
+    app.get_auth("/auth/me", Some(&user.token))
+        .await
+        .problem(401);
+}

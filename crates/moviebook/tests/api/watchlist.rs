@@ -485,3 +485,43 @@ async fn concurrent_additions_and_removals_count_each_list_once() {
     }
     assert_eq!(app.watchlist_count(&movie).await, json!(2));
 }
+
+#[tokio::test]
+async fn one_entry_tells_whether_a_movie_is_listed_to_the_owner_or_admin() {
+    let app = TestApp::spawn().await;
+    let [listed, unlisted] = <[String; 2]>::try_from(movies(&app, "Entry", 2).await).unwrap();
+    let owner = app.sign_up_user("Owner").await;
+    let other = app.sign_up_user("Other").await;
+    app.add_to_watchlist(&owner.id, &listed, Some(&owner.token))
+        .await
+        .expect(204);
+
+    let entry = app
+        .get_auth(&entry_path(&owner.id, &listed), Some(&owner.token))
+        .await
+        .expect(200);
+    assert_eq!(entry["movie_id"], json!(listed));
+    assert_timestamp(&entry["added_at"]);
+    let admin = app.admin();
+    app.get_auth(&entry_path(&owner.id, &listed), admin)
+        .await
+        .expect(200);
+    for movie in [unlisted.as_str(), "not-an-id"] {
+        app.get_auth(&entry_path(&owner.id, movie), Some(&owner.token))
+            .await
+            .problem(404);
+    }
+    app.get_auth(&entry_path(&owner.id, &listed), None)
+        .await
+        .problem(401);
+    app.get_auth(&entry_path(&owner.id, &listed), Some(&other.token))
+        .await
+        .problem(403);
+
+    app.remove_from_watchlist(&owner.id, &listed, Some(&owner.token))
+        .await
+        .expect(204);
+    app.get_auth(&entry_path(&owner.id, &listed), Some(&owner.token))
+        .await
+        .problem(404);
+}

@@ -87,8 +87,13 @@ fn assert_site_headers(resp: &Resp, path: &str) {
     );
     assert_eq!(
         resp.header("content-security-policy").as_deref(),
-        Some("default-src 'self'; img-src 'self'"),
+        Some("default-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"),
         "GET {path}"
+    );
+    assert_eq!(
+        resp.header("cache-control").as_deref(),
+        Some("private, no-cache"),
+        "GET {path}: a page may show who is signed in"
     );
     assert_eq!(
         resp.header("referrer-policy").as_deref(),
