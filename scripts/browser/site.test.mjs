@@ -542,10 +542,18 @@ async function account(page, { movie }) {
   });
   await checkPage(page, 'watchlist-empty');
   await logOut(page);
+
+  // Signed out, /watchlist asks to log in first and comes back after it.
   await page.goto('/watchlist');
   const away = new URL(page.url());
   check(away.pathname === '/login' && away.searchParams.get('next') === '/watchlist',
     `signed out, /watchlist should lead to /login?next=/watchlist, led to ${page.url()}`);
+  const login = page.locator('form#login-form');
+  await login.locator('[name=email]').fill(person.email);
+  await login.locator('[name=password]').fill(person.password);
+  await follow(page, login.getByRole('button', { name: 'Log in' }));
+  check(new URL(page.url()).pathname === '/watchlist', `logging in from /login?next=/watchlist led to ${page.url()}`);
+  await logOut(page);
 }
 
 async function escaping(page, { movie }) {
