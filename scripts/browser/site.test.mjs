@@ -321,9 +321,8 @@ async function visit(page, path, name, status = 200) {
  * sent back with its errors). Returns the response of the page the browser ended on. */
 async function follow(page, locator, { refused = false } = {}) {
   const from = page.url();
-  const navigation = page.waitForNavigation({ waitUntil: 'load' });
-  await locator.click();
-  const response = await navigation;
+  // Together, so that a click that fails leaves no navigation wait behind to fail unhandled.
+  const [response] = await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), locator.click()]);
   const status = response?.status() ?? 0;
   const ok = refused ? status >= 400 && status < 500 : status > 0 && status < 400;
   if (!ok) {
@@ -717,6 +716,7 @@ async function admin(page) {
   await apiOk(404, 'GET', `/actors/${actorId}`);
   const goneActor = await page.goto(`/actors/${actorId}`);
   check(goneActor?.status() === 404, `the deleted actor's page answers ${goneActor?.status()}`);
+  await page.goto('/admin'); // error pages do not show the account menu
   await logOut(page);
 }
 
