@@ -399,7 +399,7 @@ async function signUp(page, label, shot = 'signup') {
   const person = { name: `${label} ${TAG}`, email: `${label.toLowerCase()}-${TAG}@example.com`, password: PASSWORD };
   await visit(page, '/signup', shot);
   const form = page.locator('form#signup-form');
-  await page.getByLabel('Name').fill(person.name);
+  await form.locator('#name').fill(person.name);
   await form.locator('#email').fill(person.email);
   await form.locator('#password').fill(person.password);
   await follow(page, form.getByRole('button', { name: 'Sign up' }));
@@ -634,9 +634,16 @@ async function csrf(page, context, { movie }) {
   const logout = new URL(await header(page).locator('form#logout-form').getAttribute('action'), page.url()).href;
   const refused = await context.request.post(logout, { form: {}, maxRedirects: 0 });
   check(refused.status() === 403, `a logout POST without a csrf field: expected 403, got ${refused.status()}`);
+  // And the browser's own form, its token taken out: the refusal is a page of the site.
+  await page.locator('form#review-form input[name=csrf]').evaluate((input) => input.remove());
+  await form.locator('[name=score]').fill('4');
+  await form.locator('[name=comment]').fill('forged in the page');
+  const refusal = await follow(page, form.getByRole('button', { name: 'Save review' }), { refused: true });
+  check(refusal.status() === 403, `the review form without its token: expected 403, got ${refusal.status()}`);
+  await checkPage(page, 'csrf-refused');
   await sleep(2500); // longer than the contract's convergence: a write that slipped through would show
   await apiOk(404, 'GET', `/movies/${movie.id}/reviews/${person.id}`);
-  await page.reload();
+  await page.goto(`/movies/${movie.id}`);
   await assertSignedIn(page);
 
   // The same request with the page's token goes through: the 403s were the token's doing.
@@ -707,8 +714,7 @@ async function admin(page) {
   // Deleted: the movie from its page, the actor from /admin.
   await follow(page, page.locator('form#delete-movie-form').getByRole('button', { name: 'Delete movie' }));
   await apiOk(404, 'GET', `/movies/${movieId}`);
-  const gone = await page.goto(`/movies/${movieId}`);
-  check(gone?.status() === 404, `the deleted movie's page answers ${gone?.status()}`);
+  await visit(page, `/movies/${movieId}`, 'not-found', 404);
   await page.goto('/admin');
   form = page.locator('form#delete-actor-form');
   await form.locator('[name=actor_id]').fill(actorId);
