@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use domain::NewActor;
-use domain::picture::UploadedPicture;
+use domain::picture::{PictureBytes, UploadedPicture};
 use platform::ApiError;
 use platform::auth::{Admin, Authenticator};
 use platform::http::{JsonBody, PictureBody, Query};
@@ -62,7 +62,7 @@ pub fn router(api: ActorsApi) -> Router {
         delete_photo,
         photo_file
     ),
-    components(schemas(ActorView, ActorListing, NewActor))
+    components(schemas(ActorView, ActorListing, NewActor, PictureBytes))
 )]
 pub struct ActorsDoc;
 
@@ -115,7 +115,7 @@ async fn get_actor(
 #[utoipa::path(put, path = "/api/v1/actors/{id}/photo", tag = "actors", params(("id" = Uuid, Path)),
     security(("bearer" = [])),
     request_body(description = "The picture, at most 10 MiB and 8000 px a side.",
-        content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        content((PictureBytes = "image/jpeg"), (PictureBytes = "image/png"), (PictureBytes = "image/webp"))),
     responses((status = 200, body = UploadedPicture), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem)))]
@@ -149,7 +149,7 @@ async fn delete_photo(
     params(("id" = Uuid, Path), ("upload" = Uuid, Path), ("file" = String, Path, description = "`image.{ext}` or `thumb.{ext}`"),
         ("If-None-Match" = Option<String>, Header)),
     responses((status = 200, description = "The file, cacheable for a year",
-            content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+            content((PictureBytes = "image/jpeg"), (PictureBytes = "image/png"), (PictureBytes = "image/webp"))),
         (status = 304, description = "The client's copy is current"), (status = 404, body = Problem)))]
 async fn photo_file(
     State(api): State<ActorsApi>,

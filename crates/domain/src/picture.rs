@@ -152,6 +152,22 @@ pub struct PictureView {
     pub height: u32,
 }
 
+/// An image's bytes as the OpenAPI document describes an upload's body and a served file: a
+/// binary string (the bytes are read and written raw, never as this type).
+pub struct PictureBytes;
+
+impl utoipa::PartialSchema for PictureBytes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PictureBytes {}
+
 /// The answer to an upload: the picture with its stored type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UploadedPicture {

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use domain::picture::{PictureView, UploadedPicture};
+use domain::picture::{PictureBytes, PictureView, UploadedPicture};
 use domain::ranking::PriorWeight;
 use domain::{CastEntry, NewMovie, NewReview, ValidationErrors};
 use platform::ApiError;
@@ -143,6 +143,7 @@ pub fn router(api: MoviesApi) -> Router {
     components(schemas(
         MovieView,
         PictureView,
+        PictureBytes,
         UploadedPicture,
         MovieSummary,
         CastView,
@@ -325,7 +326,7 @@ async fn delete_movie(
 #[utoipa::path(put, path = "/api/v1/movies/{id}/poster", tag = "movies", params(("id" = Uuid, Path)),
     security(("bearer" = [])),
     request_body(description = "The picture, at most 10 MiB and 8000 px a side.",
-        content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+        content((PictureBytes = "image/jpeg"), (PictureBytes = "image/png"), (PictureBytes = "image/webp"))),
     responses((status = 200, body = UploadedPicture), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem)))]
@@ -359,7 +360,7 @@ async fn delete_poster(
     params(("id" = Uuid, Path), ("upload" = Uuid, Path), ("file" = String, Path, description = "`image.{ext}` or `thumb.{ext}`"),
         ("If-None-Match" = Option<String>, Header)),
     responses((status = 200, description = "The file, cacheable for a year",
-            content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+            content((PictureBytes = "image/jpeg"), (PictureBytes = "image/png"), (PictureBytes = "image/webp"))),
         (status = 304, description = "The client's copy is current"), (status = 404, body = Problem)))]
 async fn poster_file(
     State(movies): State<MoviesService>,

@@ -2,7 +2,6 @@
 //! token kept in the session cookie.
 
 use askama::Template;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -10,9 +9,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::{Answer, Api, Caller};
-use crate::forms::{self, Fields, FormState};
+use crate::forms::{self, Fields, FormState, Submission};
 use crate::respond::{self, PageError};
 use crate::session::{CsrfKey, Session, Visitor};
+use crate::site::Context;
 
 /// `/signup`.
 #[derive(Template)]
@@ -73,14 +73,9 @@ pub async fn sign_up_page(visitor: Visitor) -> Response {
 
 /// `POST /signup`: signs the person up, then logs them in.
 pub async fn sign_up(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    visitor: Visitor,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    Context { api, key, caller }: Context,
+    Submission { visitor, fields }: Submission,
 ) -> Result<Response, PageError> {
-    let fields = Fields::from_form(form)?;
-    fields.check_csrf(&visitor)?;
     let user = json!({
         "name": fields.text("name"),
         "email": fields.text("email"),
@@ -100,16 +95,7 @@ pub async fn sign_up(
         }
         _ => return Err(answer.into_error()),
     }
-    let credentials = json!({"email": fields.text("email"), "password": fields.text("password")});
-    let answer = api
-        .send_json(
-            &caller,
-            Method::POST,
-            "/api/v1/auth/token",
-            None,
-            &credentials,
-        )
-        .await?;
+    let answer = request_token(&api, &caller, &fields).await?;
     match answer.status {
         StatusCode::OK => Ok(signed_in(visitor, &key, &answer, "/")?),
         // Signed up, but the log-in that follows was refused (throttled, say): the person
@@ -130,25 +116,11 @@ pub async fn log_in_page(visitor: Visitor, Query(next): Query<Next>) -> Response
 /// `POST /login`: logs the person in (the API throttles failed attempts per e-mail and per
 /// client, as for any client) and goes on to `next`.
 pub async fn log_in(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    visitor: Visitor,
+    Context { api, key, caller }: Context,
     Query(next): Query<Next>,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    Submission { visitor, fields }: Submission,
 ) -> Result<Response, PageError> {
-    let fields = Fields::from_form(form)?;
-    fields.check_csrf(&visitor)?;
-    let credentials = json!({"email": fields.text("email"), "password": fields.text("password")});
-    let answer = api
-        .send_json(
-            &caller,
-            Method::POST,
-            "/api/v1/auth/token",
-            None,
-            &credentials,
-        )
-        .await?;
+    let answer = request_token(&api, &caller, &fields).await?;
     match answer.status {
         StatusCode::OK => signed_in(visitor, &key, &answer, next.path()),
         status if status == StatusCode::UNAUTHORIZED || forms::is_for_the_form(status) => {
@@ -165,15 +137,39 @@ pub async fn log_in(
     }
 }
 
+/// `/logout` opened as a page (a typed address, a bookmark): a button that logs out, as
+/// logging out changes state and so is a form.
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogOutPage {
+    visitor: Visitor,
+}
+
+pub async fn log_out_page(visitor: Visitor) -> Response {
+    let page = LogOutPage { visitor };
+    respond::page(&page.visitor, StatusCode::OK, &page)
+}
+
 /// `POST /logout`: ends the session.
 pub async fn log_out(
     State(key): State<CsrfKey>,
-    mut visitor: Visitor,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Response, PageError> {
-    Fields::from_form(form)?.check_csrf(&visitor)?;
+    Submission { mut visitor, .. }: Submission,
+) -> Response {
     visitor.sign_out(&key);
-    Ok(respond::see_other(&visitor, "/"))
+    respond::see_other(&visitor, "/")
+}
+
+/// The API's answer to a log-in with the form's e-mail and password.
+async fn request_token(api: &Api, caller: &Caller, fields: &Fields) -> Result<Answer, PageError> {
+    let credentials = json!({"email": fields.text("email"), "password": fields.text("password")});
+    api.send_json(
+        caller,
+        Method::POST,
+        "/api/v1/auth/token",
+        None,
+        &credentials,
+    )
+    .await
 }
 
 /// Signs in the user of the log-in `answer` for as long as its token lasts, and goes on to

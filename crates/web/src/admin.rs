@@ -5,19 +5,19 @@
 use askama::Template;
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Multipart, Query, State};
+use axum::extract::{Multipart, Query};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::api::{ActorSummary, Answer, Api, Caller, Page};
-use crate::forms::{self, Fields, FormState};
+use crate::forms::{self, Fields, FormState, Submission};
 use crate::member::number_or_text;
 use crate::pages::enc;
 use crate::respond::{self, PageError};
 use crate::session::{CSRF_FIELD, CsrfKey, Session, Visitor};
+use crate::site::Context;
 
 /// `/admin/login`.
 #[derive(Template)]
@@ -124,14 +124,12 @@ pub async fn log_in_page(visitor: Visitor) -> Response {
 
 /// `POST /admin/login`: signs the admin in when the API takes the token as the admin's.
 pub async fn log_in(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    mut visitor: Visitor,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    Context { api, key, caller }: Context,
+    Submission {
+        mut visitor,
+        fields,
+    }: Submission,
 ) -> Result<Response, PageError> {
-    let fields = Fields::from_form(form)?;
-    fields.check_csrf(&visitor)?;
     let token = fields.text("token").trim();
     let mut form = FormState::default();
     if token.is_empty() || axum::http::HeaderValue::from_str(token).is_err() {
@@ -192,14 +190,9 @@ struct Created {
 
 /// `POST /admin/actors`: adds an actor, then shows their page (where a photo is uploaded).
 pub async fn add_actor(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    visitor: Visitor,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    Context { api, key, caller }: Context,
+    Submission { visitor, fields }: Submission,
 ) -> Result<Response, PageError> {
-    let fields = Fields::from_form(form)?;
-    fields.check_csrf(&visitor)?;
     let Some(token) = admin_token(&visitor) else {
         return Ok(to_admin_log_in(&visitor));
     };
@@ -235,14 +228,9 @@ pub async fn add_actor(
 /// `POST /admin/movies`: adds a movie with its genres and cast, then shows its page (where
 /// a poster is uploaded).
 pub async fn add_movie(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    visitor: Visitor,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    Context { api, key, caller }: Context,
+    Submission { visitor, fields }: Submission,
 ) -> Result<Response, PageError> {
-    let fields = Fields::from_form(form)?;
-    fields.check_csrf(&visitor)?;
     let Some(token) = admin_token(&visitor) else {
         return Ok(to_admin_log_in(&visitor));
     };
@@ -464,24 +452,20 @@ impl Picture {
 
 /// `POST /admin/poster` (multipart: `movie_id`, `poster`): uploads a movie's poster.
 pub async fn upload_poster(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
+    site: Context,
     visitor: Visitor,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, PageError> {
-    upload(&api, &key, &caller, visitor, multipart, Picture::Poster).await
+    upload(site, visitor, multipart, Picture::Poster).await
 }
 
 /// `POST /admin/photo` (multipart: `actor_id`, `photo`): uploads an actor's photo.
 pub async fn upload_photo(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
+    site: Context,
     visitor: Visitor,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, PageError> {
-    upload(&api, &key, &caller, visitor, multipart, Picture::Photo).await
+    upload(site, visitor, multipart, Picture::Photo).await
 }
 
 /// A file sent with a form.
@@ -541,9 +525,7 @@ async fn read_upload(
 
 /// Uploads `picture` from an upload form, then shows its owner's page.
 async fn upload(
-    api: &Api,
-    key: &CsrfKey,
-    caller: &Caller,
+    Context { api, key, caller }: Context,
     visitor: Visitor,
     multipart: Result<Multipart, MultipartRejection>,
     picture: Picture,
@@ -588,7 +570,7 @@ async fn upload(
     let body = Some((file.content_type.as_str(), Body::from(file.bytes)));
     let answer = api
         .send(
-            caller,
+            &caller,
             Method::PUT,
             &picture.api_path(&owner),
             Some(&token),
@@ -597,7 +579,7 @@ async fn upload(
         .await?;
     match answer.status {
         StatusCode::OK => Ok(respond::see_other(&visitor, &picture.page(&owner))),
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Ok(token_refused(visitor, key)),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Ok(token_refused(visitor, &key)),
         StatusCode::NOT_FOUND => {
             form.refuse(owner_field, picture.no_owner());
             let mut console = Console::new(visitor);
@@ -616,13 +598,7 @@ async fn upload(
 }
 
 /// `POST /admin/movies/delete` (`movie_id`).
-pub async fn delete_movie(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    visitor: Visitor,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Response, PageError> {
+pub async fn delete_movie(site: Context, submission: Submission) -> Result<Response, PageError> {
     let deletion = Deletion {
         field: "movie_id",
         api_path: "/api/v1/movies",
@@ -630,17 +606,11 @@ pub async fn delete_movie(
         no_such: "no movie has this id",
         keep: |console, form| console.delete_movie = form,
     };
-    delete(&api, &key, &caller, visitor, form, deletion).await
+    delete(site, submission, deletion).await
 }
 
 /// `POST /admin/actors/delete` (`actor_id`).
-pub async fn delete_actor(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    visitor: Visitor,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Response, PageError> {
+pub async fn delete_actor(site: Context, submission: Submission) -> Result<Response, PageError> {
     let deletion = Deletion {
         field: "actor_id",
         api_path: "/api/v1/actors",
@@ -648,7 +618,7 @@ pub async fn delete_actor(
         no_such: "no actor has this id",
         keep: |console, form| console.delete_actor = form,
     };
-    delete(&api, &key, &caller, visitor, form, deletion).await
+    delete(site, submission, deletion).await
 }
 
 /// What a delete form deletes.
@@ -665,15 +635,10 @@ struct Deletion {
 }
 
 async fn delete(
-    api: &Api,
-    key: &CsrfKey,
-    caller: &Caller,
-    visitor: Visitor,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    Context { api, key, caller }: Context,
+    Submission { visitor, fields }: Submission,
     deletion: Deletion,
 ) -> Result<Response, PageError> {
-    let fields = Fields::from_form(form)?;
-    fields.check_csrf(&visitor)?;
     let Some(token) = admin_token(&visitor) else {
         return Ok(to_admin_log_in(&visitor));
     };
@@ -685,14 +650,14 @@ async fn delete(
     } else {
         let path = format!("{}/{}", deletion.api_path, enc(id));
         let answer = api
-            .send(caller, Method::DELETE, &path, Some(&token), None)
+            .send(&caller, Method::DELETE, &path, Some(&token), None)
             .await?;
         match answer.status {
             status if status.is_success() => {
                 return Ok(respond::see_other(&visitor, deletion.done));
             }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Ok(token_refused(visitor, key));
+                return Ok(token_refused(visitor, &key));
             }
             StatusCode::NOT_FOUND => {
                 form.refuse(deletion.field, deletion.no_such);

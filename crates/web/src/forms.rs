@@ -2,26 +2,50 @@
 //! again after the API refused it — the input kept, each of the API's messages next to its
 //! field.
 
-use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 
 use crate::api::Answer;
 use crate::respond::PageError;
-use crate::session::{CSRF_FIELD, Visitor};
+use crate::session::{CSRF_FIELD, CsrfKey, Visitor};
 
 /// The fields of a submitted form, in the order sent.
 #[derive(Debug, Default)]
 pub struct Fields(Vec<(String, String)>);
 
-impl Fields {
-    /// The fields of a form-encoded body; a body that is none is a bad request.
-    pub fn from_form(
-        form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
-    ) -> Result<Self, PageError> {
-        form.map(|axum::Form(fields)| Fields(fields))
-            .map_err(|rejection| PageError::BadRequest(rejection.body_text()))
-    }
+/// A submitted form-encoded form and who sent it, accepted only with the visitor's CSRF
+/// token: a handler taking one never acts on a form from elsewhere.
+pub struct Submission {
+    pub visitor: Visitor,
+    pub fields: Fields,
+}
 
+impl<S> FromRequest<S> for Submission
+where
+    CsrfKey: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let visitor = match Visitor::from_request_parts(&mut parts, state).await {
+            Ok(visitor) => visitor,
+            Err(never) => match never {},
+        };
+        let axum::Form(fields) = axum::Form::<Vec<(String, String)>>::from_request(
+            Request::from_parts(parts, body),
+            state,
+        )
+        .await
+        .map_err(|rejection| PageError::BadRequest(rejection.body_text()))?;
+        let fields = Fields(fields);
+        fields.check_csrf(&visitor)?;
+        Ok(Submission { visitor, fields })
+    }
+}
+
+impl Fields {
     /// The fields given in order.
     pub fn new(fields: Vec<(String, String)>) -> Self {
         Fields(fields)

@@ -19,9 +19,10 @@ mod member;
 mod pages;
 mod respond;
 mod session;
+mod site;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef, Request};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,26 +31,7 @@ pub use respond::{STYLESHEET_PATH, stylesheet_url};
 
 use api::Api;
 use session::CsrfKey;
-
-/// What the pages' handlers share: the API they are made from, and the key of their forms'
-/// CSRF tokens.
-#[derive(Clone)]
-struct Site {
-    api: Api,
-    csrf: CsrfKey,
-}
-
-impl FromRef<Site> for Api {
-    fn from_ref(site: &Site) -> Self {
-        site.api.clone()
-    }
-}
-
-impl FromRef<Site> for CsrfKey {
-    fn from_ref(site: &Site) -> Self {
-        site.csrf.clone()
-    }
-}
+use site::Site;
 
 /// The largest upload form: a picture at the API's limit (10 MiB) and the form's other
 /// fields. A bigger one is refused before it is read.
@@ -72,7 +54,7 @@ pub fn pages(api: Router, secret: &[u8]) -> Router {
         .route("/users/{id}", get(pages::user))
         .route("/signup", get(account::sign_up_page).post(account::sign_up))
         .route("/login", get(account::log_in_page).post(account::log_in))
-        .route("/logout", post(account::log_out))
+        .route("/logout", get(account::log_out_page).post(account::log_out))
         .route("/watchlist", get(member::watchlist))
         .route("/movies/{id}/review", post(member::write_review))
         .route("/movies/{id}/review/delete", post(member::delete_review))

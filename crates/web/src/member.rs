@@ -2,17 +2,17 @@
 //! their watch list. Each form calls the API with the user's token.
 
 use askama::Template;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use crate::api::{Api, Caller, MovieSummary, Page};
-use crate::forms::{self, Fields, FormState};
+use crate::api::{MovieSummary, Page};
+use crate::forms::{self, FormState, Submission};
 use crate::pages::{MovieShown, PageQuery, enc, movie_page};
 use crate::respond::{self, PageError};
 use crate::session::{CsrfKey, Session, Visitor};
+use crate::site::Context;
 
 /// How many movies a page of the watch list shows.
 const WATCHLIST_PAGE: usize = 20;
@@ -47,15 +47,10 @@ pub fn number_or_text(text: &str) -> Value {
 
 /// `POST /movies/{id}/review`: writes (or replaces) the user's review.
 pub async fn write_review(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    visitor: Visitor,
+    Context { api, key, caller }: Context,
     Path(id): Path<String>,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    Submission { visitor, fields }: Submission,
 ) -> Result<Response, PageError> {
-    let fields = Fields::from_form(form)?;
-    fields.check_csrf(&visitor)?;
     let back = format!("/movies/{}", enc(&id));
     let Some((_, token)) = signed_in_user(&visitor) else {
         return Ok(to_log_in(&visitor, &back));
@@ -95,15 +90,10 @@ pub async fn write_review(
 /// `POST /movies/{id}/review/delete`: deletes the user's review (nothing to do when there
 /// is none).
 pub async fn delete_review(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    visitor: Visitor,
+    Context { api, key, caller }: Context,
     Path(id): Path<String>,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    Submission { visitor, .. }: Submission,
 ) -> Result<Response, PageError> {
-    let fields = Fields::from_form(form)?;
-    fields.check_csrf(&visitor)?;
     let back = format!("/movies/{}", enc(&id));
     let Some((user, token)) = signed_in_user(&visitor) else {
         return Ok(to_log_in(&visitor, &back));
@@ -123,47 +113,36 @@ pub async fn delete_review(
 
 /// `POST /movies/{id}/watchlist`: puts the movie on the user's watch list.
 pub async fn add_to_watchlist(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    visitor: Visitor,
+    site: Context,
     Path(id): Path<String>,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    submission: Submission,
 ) -> Result<Response, PageError> {
-    change_watchlist(api, key, caller, visitor, id, form, Method::PUT).await
+    change_watchlist(site, &id, submission, Method::PUT).await
 }
 
 /// `POST /movies/{id}/watchlist/remove`: takes the movie off the user's watch list.
 pub async fn remove_from_watchlist(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
-    visitor: Visitor,
+    site: Context,
     Path(id): Path<String>,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    submission: Submission,
 ) -> Result<Response, PageError> {
-    change_watchlist(api, key, caller, visitor, id, form, Method::DELETE).await
+    change_watchlist(site, &id, submission, Method::DELETE).await
 }
 
 /// Adds (`PUT`) or removes (`DELETE`) movie `id` on the user's list, then goes back to the
 /// form's `next` page, or the movie's.
 async fn change_watchlist(
-    api: Api,
-    key: CsrfKey,
-    caller: Caller,
-    visitor: Visitor,
-    id: String,
-    form: Result<axum::Form<Vec<(String, String)>>, FormRejection>,
+    Context { api, key, caller }: Context,
+    id: &str,
+    Submission { visitor, fields }: Submission,
     method: Method,
 ) -> Result<Response, PageError> {
-    let fields = Fields::from_form(form)?;
-    fields.check_csrf(&visitor)?;
-    let movie_page = format!("/movies/{}", enc(&id));
+    let movie_page = format!("/movies/{}", enc(id));
     let back = forms::local_path(fields.get("next")).unwrap_or(&movie_page);
     let Some((user, token)) = signed_in_user(&visitor) else {
         return Ok(to_log_in(&visitor, back));
     };
-    let path = format!("/api/v1/users/{user}/watchlist/{}", enc(&id));
+    let path = format!("/api/v1/users/{user}/watchlist/{}", enc(id));
     let answer = api.send(&caller, method, &path, Some(&token), None).await?;
     match answer.status {
         status if status.is_success() => Ok(respond::see_other(&visitor, back)),
@@ -183,9 +162,7 @@ struct WatchlistPage {
 }
 
 pub async fn watchlist(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
+    Context { api, key, caller }: Context,
     visitor: Visitor,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, PageError> {

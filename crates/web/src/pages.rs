@@ -16,6 +16,7 @@ use crate::api::{
 use crate::forms::FormState;
 use crate::respond::{self, PageError};
 use crate::session::{CsrfKey, Session, Visitor};
+use crate::site::Context;
 
 /// How many movies the home page's two lists show.
 const HOME_LIST: usize = 10;
@@ -372,9 +373,7 @@ struct MoviePage {
 }
 
 pub async fn movie(
-    State(api): State<Api>,
-    State(key): State<CsrfKey>,
-    caller: Caller,
+    Context { api, key, caller }: Context,
     visitor: Visitor,
     Path(id): Path<String>,
     Query(query): Query<PageQuery>,

@@ -309,5 +309,14 @@ async fn a_request_that_outlasts_the_request_timeout_is_answered_503() {
         timed_out >= 1,
         "60 sign-ups at once all finished within 150 ms"
     );
-    app.get("/movies").await.expect(200);
+    // Served again once the burst is over (a read may itself outlast 150 ms on a loaded
+    // machine while the hashing cores catch up).
+    eventually(
+        "GET /movies answers 200 after the burst",
+        async || match app.get("/movies").await.status {
+            200 => Ok(()),
+            other => Err(format!("GET /movies answered {other}")),
+        },
+    )
+    .await;
 }

@@ -560,15 +560,6 @@ async fn deleted_movies_and_users_leave_no_watch_list_items_and_verify_repairs_d
     );
 }
 
-/// A small PNG upload.
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let mut bytes = std::io::Cursor::new(Vec::new());
-    image::RgbImage::from_pixel(width, height, image::Rgb([200, 100, 50]))
-        .write_to(&mut bytes, image::ImageFormat::Png)
-        .expect("a PNG");
-    bytes.into_inner()
-}
-
 #[tokio::test]
 async fn verify_repairs_the_copies_of_posters_and_photos() {
     own_server_only!("it damages its own server's store");

@@ -6,9 +6,7 @@
 //! Chromium.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
 
-use image::{ImageFormat, RgbImage};
 use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use reqwest::{Client, StatusCode};
@@ -190,17 +188,6 @@ impl Browser {
         let end = home.html[start..].find('"').expect("the link's end") + start;
         home.html[start..end].to_owned()
     }
-}
-
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let image = RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, 40])
-    });
-    let mut bytes = Cursor::new(Vec::new());
-    image
-        .write_to(&mut bytes, ImageFormat::Png)
-        .expect("encoding a test picture");
-    bytes.into_inner()
 }
 
 #[tokio::test]

@@ -2,25 +2,10 @@
 //! linked to each other, escaped, same-origin only, with the site's headers; an unknown
 //! page or movie is an HTML 404, and the stylesheet is served by the binary.
 
-use std::io::Cursor;
-
-use image::{ImageFormat, RgbImage};
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::support::*;
-
-/// A `width`×`height` PNG.
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let image = RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
-    });
-    let mut bytes = Cursor::new(Vec::new());
-    image
-        .write_to(&mut bytes, ImageFormat::Png)
-        .expect("encoding a test picture");
-    bytes.into_inner()
-}
 
 /// The review comment `<script>alert(1)</script>` as the pages show it: escaped (askama
 /// writes `<` and `>` as the numeric references, the same as `&lt;` and `&gt;` to a browser).

@@ -13,6 +13,18 @@ pub fn tag() -> String {
     format!("t{}", &id[..11])
 }
 
+/// A `width`×`height` PNG with a gradient (so that resizing it does something).
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .expect("encoding a test picture");
+    bytes.into_inner()
+}
+
 /// A user created by [`TestApp::sign_up_user`].
 #[derive(Debug, Clone)]
 pub struct User {
