@@ -77,13 +77,16 @@ impl<S: Send + Sync> FromRequest<S> for PictureBody {
     }
 }
 
+/// How much past its limit a body is still read before the 413, at the least.
+const DRAINED_AT_LEAST: usize = 4 * 1024 * 1024;
+
 /// Reads a request's body whole when it is at most `limit` bytes; `None` when it is longer.
-/// A body over the limit is still read to its end, up to twice the limit, before the caller
-/// answers 413: a server that stops reading closes on a client that is still sending, which
-/// then sees a reset instead of the answer (through the gateway, most of the time). A body
-/// declared longer than that is refused at once.
+/// A body over the limit is still read to its end, up to twice the limit (and at least 4 MiB
+/// past it), before the caller answers 413: a server that stops reading closes on a client
+/// that is still sending, which then sees a reset instead of the answer (through the gateway,
+/// most of the time). A body declared longer than that is refused at once.
 async fn read_body(request: Request, limit: usize) -> Result<Option<Bytes>, ApiError> {
-    let drain_limit = 2 * limit;
+    let drain_limit = limit + limit.max(DRAINED_AT_LEAST);
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
