@@ -528,6 +528,19 @@ async fn the_admin_console_adds_actors_and_movies_uploads_a_poster_and_deletes_a
     assert_eq!(actor["name"].as_str(), Some(name.as_str()));
     assert_eq!(actor["date_of_birth"].as_str(), Some("1970-01-02"));
 
+    // A cast row names an actor through the actor search, which follows within the
+    // consistency bound.
+    eventually("the new actor is found by name", async || {
+        let found = app
+            .get(&format!("/actors?search={}", enc(&name)))
+            .await
+            .expect(200);
+        match found["items"].as_array().map(Vec::len) {
+            Some(1) => Ok(()),
+            other => Err(format!("{other:?} actors found: {found}")),
+        }
+    })
+    .await;
     let title = format!("Film {}", tag());
     let refused = browser
         .submit(

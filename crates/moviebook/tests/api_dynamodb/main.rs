@@ -52,6 +52,8 @@ mod users_auth;
 mod verify;
 #[path = "../api/watchlist.rs"]
 mod watchlist;
+#[path = "../api/web_forms.rs"]
+mod web_forms;
 #[path = "../api/web_pages.rs"]
 mod web_pages;
 
