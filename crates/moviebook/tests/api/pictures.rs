@@ -345,24 +345,26 @@ fn files_naming(app: &TestApp, text: &str) -> Vec<String> {
     found
 }
 
-#[tokio::test]
-async fn a_deleted_movie_takes_its_poster_files_with_it() {
-    let app = TestApp::spawn().await;
+/// Deleting the owner at `owner_path` (`/movies/{id}`, `/actors/{id}`) takes its picture at
+/// `owner_path` + `picture` with it: its URLs answer 404 at once, a new upload is 404, and the
+/// files are removed within the consistency bound.
+async fn a_deleted_owner_takes_its_picture_files_with_it(
+    app: &TestApp,
+    owner_path: &str,
+    picture_name: &str,
+) {
     let admin = app.admin();
-    let movie = app
-        .create_movie(&format!("Gone {}", tag()), 1980, &["horror"], &[])
-        .await;
-    let id = movie["id"].as_str().unwrap();
-    let poster = app
+    let picture_path = format!("{owner_path}/{picture_name}");
+    let uploaded = app
         .upload(
-            &format!("/movies/{id}/poster"),
+            &picture_path,
             admin,
             "image/png",
             picture(300, 450, ImageFormat::Png),
         )
         .await
         .expect(200);
-    let upload_id = poster["url"]
+    let upload_id = uploaded["url"]
         .as_str()
         .unwrap()
         .split('/')
@@ -371,17 +373,17 @@ async fn a_deleted_movie_takes_its_poster_files_with_it() {
         .to_owned();
     if app.owns_server() {
         assert_eq!(
-            files_naming(&app, &upload_id).len(),
+            files_naming(app, &upload_id).len(),
             2,
             "the picture and its thumbnail"
         );
     }
-    app.delete(&format!("/movies/{id}"), admin)
-        .await
-        .expect(204);
-    assert_gone(&app, poster["url"].as_str().unwrap()).await;
+    app.delete(owner_path, admin).await.expect(204);
+    for url in [&uploaded["url"], &uploaded["thumbnail_url"]] {
+        assert_gone(app, url.as_str().unwrap()).await;
+    }
     app.upload(
-        &format!("/movies/{id}/poster"),
+        &picture_path,
         admin,
         "image/png",
         picture(3, 3, ImageFormat::Png),
@@ -391,8 +393,8 @@ async fn a_deleted_movie_takes_its_poster_files_with_it() {
     if app.owns_server() {
         eventually_within(
             CONVERGES,
-            "the deleted movie's files are removed",
-            async || match files_naming(&app, &upload_id) {
+            &format!("the files of {owner_path} are removed"),
+            async || match files_naming(app, &upload_id) {
                 found if found.is_empty() => Ok(()),
                 found => Err(format!("still stored: {found:?}")),
             },
@@ -402,59 +404,21 @@ async fn a_deleted_movie_takes_its_poster_files_with_it() {
 }
 
 #[tokio::test]
+async fn a_deleted_movie_takes_its_poster_files_with_it() {
+    let app = TestApp::spawn().await;
+    let movie = app
+        .create_movie(&format!("Gone {}", tag()), 1980, &["horror"], &[])
+        .await;
+    let id = movie["id"].as_str().unwrap();
+    a_deleted_owner_takes_its_picture_files_with_it(&app, &format!("/movies/{id}"), "poster").await;
+}
+
+#[tokio::test]
 async fn a_deleted_actor_takes_its_photo_files_with_it() {
     let app = TestApp::spawn().await;
-    let admin = app.admin();
     let actor = app.create_actor(&format!("Gone {}", tag())).await;
     let id = actor["id"].as_str().unwrap();
-    let photo = app
-        .upload(
-            &format!("/actors/{id}/photo"),
-            admin,
-            "image/png",
-            picture(300, 450, ImageFormat::Png),
-        )
-        .await
-        .expect(200);
-    let upload_id = photo["url"]
-        .as_str()
-        .unwrap()
-        .split('/')
-        .nth_back(1)
-        .unwrap()
-        .to_owned();
-    if app.owns_server() {
-        assert_eq!(
-            files_naming(&app, &upload_id).len(),
-            2,
-            "the picture and its thumbnail"
-        );
-    }
-    app.delete(&format!("/actors/{id}"), admin)
-        .await
-        .expect(204);
-    for url in [&photo["url"], &photo["thumbnail_url"]] {
-        assert_gone(&app, url.as_str().unwrap()).await;
-    }
-    app.upload(
-        &format!("/actors/{id}/photo"),
-        admin,
-        "image/png",
-        picture(3, 3, ImageFormat::Png),
-    )
-    .await
-    .problem(404);
-    if app.owns_server() {
-        eventually_within(
-            CONVERGES,
-            "the deleted actor's files are removed",
-            async || match files_naming(&app, &upload_id) {
-                found if found.is_empty() => Ok(()),
-                found => Err(format!("still stored: {found:?}")),
-            },
-        )
-        .await;
-    }
+    a_deleted_owner_takes_its_picture_files_with_it(&app, &format!("/actors/{id}"), "photo").await;
 }
 
 #[tokio::test]
